@@ -1,0 +1,239 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// options are the root command's flags, as given.
+type options struct {
+	// what to run
+	url        string
+	experiment string
+	record     string
+	sweeps     listFlag
+
+	// load
+	vus         int
+	think       time.Duration
+	rate        float64
+	conns       int
+	duration    time.Duration
+	timeout     time.Duration
+	maxInFlight int
+	method      string
+	headers     listFlag
+	body        string
+	insecure    bool
+
+	// twin knobs
+	workers      int
+	mode         string
+	cache        string
+	query        string
+	offload      string
+	profile      string
+	instanceCPUs int
+	redis        string
+
+	// Fishial race
+	images     int
+	timeScale  float64
+	strategies string
+	processes  int
+	nodes      int
+	fishial429 float64
+
+	set map[string]bool // flags given on the command line
+}
+
+// listFlag collects a repeatable flag's values.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// flagGroups orders the help text; every flag the root accepts is listed
+// here with its meaning.
+var flagGroups = []struct {
+	title string
+	flags []string
+}{
+	{"What to run", []string{"experiment", "url", "record", "sweep"}},
+	{"Load", []string{"vus", "think", "rate", "c", "duration", "timeout", "max-in-flight"}},
+	{"Request (with --url)", []string{"method", "header", "body", "insecure"}},
+	{"Twin knobs (experiments static and likes)", []string{"workers", "mode", "cache", "query", "offload", "profile", "instance-cpus", "redis"}},
+	{"Fishial race (--experiment fishial)", []string{"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}},
+}
+
+func newRootFlags(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("perflab", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+
+	fs.StringVar(&o.experiment, "experiment", "", "`NAME` of the experiment to open or run: static, likes, fishial")
+	fs.StringVar(&o.url, "url", "", "drive load at this `URL` (http or https) instead of the twin")
+	fs.StringVar(&o.record, "record", "", "run headless and write CSV rows to `FILE`")
+	fs.Var(&o.sweeps, "sweep", "run every combination of `knob=v1,v2,...` (repeatable; needs --record)")
+
+	fs.IntVar(&o.vus, "vus", 0, "closed model: `N` virtual users, each looping the scenario")
+	fs.DurationVar(&o.think, "think", 0, "closed model: pause `D` between a user's iterations")
+	fs.Float64Var(&o.rate, "rate", 0, "open model: start `R` requests per second whatever the target does")
+	fs.IntVar(&o.conns, "c", 0, "max model: keep `N` connections busy (default 50 with --url)")
+	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (default 10s for --url headless runs, 30s for experiments)")
+	fs.DurationVar(&o.timeout, "timeout", 0, "give up on a request after `D` (default 30s)")
+	fs.IntVar(&o.maxInFlight, "max-in-flight", 0, "open model: at most `N` requests outstanding (default 10000)")
+
+	fs.StringVar(&o.method, "method", "GET", "request `METHOD`")
+	fs.Var(&o.headers, "header", "add a request header `'K: V'` (repeatable)")
+	fs.StringVar(&o.body, "body", "", "request body: a `STRING`, or @file to read it from a file")
+	fs.BoolVar(&o.insecure, "insecure", false, "accept any TLS certificate (self-signed test servers)")
+
+	fs.IntVar(&o.workers, "workers", 0, "twin worker processes, `N` in 1..16")
+	fs.StringVar(&o.mode, "mode", "", "handler `MODE`: sync or async")
+	fs.StringVar(&o.cache, "cache", "", "Redis cache of the likes list: `on|off`")
+	fs.StringVar(&o.query, "query", "", "likes `QUERY`: naive (N+1) or prefetch")
+	fs.StringVar(&o.offload, "offload", "", "serve the SPA from a separate edge: `on|off`")
+	fs.StringVar(&o.profile, "profile", "", "cost `PROFILE`: django (declared framework costs) or go (none)")
+	fs.IntVar(&o.instanceCPUs, "instance-cpus", 0, "pin the twin's processes to `N` cores (default half, at least 1)")
+	fs.StringVar(&o.redis, "redis", "", "`REDIS` for cache and queue: embedded or redis://host:port")
+
+	fs.IntVar(&o.images, "images", 0, "`N` images to recognise (default 40)")
+	fs.Float64Var(&o.timeScale, "time-scale", 0, "multiply the mock API's latencies by `F` (default 1)")
+	fs.StringVar(&o.strategies, "strategies", "", "strategies to race, `a,b,...` of sequential,multiprocess,distributed,async")
+	fs.IntVar(&o.processes, "processes", 0, "multiprocess strategy: `P` processes (default 4)")
+	fs.IntVar(&o.nodes, "nodes", 0, "distributed strategy: `N` nodes (default 16)")
+	fs.Float64Var(&o.fishial429, "fishial-429", 0, "mock API answers 429 with probability `P` in 0..1")
+	return fs
+}
+
+// parseRoot parses the root command line. Usage errors come back as
+// usageError; --help prints the help and returns errHelp.
+func parseRoot(args []string, stdout io.Writer) (*options, error) {
+	o := &options{set: map[string]bool{}}
+	fs := newRootFlags(o)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			printRootHelp(stdout, fs)
+			return nil, errHelp
+		}
+		return nil, usagef("%s; see perflab --help", flagErrorText(err))
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q; perflab takes flags only (subcommands: %s); see perflab --help", fs.Arg(0), subcommandNames())
+	}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	return o, nil
+}
+
+// flagErrorText rewords the flag package's errors with the double dash
+// the help text uses.
+func flagErrorText(err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return fmt.Sprintf("unknown flag --%s", name)
+	}
+	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+		return "invalid value " + rest
+	}
+	return msg
+}
+
+func subcommandNames() string {
+	names := make([]string, 0, len(subcommands))
+	for n := range subcommands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+const rootIntro = `perflab: live performance experiments in the terminal, and a load generator.
+
+Usage:
+  perflab                                 the dashboard (home lists the experiments)
+  perflab --experiment likes              the dashboard, opened on one experiment
+  perflab --record out.csv --experiment likes --duration 30s [knobs]
+  perflab --record out.csv --experiment likes --sweep workers=1,2,4 --sweep mode=sync,async
+  perflab --record out.csv --experiment fishial --images 40
+  perflab --url http://host:port/path [-c N | --vus N --think D | --rate R] --duration D [--record out.csv]
+`
+
+func printRootHelp(w io.Writer, fs *flag.FlagSet) {
+	var b strings.Builder
+	b.WriteString(rootIntro)
+	if len(subcommands) > 0 {
+		b.WriteString("\nSubcommands (each has --help):\n")
+		names := strings.Split(subcommandNames(), ", ")
+		for _, n := range names {
+			fmt.Fprintf(&b, "  perflab %-14s %s\n", n, subcommands[n].summary)
+		}
+	}
+	for _, g := range flagGroups {
+		fmt.Fprintf(&b, "\n%s:\n", g.title)
+		for _, name := range g.flags {
+			writeFlagHelp(&b, fs.Lookup(name))
+		}
+	}
+	b.WriteString(`
+Exit status: 0 ok, 1 the run failed (e.g. every request failed), 2 bad usage.
+Without --record, a --url run whose output is not a terminal runs headless
+and prints a summary; Ctrl-C ends any run early and keeps what it measured.
+`)
+	io.WriteString(w, b.String())
+}
+
+// writeFlagHelp prints one flag as "  --name VALUE   text".
+func writeFlagHelp(b *strings.Builder, f *flag.Flag) {
+	if f == nil {
+		return
+	}
+	arg, usage := flag.UnquoteUsage(f)
+	dash := "--"
+	if len(f.Name) == 1 {
+		dash = "-"
+	}
+	left := dash + f.Name
+	if arg != "" && arg != "value" {
+		left += " " + arg
+	} else if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !isBool {
+		left += " VALUE"
+	}
+	fmt.Fprintf(b, "  %-26s %s\n", left, usage)
+}
+
+// checkRecordPath makes sure the CSV can be written before any load
+// starts: the directory exists and the file can be created.
+func checkRecordPath(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return usagef("--record %s: directory %s does not exist; create it or pick another path", path, dir)
+	}
+	if !st.IsDir() {
+		return usagef("--record %s: %s is not a directory", path, dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return usagef("--record %s is a directory; give a file name", path)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return usagef("--record %s is not writable (%v); pick another path", path, unwrapPathError(err))
+	}
+	return f.Close()
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

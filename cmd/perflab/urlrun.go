@@ -1,0 +1,173 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"perflab/engine"
+)
+
+// Defaults of a --url run.
+const (
+	defaultURLConns    = 50
+	defaultURLDuration = 10 * time.Second
+)
+
+// twinFlags are the knobs of the twin's experiments; they mean nothing
+// against an external URL.
+var twinFlags = []string{"workers", "mode", "cache", "query", "offload", "profile", "instance-cpus", "redis", "sweep", "experiment",
+	"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}
+
+// runURL drives load at an external URL.
+func runURL(o *options, stdout, stderr io.Writer) error {
+	for _, name := range twinFlags {
+		if o.set[name] {
+			return usagef("--%s is a twin experiment setting and does not apply to --url; drop it, or use --experiment", name)
+		}
+	}
+	step, err := urlStep(o)
+	if err != nil {
+		return err
+	}
+	model, err := loadModel(o, engine.Max{Conns: defaultURLConns})
+	if err != nil {
+		return err
+	}
+	opts, err := loadOptions(o, defaultURLDuration)
+	if err != nil {
+		return err
+	}
+	gen, err := engine.New(engine.Scenario{Steps: []engine.Step{step}}, model, opts...)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if o.record != "" {
+		if err := checkRecordPath(o.record); err != nil {
+			return err
+		}
+	}
+	if o.record == "" && isTerminal(stdout) && runDashboard != nil {
+		return runDashboard(o, stdout, stderr)
+	}
+	return headless(headlessRun{
+		gen:    gen,
+		record: o.record,
+		target: step.Method + " " + o.url,
+	}, stdout, stderr)
+}
+
+// urlStep builds the single request of a --url run from its flags.
+func urlStep(o *options) (engine.Step, error) {
+	st := engine.Step{Name: "url", Method: strings.ToUpper(o.method), URL: o.url}
+	if err := (engine.Scenario{Steps: []engine.Step{st}}).Validate(); err != nil {
+		return st, usagef("--url: %v", strings.TrimPrefix(err.Error(), "step url: "))
+	}
+	if st.Method == "" || strings.ContainsAny(st.Method, " \t\r\n:/") {
+		return st, usagef("--method %q is not an HTTP method", o.method)
+	}
+	for _, h := range o.headers {
+		hdr, err := engine.ParseHeader(h)
+		if err != nil {
+			return st, usagef("--header: %v", err)
+		}
+		st.Header = append(st.Header, hdr)
+	}
+	if o.body != "" {
+		body := o.body
+		if path, ok := strings.CutPrefix(body, "@"); ok {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return st, usagef("--body @%s: %v", path, unwrapPathError(err))
+			}
+			body = string(b)
+		}
+		st.Body = body
+	}
+	return st, nil
+}
+
+// loadModel picks the arrival model from -c, --vus/--think and --rate,
+// refusing combinations that contradict each other.
+func loadModel(o *options, fallback engine.Model) (engine.Model, error) {
+	given := []string{}
+	for _, n := range []string{"c", "vus", "rate"} {
+		if o.set[n] {
+			given = append(given, "--"+n)
+		}
+	}
+	if len(given) > 1 {
+		return nil, usagef("%s choose different load models; give only one of -c (max), --vus (closed) or --rate (open)", strings.Join(given, " and "))
+	}
+	if o.set["think"] && !o.set["vus"] && !(len(given) == 0 && isClosed(fallback)) {
+		return nil, usagef("--think applies to virtual users; add --vus N")
+	}
+	if o.set["max-in-flight"] && !o.set["rate"] {
+		return nil, usagef("--max-in-flight applies to the open model; add --rate R")
+	}
+	switch {
+	case o.set["c"] && o.conns < 1:
+		return nil, usagef("-c must be at least 1 connection, got %d", o.conns)
+	case o.set["vus"] && o.vus < 1:
+		return nil, usagef("--vus must be at least 1, got %d", o.vus)
+	case o.set["think"] && o.think < 0:
+		return nil, usagef("--think must not be negative, got %s", o.think)
+	case o.set["rate"] && !(o.rate > 0):
+		return nil, usagef("--rate must be above 0 requests/s, got %g", o.rate)
+	case o.set["max-in-flight"] && o.maxInFlight < 1:
+		return nil, usagef("--max-in-flight must be at least 1, got %d", o.maxInFlight)
+	}
+	switch {
+	case o.set["c"]:
+		return engine.Max{Conns: o.conns}, nil
+	case o.set["vus"]:
+		return engine.Closed{VUs: o.vus, Think: o.think}, nil
+	case o.set["rate"]:
+		return engine.Open{Rate: o.rate, MaxInFlight: o.maxInFlight}, nil
+	}
+	if c, ok := fallback.(engine.Closed); ok && o.set["think"] {
+		c.Think = o.think
+		return c, nil
+	}
+	return fallback, nil
+}
+
+func isClosed(m engine.Model) bool {
+	_, ok := m.(engine.Closed)
+	return ok
+}
+
+// loadOptions turns --duration, --timeout and --insecure into generator
+// options.
+func loadOptions(o *options, defaultDuration time.Duration) ([]engine.Option, error) {
+	d := defaultDuration
+	if o.set["duration"] {
+		if o.duration <= 0 {
+			return nil, usagef("--duration must be above 0, got %s", o.duration)
+		}
+		d = o.duration
+	}
+	opts := []engine.Option{engine.Duration(d)}
+	if o.set["timeout"] {
+		if o.timeout <= 0 {
+			return nil, usagef("--timeout must be above 0, got %s", o.timeout)
+		}
+		opts = append(opts, engine.Timeout(o.timeout))
+	}
+	if o.insecure {
+		opts = append(opts, engine.TLSConfig(&tls.Config{InsecureSkipVerify: true}))
+	}
+	return opts, nil
+}
+
+// describeLoad is the one-line statement of a run shown before it starts.
+func describeLoad(target string, l engine.Load, d time.Duration) string {
+	s := fmt.Sprintf("perflab: %s, %s", target, l)
+	if d > 0 {
+		s += ", for " + d.String()
+	}
+	return s
+}

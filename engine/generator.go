@@ -1,0 +1,491 @@
+package engine
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultTimeout bounds one request unless Timeout says otherwise.
+const DefaultTimeout = 30 * time.Second
+
+// stopGrace is how long in-flight requests may finish after the run ends
+// before their connections are closed under them.
+const stopGrace = time.Second
+
+type config struct {
+	duration time.Duration
+	timeout  time.Duration
+	tls      *tls.Config
+}
+
+// Option configures a Generator.
+type Option func(*config)
+
+// Duration ends the run after d; 0 (the default) runs until Stop or the
+// context ends.
+func Duration(d time.Duration) Option { return func(c *config) { c.duration = d } }
+
+// Timeout bounds each request, connection included.
+func Timeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// TLSConfig sets the client TLS configuration for https targets.
+func TLSConfig(t *tls.Config) Option { return func(c *config) { c.tls = t } }
+
+// Generator drives a scenario at a target under one arrival model and
+// publishes snapshots of what it measures four times a second.
+type Generator struct {
+	scn    Scenario
+	model  Model
+	cfg    config
+	steps  []Step // setup steps, then iteration steps
+	nSetup int
+	eps    []endpoint // distinct endpoints
+	stepEp []int      // endpoint index of each step
+	// static holds each step's request bytes when the step uses no
+	// variable; workers share them read-only.
+	static [][]byte
+	shared map[string]string // variables captured in setup
+
+	mu      sync.Mutex
+	workers []*worker // taking part in the load
+	retired []*worker // asked to leave, drained until they have
+	load      Load
+	subs      []chan *Snapshot
+	observers []func(*Snapshot)
+	started   bool
+
+	stopping atomic.Bool
+	stopOnce sync.Once
+	stopCh   chan struct{}
+
+	paused   atomic.Bool
+	resumeCh chan struct{} // closed on resume; guarded by mu
+
+	// open model
+	sched    atomic.Pointer[schedule]
+	slot     atomic.Int64 // next slot to claim
+	maxOpen  int
+	openBusy atomic.Int64 // workers inside a request
+
+	setupRec recorder
+	start    time.Time
+}
+
+// New checks the scenario and model and returns a generator ready to Run.
+func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
+	if err := scn.Validate(); err != nil {
+		return nil, err
+	}
+	if model == nil {
+		return nil, errors.New("no arrival model given")
+	}
+	if err := model.validate(); err != nil {
+		return nil, err
+	}
+	cfg := config{timeout: DefaultTimeout, tls: &tls.Config{}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.timeout <= 0 {
+		return nil, fmt.Errorf("timeout must be above 0, got %s", cfg.timeout)
+	}
+	if cfg.duration < 0 {
+		return nil, fmt.Errorf("duration must not be negative, got %s", cfg.duration)
+	}
+	g := &Generator{
+		scn: scn, model: model, cfg: cfg,
+		steps:  append(append([]Step{}, scn.Setup...), scn.Steps...),
+		nSetup: len(scn.Setup),
+		shared: map[string]string{},
+		stopCh: make(chan struct{}),
+	}
+	epIndex := map[endpoint]int{}
+	for _, st := range g.steps {
+		ep, err := endpointOf(templateStub(st.URL))
+		if err != nil {
+			return nil, fmt.Errorf("step %s: %w", st.Name, err)
+		}
+		i, ok := epIndex[ep]
+		if !ok {
+			i = len(g.eps)
+			epIndex[ep] = i
+			g.eps = append(g.eps, ep)
+		}
+		g.stepEp = append(g.stepEp, i)
+	}
+	switch m := model.(type) {
+	case Closed:
+		g.load = Load{Model: "closed", VUs: m.VUs, Think: m.Think}
+	case Max:
+		g.load = Load{Model: "max", Conns: m.Conns}
+	case Open:
+		g.load = Load{Model: "open", Rate: m.Rate}
+		g.maxOpen = m.MaxInFlight
+		if g.maxOpen == 0 {
+			g.maxOpen = DefaultMaxInFlight
+		}
+	}
+	return g, nil
+}
+
+// Subscribe returns a channel that receives every snapshot, or the newest
+// one when the reader falls behind, and is closed after the final
+// (Done) snapshot. Call it before Run.
+func (g *Generator) Subscribe() <-chan *Snapshot {
+	ch := make(chan *Snapshot, 1)
+	g.mu.Lock()
+	g.subs = append(g.subs, ch)
+	g.mu.Unlock()
+	return ch
+}
+
+// Observe calls fn with every snapshot, in order, on the generator's own
+// goroutine; none is ever skipped, so fn must be quick (a CSV row, not a
+// screen). Call it before Run.
+func (g *Generator) Observe(fn func(*Snapshot)) {
+	g.mu.Lock()
+	g.observers = append(g.observers, fn)
+	g.mu.Unlock()
+}
+
+// Run performs the setup steps, then drives load until the duration
+// passes, ctx ends or Stop is called, and returns the final snapshot.
+// An error means the load could not start (a setup step failed).
+func (g *Generator) Run(ctx context.Context) (*Snapshot, error) {
+	g.mu.Lock()
+	if g.started {
+		g.mu.Unlock()
+		return nil, errors.New("generator already ran")
+	}
+	g.started = true
+	g.mu.Unlock()
+
+	agg := newAggregator(g)
+	ready := false
+	defer func() {
+		if !ready {
+			agg.closeSubs()
+		}
+	}()
+	for _, st := range g.steps {
+		var b []byte
+		if !st.usesVars() {
+			var err error
+			if b, err = buildRequest(st, nil); err != nil {
+				return nil, err
+			}
+		}
+		g.static = append(g.static, b)
+	}
+	if err := g.runSetup(); err != nil {
+		return nil, err
+	}
+	ready = true
+
+	g.start = time.Now()
+	agg.start(g.start)
+	switch m := g.model.(type) {
+	case Closed:
+		g.resize(m.VUs)
+	case Max:
+		g.resize(m.Conns)
+	case Open:
+		g.sched.Store(&schedule{at: g.start, interval: rateInterval(m.Rate)})
+		g.resize(initialOpenWorkers(m.Rate, g.maxOpen))
+	}
+
+	// The run's clock is the quarter tick: a duration that is a whole
+	// number of quarters ends on a tick, so its last second gets its row.
+	// Other durations end on their own timer.
+	var end <-chan time.Time
+	lastQuarter := -1
+	if d := g.cfg.duration; d > 0 {
+		if d%tick == 0 {
+			lastQuarter = int(d / tick)
+		} else {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			end = t.C
+		}
+	}
+	var monitor <-chan time.Time
+	if g.load.Model == "open" {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		monitor = t.C
+	}
+	next := time.NewTimer(tick)
+	defer next.Stop()
+	for quarter := 1; quarter != lastQuarter+1; {
+		select {
+		case <-next.C:
+			agg.publish(agg.harvest(quarter, false))
+			quarter++
+			next.Reset(time.Until(g.start.Add(time.Duration(quarter) * tick)))
+			continue
+		case <-monitor:
+			g.growOpen()
+			continue
+		case <-end:
+		case <-ctx.Done():
+		case <-g.stopCh:
+		}
+		break
+	}
+	g.Stop()
+	g.drainWorkers()
+	final := agg.harvest(0, true)
+	agg.publish(final)
+	agg.closeSubs()
+	return final, nil
+}
+
+// Stop ends the run; Run returns once in-flight requests have finished or
+// been cut off.
+func (g *Generator) Stop() {
+	g.stopOnce.Do(func() {
+		g.stopping.Store(true)
+		close(g.stopCh)
+	})
+}
+
+// Pause stops starting new requests; requests in flight finish.
+func (g *Generator) Pause() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.paused.Load() {
+		return
+	}
+	g.resumeCh = make(chan struct{})
+	g.paused.Store(true)
+}
+
+// Resume continues after Pause. The open model's schedule restarts from
+// now rather than firing the requests it skipped.
+func (g *Generator) Resume() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.paused.Load() {
+		return
+	}
+	if s := g.sched.Load(); s != nil {
+		g.sched.Store(&schedule{at: time.Now(), base: g.slot.Load(), interval: s.interval})
+	}
+	g.paused.Store(false)
+	close(g.resumeCh)
+}
+
+// Paused reports whether the generator is paused.
+func (g *Generator) Paused() bool { return g.paused.Load() }
+
+// SetVUs changes the number of virtual users (closed model) or
+// connections (max model) while running.
+func (g *Generator) SetVUs(n int) error {
+	if n < 1 {
+		return fmt.Errorf("need at least 1, got %d", n)
+	}
+	g.mu.Lock()
+	switch g.load.Model {
+	case "closed":
+		g.load.VUs = n
+	case "max":
+		g.load.Conns = n
+	default:
+		g.mu.Unlock()
+		return errors.New("the open model sets a rate, not users")
+	}
+	g.mu.Unlock()
+	g.resize(n)
+	return nil
+}
+
+// SetRate changes the open model's rate while running; the new schedule
+// starts now.
+func (g *Generator) SetRate(r float64) error {
+	if !(r > 0) {
+		return fmt.Errorf("rate must be above 0, got %g", r)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.load.Model != "open" {
+		return errors.New("only the open model has a rate")
+	}
+	g.load.Rate = r
+	if g.sched.Load() != nil {
+		g.sched.Store(&schedule{at: time.Now(), base: g.slot.Load(), interval: rateInterval(r)})
+	}
+	return nil
+}
+
+// Duration is the planned length of the run; 0 runs until stopped.
+func (g *Generator) Duration() time.Duration { return g.cfg.duration }
+
+// Load reports the arrival model and its current setting.
+func (g *Generator) Load() Load {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.load
+}
+
+// resize starts or retires workers until n take part. Retired workers
+// finish the request they are in and leave.
+func (g *Generator) resize(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopping.Load() {
+		return
+	}
+	for len(g.workers) < n {
+		w := g.newWorker()
+		g.workers = append(g.workers, w)
+		go w.run()
+	}
+	for len(g.workers) > n {
+		w := g.workers[len(g.workers)-1]
+		g.workers = g.workers[:len(g.workers)-1]
+		w.quit.Store(true)
+		close(w.wake)
+		g.retired = append(g.retired, w)
+	}
+}
+
+// growOpen adds open-model workers when scheduled requests are due and no
+// worker is free to start them: the target is slower than the schedule
+// needs, and the model must not wait for it.
+func (g *Generator) growOpen() {
+	s := g.sched.Load()
+	if s == nil || g.paused.Load() {
+		return
+	}
+	backlog := s.due(time.Now()) - g.slot.Load()
+	if backlog <= 0 {
+		return
+	}
+	g.mu.Lock()
+	n := len(g.workers)
+	g.mu.Unlock()
+	if int64(n)-g.openBusy.Load() > 0 {
+		return // a free worker will take the slot
+	}
+	g.resize(min(n+int(backlog), g.maxOpen))
+}
+
+// waitIfPaused blocks while paused; it reports false if the run ended or
+// the worker was retired meanwhile.
+func (g *Generator) waitIfPaused(w *worker) bool {
+	if !g.paused.Load() {
+		return true
+	}
+	g.mu.Lock()
+	ch := g.resumeCh
+	g.mu.Unlock()
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-g.stopCh:
+		return false
+	case <-w.wake:
+		return false
+	}
+}
+
+// drainWorkers waits for workers to finish their last request, then
+// closes the connections of any still waiting on a slow target.
+func (g *Generator) drainWorkers() {
+	g.mu.Lock()
+	all := append(append([]*worker{}, g.workers...), g.retired...)
+	g.mu.Unlock()
+	deadline := time.NewTimer(stopGrace)
+	defer deadline.Stop()
+	for _, w := range all {
+		select {
+		case <-w.done:
+			continue
+		case <-deadline.C:
+		}
+		for _, w := range all {
+			w.abort()
+		}
+		break
+	}
+	for _, w := range all {
+		<-w.done
+	}
+}
+
+// runSetup performs the setup steps once, in order; every one must pass,
+// since the load depends on what they capture.
+func (g *Generator) runSetup() error {
+	if g.nSetup == 0 {
+		return nil
+	}
+	w := g.newWorker()
+	w.rec = &g.setupRec
+	w.vars = g.shared
+	defer w.closeConns()
+	for i := 0; i < g.nSetup; i++ {
+		st := g.steps[i]
+		s := w.do(i, time.Time{})
+		if s.outcome != OutcomeOK {
+			what := s.outcome.String()
+			if s.status != 0 {
+				what = fmt.Sprintf("status %d", s.status)
+			}
+			want := "a status below 400"
+			if st.Expect != 0 {
+				want = fmt.Sprintf("status %d", st.Expect)
+			}
+			return fmt.Errorf("setup step %s (%s %s) failed: %s, expected %s", st.Name, methodOf(st), expand(st.URL, g.shared), what, want)
+		}
+		for _, c := range st.Capture {
+			if _, ok := g.shared[c.Var]; !ok {
+				return fmt.Errorf("setup step %s: the answer has no JSON field %q to capture as {{%s}}", st.Name, c.Field, c.Var)
+			}
+		}
+	}
+	return nil
+}
+
+func methodOf(st Step) string {
+	if st.Method == "" {
+		return "GET"
+	}
+	return st.Method
+}
+
+// schedule maps open-model slots to start times: slot base starts at at,
+// each later slot interval after the previous.
+type schedule struct {
+	at       time.Time
+	base     int64
+	interval time.Duration
+}
+
+func (s *schedule) start(slot int64) time.Time {
+	return s.at.Add(time.Duration(slot-s.base) * s.interval)
+}
+
+// due is the number of slots whose start time has come by now.
+func (s *schedule) due(now time.Time) int64 {
+	return s.base + int64(now.Sub(s.at)/s.interval) + 1
+}
+
+func rateInterval(r float64) time.Duration {
+	return time.Duration(math.Max(1, float64(time.Second)/r))
+}
+
+// initialOpenWorkers starts enough workers for a target that answers
+// within 10 ms; growOpen adds more when it does not.
+func initialOpenWorkers(rate float64, maxOpen int) int {
+	return max(1, min(int(math.Ceil(rate/100)), maxOpen, 4*runtime.GOMAXPROCS(0)))
+}

@@ -1,0 +1,194 @@
+package engine
+
+import (
+	"math"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// AllSeries names the series that totals every step.
+const AllSeries = "all"
+
+// Figures summarise one series over one span of time. Latency figures
+// cover requests that got an answer; Requests and Errors count every
+// request started.
+type Figures struct {
+	Requests int64
+	Errors   int64
+	// Answered counts requests that got an HTTP answer (any status).
+	Answered int64
+	RPS      float64
+	Min      time.Duration
+	Mean     time.Duration
+	P50      time.Duration
+	P90      time.Duration
+	P95      time.Duration
+	P99      time.Duration
+	Max      time.Duration
+}
+
+// ErrorRate is the fraction of requests that failed.
+func (f Figures) ErrorRate() float64 {
+	if f.Requests == 0 {
+		return 0
+	}
+	return float64(f.Errors) / float64(f.Requests)
+}
+
+// Series is one step's figures (or the total's), over the last second and
+// over the whole run. In the open model Latency counts from each
+// request's scheduled start and Service from its actual send; elsewhere
+// the two are equal.
+type Series struct {
+	Name        string
+	Last        Figures
+	Run         Figures
+	LastService Figures
+	RunService  Figures
+}
+
+var quantiles = []float64{50, 90, 95, 99}
+
+// window accumulates samples over one span. svc is nil where service time
+// equals latency (closed and max models), which halves the recording cost.
+type window struct {
+	lat, svc         *hdr.Histogram
+	requests, errors int64
+	latSum, svcSum   uint64
+	latMin, latMax   uint32
+	svcMin, svcMax   uint32
+}
+
+func newWindow(withService bool) window {
+	w := window{lat: hdr.New(1, maxMicros, 3), latMin: math.MaxUint32, svcMin: math.MaxUint32}
+	if withService {
+		w.svc = hdr.New(1, maxMicros, 3)
+	}
+	return w
+}
+
+func (w *window) add(s *sample) {
+	w.requests++
+	if s.outcome != OutcomeOK {
+		w.errors++
+	}
+	if s.latency == 0 { // no answer, no latency
+		return
+	}
+	w.lat.RecordValue(int64(s.latency))
+	w.latSum += uint64(s.latency)
+	w.latMin = min(w.latMin, s.latency)
+	w.latMax = max(w.latMax, s.latency)
+	if w.svc == nil {
+		return
+	}
+	w.svc.RecordValue(int64(s.service))
+	w.svcSum += uint64(s.service)
+	w.svcMin = min(w.svcMin, s.service)
+	w.svcMax = max(w.svcMax, s.service)
+}
+
+func (w *window) merge(o *window) {
+	w.lat.Merge(o.lat)
+	if w.svc != nil {
+		w.svc.Merge(o.svc)
+	}
+	w.requests += o.requests
+	w.errors += o.errors
+	w.latSum += o.latSum
+	w.svcSum += o.svcSum
+	w.latMin = min(w.latMin, o.latMin)
+	w.latMax = max(w.latMax, o.latMax)
+	w.svcMin = min(w.svcMin, o.svcMin)
+	w.svcMax = max(w.svcMax, o.svcMax)
+}
+
+func (w *window) reset() {
+	w.lat.Reset()
+	if w.svc != nil {
+		w.svc.Reset()
+	}
+	*w = window{lat: w.lat, svc: w.svc, latMin: math.MaxUint32, svcMin: math.MaxUint32}
+}
+
+// figures reports the window's latency and service-time figures, with
+// rates over span.
+func (w *window) figures(span time.Duration) (lat, svc Figures) {
+	lat = figuresOf(w.lat, w.requests, w.errors, w.latSum, w.latMin, w.latMax, span)
+	if w.svc == nil {
+		return lat, lat
+	}
+	return lat, figuresOf(w.svc, w.requests, w.errors, w.svcSum, w.svcMin, w.svcMax, span)
+}
+
+func figuresOf(h *hdr.Histogram, requests, errors int64, sum uint64, lo, hi uint32, span time.Duration) Figures {
+	f := Figures{Requests: requests, Errors: errors, Answered: h.TotalCount()}
+	if span > 0 {
+		f.RPS = float64(requests) / span.Seconds()
+	}
+	if f.Answered == 0 {
+		return f
+	}
+	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
+	q := h.ValueAtPercentilesSlice(quantiles)
+	f.Min = us(int64(lo))
+	f.Max = us(int64(hi))
+	f.Mean = time.Duration(float64(sum) / float64(f.Answered) * float64(time.Microsecond))
+	// The histogram reports the top of each value's bucket; clamp to the
+	// exact extremes so a percentile never exceeds the max it belongs to.
+	f.P50 = min(us(q[0]), f.Max)
+	f.P90 = min(us(q[1]), f.Max)
+	f.P95 = min(us(q[2]), f.Max)
+	f.P99 = min(us(q[3]), f.Max)
+	return f
+}
+
+// seriesAgg keeps one series' last second as four quarter windows, so the
+// "last second" slides every quarter, plus the whole run. Samples go into
+// the current quarter only; a finished quarter is merged into the run, so
+// each sample is recorded once per series.
+type seriesAgg struct {
+	name     string
+	quarters [quartersPerSecond]window
+	cur      int
+	last     window // scratch: the quarters merged
+	run      window
+}
+
+const quartersPerSecond = 4
+
+// tick is the snapshot period: one quarter of a second.
+const tick = time.Second / quartersPerSecond
+
+func newSeriesAgg(name string, withService bool) *seriesAgg {
+	a := &seriesAgg{name: name, last: newWindow(withService), run: newWindow(withService)}
+	for i := range a.quarters {
+		a.quarters[i] = newWindow(withService)
+	}
+	return a
+}
+
+func (a *seriesAgg) add(s *sample) { a.quarters[a.cur].add(s) }
+
+// closeQuarter folds the current quarter into the run and reports the
+// last second (the four newest quarters) and the run; then it starts a
+// new quarter. lastSpan is how much time the last-second window covers.
+func (a *seriesAgg) closeQuarter(lastSpan, runSpan time.Duration) Series {
+	a.run.merge(&a.quarters[a.cur])
+	s := a.series(lastSpan, runSpan)
+	a.cur = (a.cur + 1) % quartersPerSecond
+	a.quarters[a.cur].reset()
+	return s
+}
+
+func (a *seriesAgg) series(lastSpan, runSpan time.Duration) Series {
+	a.last.reset()
+	for i := range a.quarters {
+		a.last.merge(&a.quarters[i])
+	}
+	s := Series{Name: a.name}
+	s.Last, s.LastService = a.last.figures(lastSpan)
+	s.Run, s.RunService = a.run.figures(runSpan)
+	return s
+}

@@ -1,0 +1,178 @@
+// Package report turns engine snapshots into text: an end-of-run summary,
+// a one-line progress display and tidy CSV rows.
+package report
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"perflab/engine"
+)
+
+// Columns are the load-run CSV columns, in order. The first 23 are fixed
+// by the design contract; the rest follow them.
+var Columns = []string{
+	"kind", "run", "elapsed_s", "experiment", "series",
+	"workers", "mode", "cache", "query", "offload", "profile",
+	"vus", "rate", "requests", "errors", "rps",
+	"min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms",
+	// Extra columns: the open model's service time beside its corrected
+	// latency, the max model's connections, checks and generator health.
+	"service_p50_ms", "service_p90_ms", "service_p99_ms",
+	"conns", "checks_passed", "checks_failed", "send_lag_p99_ms", "generator_cpu",
+}
+
+// Labels are the configuration cells of a run's rows. Empty cells mean the
+// knob does not apply.
+type Labels struct {
+	Run        int
+	Experiment string
+	Workers    string
+	Mode       string
+	Cache      string
+	Query      string
+	Offload    string
+	Profile    string
+}
+
+// CSV writes load-run rows: the header first, an interval row per series
+// for every whole second, summary rows at the end. Every row reaches the
+// file as it is written, so a run cut short leaves a valid file.
+type CSV struct {
+	mu     sync.Mutex
+	w      *csv.Writer
+	labels Labels
+	err    error
+}
+
+// NewCSV writes the header row to w and returns the recorder.
+func NewCSV(w io.Writer) (*CSV, error) {
+	c := &CSV{w: csv.NewWriter(w)}
+	if err := c.write(Columns); err != nil {
+		return nil, fmt.Errorf("write CSV header: %w", err)
+	}
+	return c, nil
+}
+
+// SetLabels sets the configuration cells for the rows that follow.
+func (c *CSV) SetLabels(l Labels) {
+	c.mu.Lock()
+	c.labels = l
+	c.mu.Unlock()
+}
+
+// Snapshot writes interval rows when s closes a whole second, and summary
+// rows when s is the run's final snapshot.
+func (c *CSV) Snapshot(s *engine.Snapshot) error {
+	switch {
+	case s.Done:
+		return c.rows("summary", s, func(x engine.Series) (engine.Figures, engine.Figures) { return x.Run, x.RunService })
+	case s.Second > 0:
+		return c.rows("interval", s, func(x engine.Series) (engine.Figures, engine.Figures) { return x.Last, x.LastService })
+	}
+	return nil
+}
+
+// Err reports the first write error, if any.
+func (c *CSV) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *CSV) rows(kind string, s *engine.Snapshot, pick func(engine.Series) (engine.Figures, engine.Figures)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	elapsed := strconv.Itoa(s.Second)
+	if kind == "summary" {
+		elapsed = strconv.FormatFloat(s.Elapsed.Seconds(), 'f', 3, 64)
+	}
+	for _, series := range append([]engine.Series{s.All}, s.Steps...) {
+		lat, svc := pick(series)
+		passed, failed := checksOf(s.Checks, series.Name)
+		if err := c.write(c.row(kind, elapsed, s, series.Name, lat, svc, passed, failed)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checksOf(checks []engine.Check, series string) (passed, failed int64) {
+	for _, ch := range checks {
+		if series == engine.AllSeries || ch.Step == series {
+			passed += ch.Passed
+			failed += ch.Failed
+		}
+	}
+	return passed, failed
+}
+
+func (c *CSV) row(kind, elapsed string, s *engine.Snapshot, series string, lat, svc engine.Figures, passed, failed int64) []string {
+	l := c.labels
+	open := s.Load.Model == "open"
+	row := []string{
+		kind, strconv.Itoa(l.Run), elapsed, l.Experiment, series,
+		l.Workers, l.Mode, l.Cache, l.Query, l.Offload, l.Profile,
+		"", "", strconv.FormatInt(lat.Requests, 10), strconv.FormatInt(lat.Errors, 10),
+		strconv.FormatFloat(lat.RPS, 'f', 2, 64),
+	}
+	switch s.Load.Model {
+	case "closed":
+		row[11] = strconv.Itoa(s.Load.VUs)
+	case "open":
+		row[12] = strconv.FormatFloat(s.Load.Rate, 'f', -1, 64)
+	}
+	row = append(row, latencyCells(lat, lat.Min, lat.Mean, lat.P50, lat.P90, lat.P95, lat.P99, lat.Max)...)
+	if open {
+		row = append(row, latencyCells(svc, svc.P50, svc.P90, svc.P99)...)
+	} else {
+		row = append(row, "", "", "")
+	}
+	conns := ""
+	if s.Load.Model == "max" {
+		conns = strconv.Itoa(s.Load.Conns)
+	}
+	lag := ""
+	if open && series == engine.AllSeries {
+		lag = ms(s.Health.SendLagP99)
+	}
+	cpu := ""
+	if series == engine.AllSeries {
+		cpu = strconv.FormatFloat(s.Health.CPU, 'f', 3, 64)
+	}
+	return append(row, conns, strconv.FormatInt(passed, 10), strconv.FormatInt(failed, 10), lag, cpu)
+}
+
+// latencyCells formats durations in ms, or empty cells when nothing was
+// answered in the window.
+func latencyCells(f engine.Figures, ds ...time.Duration) []string {
+	out := make([]string, len(ds))
+	if f.Answered == 0 {
+		return out
+	}
+	for i, d := range ds {
+		out[i] = ms(d)
+	}
+	return out
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64)
+}
+
+func (c *CSV) write(rec []string) error {
+	if c.err != nil {
+		return c.err
+	}
+	if err := c.w.Write(rec); err != nil {
+		c.err = err
+		return err
+	}
+	c.w.Flush()
+	c.err = c.w.Error()
+	return c.err
+}

@@ -1,0 +1,128 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"perflab/engine"
+)
+
+// Summary writes the end-of-run summary of the final snapshot: latency
+// percentiles, request and failure counts, checks, and, in the open model,
+// service time beside the corrected latency and the generator's health.
+func Summary(w io.Writer, s *engine.Snapshot) error {
+	var b strings.Builder
+	line := func(name, value string) {
+		fmt.Fprintf(&b, "  %s%s: %s\n", name, strings.Repeat(".", max(2, 32-len(name))), value)
+	}
+	fmt.Fprintf(&b, "\n  load: %s, ran %s\n\n", s.Load, Duration(s.Elapsed))
+
+	if checks := s.Checks; len(checks) > 0 {
+		var passed, failed int64
+		for _, c := range checks {
+			passed += c.Passed
+			failed += c.Failed
+		}
+		line("checks", fmt.Sprintf("%s  %d passed  %d failed", percent(passed, passed+failed), passed, failed))
+		for _, c := range checks {
+			mark := "ok  "
+			if c.Failed > 0 {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(&b, "    %s %s (%s of %d)\n", mark, c.Name, percent(c.Passed, c.Passed+c.Failed), c.Passed+c.Failed)
+		}
+	}
+	open := s.Load.Model == "open"
+	name := "http_req_duration"
+	if open {
+		name = "http_req_duration (scheduled)"
+	}
+	line(name, latencyLine(s.All.Run))
+	if open {
+		line("http_req_service (sent)", latencyLine(s.All.RunService))
+	}
+	if len(s.Steps) > 1 {
+		for _, st := range s.Steps {
+			line("  { step:"+st.Name+" }", latencyLine(st.Run))
+		}
+	}
+	all := s.All.Run
+	line("http_req_failed", fmt.Sprintf("%s  %d of %d", percent(all.Errors, all.Requests), all.Errors, all.Requests))
+	line("http_reqs", fmt.Sprintf("%d  %s/s", all.Requests, strconv.FormatFloat(all.RPS, 'f', 1, 64)))
+	if e := s.Errors; e.Total() > 0 {
+		line("errors by kind", fmt.Sprintf("connect %d  timeout %d  io %d  status %d  check %d", e.Connect, e.Timeout, e.IO, e.Status, e.Check))
+	}
+	if len(s.Statuses) > 0 {
+		line("statuses", statusLine(s.Statuses))
+	}
+	h := s.Health
+	gen := fmt.Sprintf("cpu %.2f of %d cores", h.CPU, h.Cores)
+	if open {
+		gen += fmt.Sprintf("  send lag p50 %s p99 %s  missed %d", Duration(h.SendLagP50), Duration(h.SendLagP99), h.Missed)
+	}
+	line("generator", gen)
+	if h.Warning != "" {
+		fmt.Fprintf(&b, "\n  warning: %s\n", h.Warning)
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func latencyLine(f engine.Figures) string {
+	if f.Answered == 0 {
+		return "no answers"
+	}
+	return fmt.Sprintf("avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s p(99)=%s",
+		Duration(f.Mean), Duration(f.Min), Duration(f.P50), Duration(f.Max), Duration(f.P90), Duration(f.P95), Duration(f.P99))
+}
+
+func statusLine(m map[int]int64) string {
+	codes := make([]int, 0, len(m))
+	for c := range m {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = fmt.Sprintf("%d x%d", c, m[c])
+	}
+	return strings.Join(parts, "  ")
+}
+
+func percent(n, of int64) string {
+	if of == 0 {
+		return "0.00%"
+	}
+	return strconv.FormatFloat(100*float64(n)/float64(of), 'f', 2, 64) + "%"
+}
+
+// Duration formats d with about three significant digits in the unit that
+// suits it: 850µs, 48.96ms, 2.23s.
+func Duration(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0s"
+	case d < time.Millisecond:
+		return trim(float64(d)/float64(time.Microsecond)) + "µs"
+	case d < time.Second:
+		return trim(float64(d)/float64(time.Millisecond)) + "ms"
+	case d < time.Minute:
+		return trim(d.Seconds()) + "s"
+	}
+	return d.Round(time.Second).String()
+}
+
+func trim(v float64) string {
+	prec := 2
+	if v >= 100 {
+		prec = 1
+	}
+	s := strconv.FormatFloat(v, 'f', prec, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	return s
+}

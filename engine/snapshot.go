@@ -1,0 +1,112 @@
+package engine
+
+import "time"
+
+// Snapshot is the generator's state at one moment. It is never modified
+// after it is published, so any number of readers may hold it.
+type Snapshot struct {
+	// Elapsed is the time since the load started (after setup).
+	Elapsed time.Duration
+	// Duration is the planned length; 0 runs until stopped.
+	Duration time.Duration
+	Load     Load
+	// All totals every step; Steps has one entry per step, setup first.
+	All   Series
+	Steps []Series
+	// Second is non-zero when this snapshot closes whole second number
+	// Second of the run (1, 2, ...): the Last figures then cover exactly
+	// that second. Recorders write one interval row per such snapshot.
+	Second int
+	Errors ErrorCounts
+	// Statuses counts answers by HTTP status code over the run.
+	Statuses map[int]int64
+	Checks   []Check
+	Health   Health
+	Paused   bool
+	Done     bool
+}
+
+// Load is the arrival model in force and its current setting.
+type Load struct {
+	Model string // "closed", "open" or "max"
+	VUs   int    // closed: virtual users
+	Think time.Duration
+	Conns int     // max: connections
+	Rate  float64 // open: target starts per second
+}
+
+func (l Load) String() string {
+	switch l.Model {
+	case "closed":
+		return Closed{VUs: l.VUs, Think: l.Think}.String()
+	case "open":
+		return Open{Rate: l.Rate}.String()
+	case "max":
+		return Max{Conns: l.Conns}.String()
+	}
+	return l.Model
+}
+
+// ErrorCounts counts failed requests over the run by what went wrong.
+type ErrorCounts struct {
+	Connect int64 // could not connect
+	Timeout int64 // no answer within the timeout
+	IO      int64 // connection broke, or the answer was not HTTP
+	Status  int64 // HTTP status 400 or above
+	Check   int64 // answered, but not with the expected status
+}
+
+// Total is the number of failed requests.
+func (e ErrorCounts) Total() int64 { return e.Connect + e.Timeout + e.IO + e.Status + e.Check }
+
+func (e *ErrorCounts) add(o Outcome) {
+	switch o {
+	case OutcomeConnect:
+		e.Connect++
+	case OutcomeTimeout:
+		e.Timeout++
+	case OutcomeIO:
+		e.IO++
+	case OutcomeStatus:
+		e.Status++
+	case OutcomeCheck:
+		e.Check++
+	}
+}
+
+// Check counts one named check's results over the run.
+type Check struct {
+	Name           string
+	Step           string // the step the check belongs to
+	Passed, Failed int64
+}
+
+// Health is the generator's own state: whether the numbers describe the
+// target or the generator.
+type Health struct {
+	// TargetRate is the open model's schedule; 0 elsewhere.
+	TargetRate float64
+	// AchievedRate is requests started per second over the last second.
+	AchievedRate float64
+	// SendLagP50 and SendLagP99 are how late requests started against
+	// their schedule over the last second (open model).
+	SendLagP50, SendLagP99 time.Duration
+	// Missed counts requests over the run that started more than
+	// LateThreshold after their scheduled time (open model).
+	Missed int64
+	// Backlog is how many scheduled requests are due but not yet started.
+	Backlog int64
+	// InFlight is the number of workers (connections) in use.
+	InFlight int
+	// CPU is the generator process's CPU use over the last second, in
+	// cores (1.0 = one core busy); Cores is how many it may use.
+	CPU   float64
+	Cores int
+	// Warning is non-empty when the generator, not the target, limits
+	// the figures, and says why.
+	Warning string
+}
+
+// LateThreshold is how late a scheduled request may start before it counts
+// as missed.
+const LateThreshold = 10 * time.Millisecond
