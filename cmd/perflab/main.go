@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"perflab/server/proc"
 )
 
 // Exit codes.
@@ -17,6 +19,7 @@ const (
 )
 
 func main() {
+	proc.Main() // a child role (twin worker, race process) runs and exits here
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

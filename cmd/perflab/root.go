@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"syscall"
 
 	"golang.org/x/term"
@@ -21,9 +23,6 @@ func runRoot(args []string, stdout, stderr io.Writer) error {
 	case o.url != "":
 		return runURL(o, stdout, stderr)
 	case o.experiment != "" || o.record != "" || len(o.sweeps) > 0:
-		if runExperiment == nil {
-			return usagef("experiments are not part of this build; use --url to drive load at a service")
-		}
 		return runExperiment(o, stdout, stderr)
 	default:
 		if runDashboard == nil || !isTerminal(stdout) {
@@ -33,11 +32,40 @@ func runRoot(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-// runExperiment and runDashboard are set by the files that implement them.
-var (
-	runExperiment func(o *options, stdout, stderr io.Writer) error
-	runDashboard  func(o *options, stdout, stderr io.Writer) error
-)
+// runDashboard is set by the file that implements the dashboard.
+var runDashboard func(o *options, stdout, stderr io.Writer) error
+
+// experimentRunner runs one experiment headless (o.record is set) or, when
+// dashboard is non-nil, hands it to the dashboard.
+type experimentRunner func(o *options, stdout, stderr io.Writer) error
+
+// experimentRunners maps --experiment names to their runners; each
+// experiment's file registers itself in init.
+var experimentRunners = map[string]experimentRunner{}
+
+// runExperiment dispatches --experiment.
+func runExperiment(o *options, stdout, stderr io.Writer) error {
+	if o.experiment == "" {
+		return usagef("--record and --sweep need --experiment NAME (%s) or --url URL", experimentNames())
+	}
+	run, ok := experimentRunners[o.experiment]
+	if !ok {
+		return usagef("unknown experiment %q; choose one of: %s", o.experiment, experimentNames())
+	}
+	return run(o, stdout, stderr)
+}
+
+func experimentNames() string {
+	names := make([]string, 0, len(experimentRunners))
+	for n := range experimentRunners {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return "none in this build"
+	}
+	return strings.Join(names, ", ")
+}
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {

@@ -1,0 +1,21 @@
+package proc
+
+import "runtime"
+
+// InstanceCPUs is the default number of cores for the twin's processes:
+// half the machine, at least one, so the generator and dashboard keep the
+// rest (one on a two-core box, like the small instance of the study).
+func InstanceCPUs() int { return max(1, runtime.NumCPU()/2) }
+
+// CPUList returns the first n cores, or nil when n covers the machine
+// (nothing to pin).
+func CPUList(n int) []int {
+	if n <= 0 || n >= runtime.NumCPU() {
+		return nil
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}

@@ -1,0 +1,73 @@
+package proc
+
+import (
+	"fmt"
+	"os/exec"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// setDeathSignal has the kernel kill the child when the thread that
+// started it ends. Start runs the fork on a locked thread that lives as
+// long as the process, so in effect the child dies with the parent, even
+// when the parent is killed with SIGKILL.
+func setDeathSignal(cmd *exec.Cmd) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+}
+
+// armParentDeath covers children started by other means than Command.
+func armParentDeath() {
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0)
+}
+
+// spawner is one OS thread, locked for the life of the process, that
+// forks every child: the parent-death signal fires when the forking
+// thread exits, and Go may otherwise retire a thread that forked.
+var spawner = make(chan func())
+
+func init() {
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread lives on
+		for fn := range spawner {
+			fn()
+		}
+	}()
+}
+
+// Start starts cmd; with cpus non-empty the child is confined to those
+// cores from its first instruction (it inherits the forking thread's
+// affinity, which is set around the fork only).
+func Start(cmd *exec.Cmd, cpus []int) error {
+	done := make(chan error, 1)
+	spawner <- func() { done <- startPinned(cmd, cpus) }
+	return <-done
+}
+
+func startPinned(cmd *exec.Cmd, cpus []int) error {
+	if len(cpus) == 0 {
+		return cmd.Start()
+	}
+	var old, set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return fmt.Errorf("read CPU affinity: %w", err)
+	}
+	for _, c := range cpus {
+		set.Set(c)
+	}
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("pin to CPUs %v: %w", cpus, err)
+	}
+	err := cmd.Start()
+	if rerr := unix.SchedSetaffinity(0, &old); rerr != nil && err == nil {
+		err = fmt.Errorf("restore CPU affinity: %w", rerr)
+	}
+	return err
+}
+
+// PinningSupported reports whether Start can pin children to CPUs.
+const PinningSupported = true

@@ -1,0 +1,15 @@
+//go:build !linux
+
+package proc
+
+import "os/exec"
+
+func setDeathSignal(cmd *exec.Cmd) {}
+
+func armParentDeath() {}
+
+// Start starts cmd. Pinning to CPUs is not supported here; callers warn.
+func Start(cmd *exec.Cmd, cpus []int) error { return cmd.Start() }
+
+// PinningSupported reports whether Start can pin children to CPUs.
+const PinningSupported = false

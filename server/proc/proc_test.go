@@ -1,0 +1,91 @@
+package proc
+
+import (
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func init() {
+	Register("test-echo", func(args []string) int {
+		os.Stdout.WriteString(strings.Join(args, " "))
+		return 3
+	})
+	Register("test-affinity", func(args []string) int {
+		b, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			return 1
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "Cpus_allowed_list:") {
+				os.Stdout.WriteString(strings.TrimSpace(strings.TrimPrefix(line, "Cpus_allowed_list:")))
+			}
+		}
+		return 0
+	})
+}
+
+func TestMain(m *testing.M) {
+	Main()
+	os.Exit(m.Run())
+}
+
+func TestChildRunsRoleWithArgs(t *testing.T) {
+	cmd, err := Command("test-echo", "a", "b c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := Start(cmd, nil); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if got := cmd.ProcessState.ExitCode(); got != 3 {
+		t.Fatalf("exit code %d (%v), want 3", got, err)
+	}
+	if out.String() != "a b c" {
+		t.Fatalf("child printed %q, want %q", out.String(), "a b c")
+	}
+}
+
+func TestStartPinsChildToCPUs(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.NumCPU() < 2 {
+		t.Skip("pinning is checked on Linux with at least two cores")
+	}
+	cmd, err := Command("test-affinity")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := Start(cmd, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "1" {
+		t.Fatalf("child allowed on CPUs %q, want 1", out.String())
+	}
+	// The parent's own affinity is untouched.
+	b, _ := os.ReadFile("/proc/self/status")
+	if strings.Contains(string(b), "Cpus_allowed_list:\t1\n") {
+		t.Fatal("parent was left pinned to CPU 1")
+	}
+}
+
+func TestCPUList(t *testing.T) {
+	if got := CPUList(runtime.NumCPU()); got != nil {
+		t.Fatalf("CPUList(all) = %v, want nil (nothing to pin)", got)
+	}
+	if runtime.NumCPU() >= 2 {
+		if got := CPUList(1); len(got) != 1 || got[0] != 0 {
+			t.Fatalf("CPUList(1) = %v, want [0]", got)
+		}
+	}
+	if InstanceCPUs() < 1 {
+		t.Fatal("InstanceCPUs below 1")
+	}
+}
