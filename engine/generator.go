@@ -53,9 +53,9 @@ type Generator struct {
 	static [][]byte
 	shared map[string]string // variables captured in setup
 
-	mu      sync.Mutex
-	workers []*worker // taking part in the load
-	retired []*worker // asked to leave, drained until they have
+	mu        sync.Mutex
+	workers   []*worker // taking part in the load
+	retired   []*worker // asked to leave, drained until they have
 	load      Load
 	subs      []chan *Snapshot
 	observers []func(*Snapshot)
