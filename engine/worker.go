@@ -84,7 +84,7 @@ func (w *worker) runClosed() {
 				return
 			}
 		}
-		if think > 0 && !w.sleep(think) {
+		if think > 0 && (!w.sleep(think) || w.stopped()) {
 			return
 		}
 	}
@@ -101,10 +101,13 @@ func (w *worker) runOpen() {
 		}
 		slot := g.slot.Add(1) - 1
 		at := g.sched.Load().start(slot)
+		if g.cfg.duration > 0 && !at.Before(g.start.Add(g.cfg.duration)) {
+			return // scheduled past the end of the run
+		}
 		// Waits under 20 us are not worth a timer; sending that early
 		// cannot flatter the figures, which count from the later of the
 		// schedule and the send.
-		if wait := time.Until(at); wait > 20*time.Microsecond && !w.sleep(wait) {
+		if wait := time.Until(at); wait > 20*time.Microsecond && (!w.sleep(wait) || w.stopped()) {
 			return
 		}
 		g.openBusy.Add(1)
