@@ -319,35 +319,90 @@ func TestTimeoutIsCounted(t *testing.T) {
 // than 1% of a two-second run waits at least 250 ms and p99 must show it.
 // A closed-loop measurement would record a single slow request.
 func TestOpenModelShowsStall(t *testing.T) {
-	var stalled atomic.Bool
-	var gate sync.RWMutex
-	began := time.Now()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Half a second in, one request takes the gate for 500 ms; every
-		// response meanwhile waits for it.
-		if time.Since(began) > 500*time.Millisecond && stalled.CompareAndSwap(false, true) {
-			gate.Lock()
-			time.Sleep(500 * time.Millisecond)
-			gate.Unlock()
-		}
-		gate.RLock()
-		gate.RUnlock()
-		w.Write([]byte("ok"))
-	}))
-	defer srv.Close()
-	snap := mustRun(t, oneStep(srv.URL), Open{Rate: 200}, Duration(2*time.Second))
-	if !stalled.Load() {
-		t.Fatal("the target never stalled")
+	for _, c := range []struct {
+		name        string
+		maxInFlight int
+	}{
+		// Unbounded: the generator opens more connections and keeps the
+		// schedule; the stalled requests wait at the target.
+		{"growing", 0},
+		// Capped at 4: the generator cannot keep the schedule; requests
+		// start late, count as missed, and the latency still counts from
+		// when they were due.
+		{"capped", 4},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stalled atomic.Bool
+			var gate sync.RWMutex
+			began := time.Now()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// Half a second in, one request takes the gate for 500 ms;
+				// every response meanwhile waits for it.
+				if time.Since(began) > 500*time.Millisecond && stalled.CompareAndSwap(false, true) {
+					gate.Lock()
+					time.Sleep(500 * time.Millisecond)
+					gate.Unlock()
+				}
+				gate.RLock()
+				gate.RUnlock()
+				w.Write([]byte("ok"))
+			}))
+			defer srv.Close()
+			snap := mustRun(t, oneStep(srv.URL), Open{Rate: 200, MaxInFlight: c.maxInFlight}, Duration(2*time.Second))
+			if !stalled.Load() {
+				t.Fatal("the target never stalled")
+			}
+			if p99 := snap.All.Run.P99; p99 < 250*time.Millisecond {
+				t.Fatalf("p99 = %s with a 500 ms stall at 200 req/s; want >= 250ms", p99)
+			}
+			if snap.All.Run.Requests != 400 {
+				t.Fatalf("%d requests, want the 400 scheduled", snap.All.Run.Requests)
+			}
+			missed := snap.Health.Missed
+			svc := snap.All.RunService
+			if c.maxInFlight == 0 {
+				if snap.Health.InFlight < 50 || missed > 20 {
+					t.Fatalf("in flight %d, missed %d: want the pool grown to keep the schedule", snap.Health.InFlight, missed)
+				}
+				return
+			}
+			// Service time, from the actual send, is the other view: with
+			// four connections only four requests ever met the stall.
+			if missed < 50 || svc.P99 >= snap.All.Run.P99/2 || snap.Health.InFlight != 4 {
+				t.Fatalf("missed %d, service p99 %s vs latency p99 %s, in flight %d", missed, svc.P99, snap.All.Run.P99, snap.Health.InFlight)
+			}
+		})
 	}
-	if p99 := snap.All.Run.P99; p99 < 250*time.Millisecond {
-		t.Fatalf("p99 = %s with a 500 ms stall at 200 req/s; want >= 250ms (coordinated omission)", p99)
+}
+
+func TestSetStepURLMovesLoad(t *testing.T) {
+	var hitsA, hitsB atomic.Int64
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hitsA.Add(1) }))
+	defer a.Close()
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hitsB.Add(1) }))
+	defer b.Close()
+	g, err := New(oneStep(a.URL+"/"), Closed{VUs: 3, Think: 10 * time.Millisecond}, Duration(time.Second))
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Service time, from the actual send, tells the other half: requests
-	// sent once the stall had passed were fast.
-	if p50 := snap.All.RunService.P50; p50 > 50*time.Millisecond {
-		t.Fatalf("service p50 = %s, want fast outside the stall", p50)
+	if err := g.SetStepURL("nosuch", b.URL); err == nil {
+		t.Fatal("retargeting an unknown step succeeded")
 	}
-	if snap.Health.Missed == 0 {
-		t.Fatal("no missed sends reported across a 500 ms stall")
+	if err := g.SetStepURL("get", "ftp://x/"); err == nil {
+		t.Fatal("retargeting to a bad URL succeeded")
+	}
+	time.AfterFunc(500*time.Millisecond, func() { g.SetStepURL("get", b.URL+"/") })
+	snap, err := g.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hitsA.Load() < 20 || hitsB.Load() < 20 {
+		t.Fatalf("hits before/after the switch: %d / %d, want both busy", hitsA.Load(), hitsB.Load())
+	}
+	if snap.All.Run.Errors != 0 || len(snap.Steps) != 1 {
+		t.Fatalf("switch caused errors %+v or split the series %d", snap.Errors, len(snap.Steps))
+	}
+	if hitsA.Load()+hitsB.Load() != snap.All.Run.Requests {
+		t.Fatalf("server hits %d+%d != %d requests", hitsA.Load(), hitsB.Load(), snap.All.Run.Requests)
 	}
 }
