@@ -1,0 +1,238 @@
+package experiments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"perflab/engine"
+	"perflab/server"
+)
+
+// Session is one experiment live on the twin: the twin configured by the
+// experiment's settings, and load runs against it. Knob changes apply to
+// the twin (and to the run in progress) while it goes on.
+type Session struct {
+	exp  *Experiment
+	twin *server.Twin
+
+	mu       sync.Mutex
+	settings Settings
+	gen      *engine.Generator // the run in progress, if any
+
+	why whyMeter
+}
+
+// Open starts the twin for experiment e with settings s. base carries what
+// the settings do not: addresses, Redis, data directory.
+func Open(ctx context.Context, e *Experiment, s Settings, base server.Config) (*Session, error) {
+	for _, k := range e.Knobs {
+		if err := e.Check(k.Name, s[k.Name]); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := TwinConfig(base, s)
+	if err != nil {
+		return nil, err
+	}
+	twin, err := server.Start(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start the twin: %w", err)
+	}
+	sess := &Session{exp: e, twin: twin, settings: s.Clone()}
+	sess.why.start(twin)
+	return sess, nil
+}
+
+// TwinConfig sets the twin's knob fields from the settings; knobs the
+// experiment lacks keep base's values.
+func TwinConfig(base server.Config, s Settings) (server.Config, error) {
+	c := base
+	for name, v := range s {
+		switch name {
+		case "workers", "instance-cpus":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return c, fmt.Errorf("--%s %q is not a number", name, v)
+			}
+			if name == "workers" {
+				c.Workers = n
+			} else {
+				c.InstanceCPUs = n
+			}
+		case "mode":
+			c.Mode = v
+		case "cache":
+			c.Cache = v == "on"
+		case "query":
+			c.Query = v
+		case "offload":
+			c.Offload = v == "on"
+		case "profile":
+			c.Profile = v
+		}
+	}
+	return c, c.Validate()
+}
+
+// Experiment is the session's experiment.
+func (s *Session) Experiment() *Experiment { return s.exp }
+
+// Twin is the running twin.
+func (s *Session) Twin() *server.Twin { return s.twin }
+
+// Settings are the knob values in force.
+func (s *Session) Settings() Settings {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.settings.Clone()
+}
+
+// Site is where the twin answers now.
+func (s *Session) Site() Site {
+	return Site{API: s.twin.AppURL(), Page: s.twin.SiteURL()}
+}
+
+// Set changes one knob live; it returns once the twin runs with it.
+func (s *Session) Set(ctx context.Context, knob, value string) error {
+	return s.Configure(ctx, map[string]string{knob: value})
+}
+
+// Configure changes several knobs at once, live. A run in progress keeps
+// going; if the page moved (offload), its requests follow it.
+func (s *Session) Configure(ctx context.Context, changes map[string]string) error {
+	s.mu.Lock()
+	next, err := s.exp.Apply(s.settings, changes)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	cfg, err := TwinConfig(s.twin.Config(), next)
+	if err != nil {
+		return err
+	}
+	if err := s.twin.Apply(ctx, cfg); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.settings = next
+	gen := s.gen
+	s.mu.Unlock()
+	if gen != nil && s.exp.Plan.PageStep != "" {
+		return gen.SetStepURL(s.exp.Plan.PageStep, s.twin.SiteURL()+"/")
+	}
+	return nil
+}
+
+// DefaultModel is the experiment's load: the seed's users and think time.
+func (e *Experiment) DefaultModel() engine.Model {
+	return engine.Closed{VUs: e.Plan.VUs, Think: e.Plan.Think}
+}
+
+// Run drives one load run against the twin until its duration passes or
+// ctx ends, calling observe (if set) with every snapshot on the
+// generator's goroutine, and returns the final snapshot. A nil model is
+// the experiment's default.
+func (s *Session) Run(ctx context.Context, model engine.Model, observe func(*engine.Snapshot), opts ...engine.Option) (*engine.Snapshot, error) {
+	if model == nil {
+		model = s.exp.DefaultModel()
+	}
+	gen, err := engine.New(s.exp.Plan.Scenario(s.Site()), model, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if observe != nil {
+		gen.Observe(observe)
+	}
+	s.mu.Lock()
+	if s.gen != nil {
+		s.mu.Unlock()
+		return nil, errors.New("a run is already in progress in this session")
+	}
+	s.gen = gen
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.gen = nil
+		s.mu.Unlock()
+	}()
+	return gen.Run(ctx)
+}
+
+// Generator is the run in progress, or nil between runs.
+func (s *Session) Generator() *engine.Generator {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
+// Why reports the twin's figures over the last second.
+func (s *Session) Why() Why {
+	w := s.why.read()
+	s.mu.Lock()
+	w.Profile = s.settings["profile"]
+	s.mu.Unlock()
+	if w.Profile == "" {
+		w.Profile = s.twin.Config().Profile
+	}
+	return w
+}
+
+// Close stops the twin; the caller ends any run first.
+func (s *Session) Close() error {
+	s.why.stop()
+	return s.twin.Close()
+}
+
+// whyPeriod is how often the twin's figures are sampled.
+const whyPeriod = 250 * time.Millisecond
+
+// whyMeter samples the twin's cumulative stats four times a second and
+// turns the last second's differences into rates.
+type whyMeter struct {
+	mu      sync.Mutex
+	samples []server.Stats // newest last, about a second's worth
+	done    chan struct{}
+	stopped chan struct{}
+}
+
+func (m *whyMeter) start(t *server.Twin) {
+	m.done = make(chan struct{})
+	m.stopped = make(chan struct{})
+	go func() {
+		defer close(m.stopped)
+		tick := time.NewTicker(whyPeriod)
+		defer tick.Stop()
+		for {
+			st := t.Stats()
+			m.mu.Lock()
+			m.samples = append(m.samples, st)
+			if len(m.samples) > int(time.Second/whyPeriod)+1 {
+				m.samples = m.samples[1:]
+			}
+			m.mu.Unlock()
+			select {
+			case <-tick.C:
+			case <-m.done:
+				return
+			}
+		}
+	}()
+}
+
+func (m *whyMeter) stop() {
+	close(m.done)
+	<-m.stopped
+}
+
+func (m *whyMeter) read() Why {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.samples) == 0 {
+		return Why{}
+	}
+	return whyBetween(m.samples[0], m.samples[len(m.samples)-1])
+}
