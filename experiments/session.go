@@ -236,3 +236,45 @@ func (m *whyMeter) read() Why {
 	}
 	return whyBetween(m.samples[0], m.samples[len(m.samples)-1])
 }
+
+// whyBetween turns two samples of the twin's cumulative stats into the
+// last second's figures.
+func whyBetween(old, cur server.Stats) Why {
+	w := Why{
+		RedisErrors:  int64(cur.Total.RedisErrors + cur.Tasks.RedisErrors),
+		QueueDepth:   cur.Tasks.QueueDepth,
+		TasksApplied: int64(cur.Tasks.Applied),
+		Workers:      cur.WorkersUp,
+		Restarts:     int64(cur.Total.Restarts),
+		Profile:      cur.Config.Profile,
+		InstanceCPUs: cur.Config.InstanceCPUs,
+	}
+	if req := cur.Total.Requests - old.Total.Requests; req > 0 {
+		w.QueriesPerRequest = float64(cur.Total.DBQueries-old.Total.DBQueries) / float64(req)
+	}
+	hits := cur.Total.CacheHits - old.Total.CacheHits
+	lookups := hits + cur.Total.CacheMisses - old.Total.CacheMisses
+	w.CacheLookups = int64(lookups)
+	if lookups > 0 {
+		w.CacheHitPct = 100 * float64(hits) / float64(lookups)
+	}
+	span := cur.Time.Sub(old.Time).Seconds()
+	before := map[int]server.WorkerStats{}
+	for _, ws := range old.Workers {
+		before[ws.Slot] = ws
+	}
+	for _, ws := range cur.Workers {
+		if ws.State != "up" {
+			continue
+		}
+		if ws.InFlight > 0 {
+			w.BusyWorkers++
+		}
+		cpu := 0.0
+		if prev, ok := before[ws.Slot]; ok && span > 0 && prev.PID == ws.PID {
+			cpu = (ws.CPUSeconds - prev.CPUSeconds) / span
+		}
+		w.CPUPerWorker = append(w.CPUPerWorker, cpu)
+	}
+	return w
+}
