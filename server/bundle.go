@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // asset is one file of the SPA bundle.
@@ -38,6 +39,10 @@ const (
 	appJSBytes    = 85 << 10
 	appCSSBytes   = 30 << 10
 )
+
+// spaBundle is built once per process: it is the same every time, and
+// every twin the process starts serves it read-only.
+var spaBundle = sync.OnceValue(newBundle)
 
 func newBundle() *bundle {
 	rng := rand.New(rand.NewPCG(7, 42))

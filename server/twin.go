@@ -148,7 +148,7 @@ func (t *Twin) prepareData(ctx context.Context) error {
 	if t.board, t.boardFile, err = newBoard(t.dir); err != nil {
 		return err
 	}
-	t.bundle = newBundle()
+	t.bundle = spaBundle()
 	t.staticDir = filepath.Join(t.dir, "static")
 	t.noteCreated(t.staticDir)
 	if err := t.bundle.write(t.staticDir); err != nil {

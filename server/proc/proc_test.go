@@ -2,6 +2,7 @@ package proc
 
 import (
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -87,5 +88,22 @@ func TestCPUList(t *testing.T) {
 	}
 	if InstanceCPUs() < 1 {
 		t.Fatal("InstanceCPUs below 1")
+	}
+}
+
+func TestExternalRunsProgram(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh on this system")
+	}
+	cmd := External(sh, "-c", "echo $1; exit 4", "sh", "hello")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := Start(cmd, nil); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if got := cmd.ProcessState.ExitCode(); got != 4 || out.String() != "hello\n" {
+		t.Fatalf("exit %d, output %q; want 4 and %q", got, out.String(), "hello\n")
 	}
 }
