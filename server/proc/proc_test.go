@@ -3,6 +3,7 @@ package proc
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -133,5 +134,22 @@ func TestPinMovesRunningChild(t *testing.T) {
 	}
 	if got := allowed(); got == "1" {
 		t.Fatalf("after unpinning the child is still on %s", got)
+	}
+}
+
+func TestExternalRunsProgram(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh on this system")
+	}
+	cmd := External(sh, "-c", "echo $1; exit 4", "sh", "hello")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := Start(cmd, nil); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if got := cmd.ProcessState.ExitCode(); got != 4 || out.String() != "hello\n" {
+		t.Fatalf("exit %d, output %q; want 4 and %q", got, out.String(), "hello\n")
 	}
 }

@@ -1,0 +1,476 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// maxBody is the largest request body the API reads.
+const maxBody = 1 << 20
+
+// call is one admitted API request: the knobs it runs under and the path
+// every database and cache call of it takes.
+type call struct {
+	w     *worker
+	k     knobs
+	costs Costs
+	// ctx outlives the client: Django does not cancel a view's queries
+	// when the client hangs up, and neither does the twin.
+	ctx context.Context
+}
+
+// hop runs fn where the mode says database and cache work runs: inline
+// in sync mode; in async mode on the worker's one executor thread, after
+// paying the hand-off.
+func (c *call) hop(fn func()) {
+	if !c.k.async {
+		fn()
+		return
+	}
+	burn(c.costs.AsyncHop)
+	c.w.exec.do(fn)
+}
+
+// query runs one ORM query: counted, with its declared cost.
+func (c *call) query(fn func(ctx context.Context) error) error {
+	c.w.board.inc(c.w.slot, sDBQueries)
+	var err error
+	c.hop(func() {
+		burn(c.costs.Query)
+		err = fn(c.ctx)
+	})
+	return err
+}
+
+// redis runs one cache or queue call. A failure is counted and briefly
+// keeps further calls away (see gate); redis.Nil (no such key) is an
+// answer, not a failure.
+func (c *call) redis(fn func(ctx context.Context) error) error {
+	w := c.w
+	if !w.redisGate.open() {
+		w.board.inc(w.slot, sRedisErrors)
+		return errRedisPaused
+	}
+	var err error
+	c.hop(func() { err = fn(c.ctx) })
+	if err != nil && !errors.Is(err, redis.Nil) {
+		w.board.inc(w.slot, sRedisErrors)
+		w.redisGate.fail()
+	}
+	return err
+}
+
+// route is one API endpoint.
+type route struct {
+	methods string // for Allow
+	serve   func(w *worker, c *call, rw http.ResponseWriter, r *http.Request, id int64)
+}
+
+var (
+	signinRoute = route{"POST", (*worker).signin}
+	likesRoute  = route{"GET, HEAD", (*worker).likes}
+	likeRoute   = route{"POST", (*worker).like}
+	unlikeRoute = route{"POST", (*worker).unlike}
+)
+
+// testRoutes lets this package's tests add API endpoints (a handler that
+// panics, for one); it is empty in the product.
+var testRoutes = map[string]route{}
+
+// matchRoute resolves an API path; id is the logbook of like and unlike.
+func matchRoute(path string) (route, int64, bool) {
+	switch path {
+	case "/api/auths/signin/":
+		return signinRoute, 0, true
+	case "/api/logbooks/likes/":
+		return likesRoute, 0, true
+	}
+	if rt, ok := testRoutes[path]; ok {
+		return rt, 0, true
+	}
+	rest, ok := strings.CutPrefix(path, "/api/logbooks/")
+	if !ok {
+		return route{}, 0, false
+	}
+	idText, action, ok := strings.Cut(rest, "/")
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if !ok || err != nil || id < 1 || strconv.FormatInt(id, 10) != idText {
+		return route{}, 0, false
+	}
+	switch action {
+	case "like/":
+		return likeRoute, id, true
+	case "unlike/":
+		return unlikeRoute, id, true
+	}
+	return route{}, 0, false
+}
+
+// serveAPI runs an API view the way the seed's stack did: in sync mode
+// one view at a time per worker, in async mode any number at once; each
+// pays the framework's per-request cost.
+func (w *worker) serveAPI(rw http.ResponseWriter, r *http.Request, k knobs) {
+	if !k.async {
+		w.admit <- struct{}{}
+		defer func() { <-w.admit }()
+	}
+	active := w.board.slot(w.slot, sActive).Add(1)
+	w.board.raise(w.slot, sPeakActive, active)
+	defer w.board.dec(w.slot, sActive)
+
+	c := &call{w: w, k: k, costs: k.costs(), ctx: context.WithoutCancel(r.Context())}
+	burn(c.costs.Request)
+	rt, id, ok := matchRoute(r.URL.Path)
+	if !ok {
+		writeDetail(rw, http.StatusNotFound, "Not found.")
+		return
+	}
+	if !allows(rt.methods, r.Method) {
+		rw.Header().Set("Allow", rt.methods)
+		writeDetail(rw, http.StatusMethodNotAllowed, fmt.Sprintf("Method \"%s\" not allowed.", r.Method))
+		return
+	}
+	rt.serve(w, c, rw, r, id)
+}
+
+func allows(methods, method string) bool {
+	for _, m := range strings.Split(methods, ", ") {
+		if m == method {
+			return true
+		}
+	}
+	return false
+}
+
+// Authentication answers, as SimpleJWT words them.
+const (
+	detailNoCredentials = "Authentication credentials were not provided."
+	detailBadToken      = "Given token not valid for any token type"
+	detailNoAccount     = "No active account found with the given credentials"
+)
+
+// unauthorized sends a 401 with the challenge DRF sends for JWT.
+func unauthorized(rw http.ResponseWriter, detail, code string) {
+	rw.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
+	body := map[string]string{"detail": detail}
+	if code != "" {
+		body["code"] = code
+	}
+	writeValue(rw, http.StatusUnauthorized, body)
+}
+
+// authenticate checks the Bearer token and loads its user, one query, as
+// SimpleJWT's JWTAuthentication does on every request.
+func (w *worker) authenticate(c *call, rw http.ResponseWriter, r *http.Request) (user, bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		unauthorized(rw, detailNoCredentials, "")
+		return user{}, false
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.Contains(token, " ") {
+		unauthorized(rw, "Authorization header must contain two space-delimited values", "bad_authorization_header")
+		return user{}, false
+	}
+	id, err := parseAccessToken(w.spec.Secret, token)
+	if err != nil {
+		unauthorized(rw, detailBadToken, "token_not_valid")
+		return user{}, false
+	}
+	var u user
+	err = c.query(func(ctx context.Context) (err error) {
+		u, err = w.store.user(ctx, "userByID", id)
+		return err
+	})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		unauthorized(rw, "User not found", "user_not_found")
+		return user{}, false
+	case err != nil:
+		w.dbFailed(rw, err)
+		return user{}, false
+	case !u.Active:
+		unauthorized(rw, "User is inactive", "user_inactive")
+		return user{}, false
+	}
+	return u, true
+}
+
+func (w *worker) dbFailed(rw http.ResponseWriter, err error) {
+	w.log.Printf("database: %v", err)
+	writeDetail(rw, http.StatusInternalServerError, "A server error occurred.")
+}
+
+// readJSON decodes a JSON object body of at most maxBody bytes into v,
+// answering 413, 415 or 400 itself when it cannot.
+func readJSON(rw http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			writeDetail(rw, http.StatusUnsupportedMediaType, fmt.Sprintf("Unsupported media type \"%s\" in request.", ct))
+			return false
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, maxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeDetail(rw, http.StatusRequestEntityTooLarge, "Request body is larger than 1 MiB.")
+		return false
+	case err != nil:
+		writeDetail(rw, http.StatusBadRequest, "Could not read the request body.")
+		return false
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		writeDetail(rw, http.StatusBadRequest, "JSON parse error - "+err.Error())
+		return false
+	}
+	return true
+}
+
+// signin is SimpleJWT's TokenObtainPairView: email and password in,
+// a refresh and an access token out.
+func (w *worker) signin(c *call, rw http.ResponseWriter, r *http.Request, _ int64) {
+	var in struct {
+		Email    *string `json:"email"`
+		Password *string `json:"password"`
+	}
+	if !readJSON(rw, r, &in) {
+		return
+	}
+	missing := map[string][]string{}
+	if in.Email == nil || *in.Email == "" {
+		missing["email"] = []string{"This field is required."}
+	}
+	if in.Password == nil || *in.Password == "" {
+		missing["password"] = []string{"This field is required."}
+	}
+	if len(missing) > 0 {
+		writeValue(rw, http.StatusBadRequest, missing)
+		return
+	}
+	var u user
+	err := c.query(func(ctx context.Context) (err error) {
+		u, err = w.store.user(ctx, "userByEmail", *in.Email)
+		return err
+	})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		w.dbFailed(rw, err)
+		return
+	}
+	found := err == nil
+	var ok bool
+	c.hop(func() {
+		if found {
+			ok = checkPassword(*in.Password, u.Password)
+		} else {
+			dummyPasswordCheck(*in.Password)
+		}
+	})
+	if !ok || !u.Active {
+		unauthorized(rw, detailNoAccount, "no_active_account")
+		return
+	}
+	now := time.Now()
+	refresh, err := mintToken(w.spec.Secret, "refresh", u.ID, now, RefreshTokenLifetime)
+	if err == nil {
+		var access string
+		access, err = mintToken(w.spec.Secret, "access", u.ID, now, AccessTokenLifetime)
+		if err == nil {
+			writeValue(rw, http.StatusOK, map[string]any{
+				"refresh": refresh,
+				"access":  access,
+				"user":    map[string]any{"id": u.ID, "email": *in.Email, "username": u.Username},
+			})
+			return
+		}
+	}
+	w.log.Print(err)
+	writeDetail(rw, http.StatusInternalServerError, "A server error occurred.")
+}
+
+// likeEntry is one item of the likes list.
+type likeEntry struct {
+	ID    int64    `json:"id"`
+	Likes []string `json:"likes"`
+}
+
+// likes is the seed's GET /api/logbooks/likes/: every logbook with at
+// least one like and who liked it, from the cache when it is on.
+func (w *worker) likes(c *call, rw http.ResponseWriter, r *http.Request, _ int64) {
+	if _, ok := w.authenticate(c, rw, r); !ok {
+		return
+	}
+	var body []byte
+	cacheable := false
+	if c.k.cache {
+		w.flushDirtyCache(c)
+		err := c.redis(func(ctx context.Context) (err error) {
+			body, err = w.rdb.Get(ctx, cacheKey).Bytes()
+			return err
+		})
+		switch {
+		case err == nil:
+			w.board.inc(w.slot, sCacheHits)
+		case errors.Is(err, redis.Nil):
+			w.board.inc(w.slot, sCacheMisses)
+			cacheable = true
+		}
+		// Any other error was counted; the database answers instead.
+	}
+	if body == nil {
+		var err error
+		if body, err = w.likesFromDB(c); err != nil {
+			w.dbFailed(rw, err)
+			return
+		}
+		if cacheable {
+			c.redis(func(ctx context.Context) error { return w.rdb.Set(ctx, cacheKey, body, cacheTTL).Err() })
+		}
+	}
+	writeJSON(rw, http.StatusOK, body)
+}
+
+// likesFromDB builds the likes list with the query in force: naive is the
+// seed's view (per logbook an exists() query, then a values_list() query),
+// prefetch is prefetch_related's two queries whatever the logbook count.
+func (w *worker) likesFromDB(c *call) ([]byte, error) {
+	var ids []int64
+	err := c.query(func(ctx context.Context) (err error) {
+		ids, err = w.store.logbookIDs(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := []likeEntry{}
+	if c.k.prefetch {
+		var byLogbook map[int64][]string
+		err := c.query(func(ctx context.Context) (err error) {
+			byLogbook, err = w.store.likersIn(ctx, ids)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if names := byLogbook[id]; len(names) > 0 {
+				out = append(out, likeEntry{id, names})
+			}
+		}
+		return json.Marshal(out)
+	}
+	for _, id := range ids {
+		var has bool
+		err := c.query(func(ctx context.Context) (err error) {
+			has, err = w.store.exists(ctx, "likesExist", id)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if !has {
+			continue
+		}
+		var names []string
+		err = c.query(func(ctx context.Context) (err error) {
+			names, err = w.store.likers(ctx, id)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, likeEntry{id, names})
+	}
+	return json.Marshal(out)
+}
+
+// flushDirtyCache deletes the cached list after a like was applied while
+// Redis was away.
+func (w *worker) flushDirtyCache(c *call) {
+	if !w.cacheDirty.Load() {
+		return
+	}
+	if c.redis(func(ctx context.Context) error { return w.rdb.Del(ctx, cacheKey).Err() }) == nil {
+		w.cacheDirty.Store(false)
+	}
+}
+
+// task is one like or unlike on the queue, as Celery's add_like_task and
+// remove_like_task take it.
+type task struct {
+	Name      string `json:"task"`
+	LogbookID int64  `json:"logbook_id"`
+	UserID    int64  `json:"user_id"`
+}
+
+const (
+	taskAddLike    = "add_like_task"
+	taskRemoveLike = "remove_like_task"
+)
+
+func (w *worker) like(c *call, rw http.ResponseWriter, r *http.Request, id int64) {
+	w.enqueue(c, rw, r, id, taskAddLike)
+}
+
+func (w *worker) unlike(c *call, rw http.ResponseWriter, r *http.Request, id int64) {
+	w.enqueue(c, rw, r, id, taskRemoveLike)
+}
+
+// enqueue answers 202 once the task is on the queue for the task worker.
+// With Redis away the change is applied here instead, so the user's like
+// is not lost, and the cache is flushed once Redis is back.
+func (w *worker) enqueue(c *call, rw http.ResponseWriter, r *http.Request, logbook int64, name string) {
+	u, ok := w.authenticate(c, rw, r)
+	if !ok {
+		return
+	}
+	var exists bool
+	err := c.query(func(ctx context.Context) (err error) {
+		exists, err = w.store.exists(ctx, "logbookExists", logbook)
+		return err
+	})
+	if err != nil {
+		w.dbFailed(rw, err)
+		return
+	}
+	if !exists {
+		writeDetail(rw, http.StatusNotFound, "No Logbook matches the given query.")
+		return
+	}
+	t := task{Name: name, LogbookID: logbook, UserID: u.ID}
+	msg, _ := json.Marshal(t)
+	if c.redis(func(ctx context.Context) error { return w.rdb.LPush(ctx, taskQueue, msg).Err() }) == nil {
+		writeValue(rw, http.StatusAccepted, map[string]any{"status": "queued", "task": name, "logbook_id": logbook})
+		return
+	}
+	err = c.query(func(ctx context.Context) error { return applyTask(ctx, w.store, t) })
+	if err != nil {
+		w.dbFailed(rw, err)
+		return
+	}
+	w.cacheDirty.Store(true)
+	writeValue(rw, http.StatusAccepted, map[string]any{"status": "applied", "task": name, "logbook_id": logbook})
+}
+
+// applyTask changes the database as the task says.
+func applyTask(ctx context.Context, s *store, t task) error {
+	switch t.Name {
+	case taskAddLike:
+		return s.exec(ctx, "like", t.LogbookID, t.UserID)
+	case taskRemoveLike:
+		return s.exec(ctx, "unlike", t.LogbookID, t.UserID)
+	}
+	return fmt.Errorf("unknown task %q", t.Name)
+}

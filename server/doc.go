@@ -1,0 +1,14 @@
+// Package server is the reference twin of the seed's stack: a Django REST
+// API behind gunicorn workers, a database, a Redis cache, a Celery task
+// worker and an SPA that nginx or a CDN edge serves.
+//
+// Start runs it: N worker processes of this same binary share one
+// listening socket (pre-fork, as gunicorn), a task-worker process drains
+// a Redis list (as Celery), an edge listener in this process serves the
+// SPA from memory (as the CDN), and the data lives in SQLite. The knobs of
+// Config (workers, mode, cache, query, offload, profile) change live with
+// Apply; Stats reports what the processes did.
+//
+// Where the twin stands in for Python, it spends the named costs of
+// profile.go as real CPU; nothing in it returns a canned latency.
+package server

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// The django profile's costs. Each stands for CPU work the seed's Python
+// stack did on its small instance and Go does not: the twin spends it for
+// real on the thread that serves the request (burn), never as a sleep, so
+// it queues and contends for the instance's cores the way the real work
+// did. Change them here only; README "The twin" keeps the calibration
+// against SEED.md's tables.
+const (
+	// RequestCost is Django + DRF around one API view: middleware chain,
+	// request parsing, authentication and permission classes, content
+	// negotiation and JSON rendering. A trivial DRF view costs a few ms of
+	// CPython on a burstable vCPU.
+	RequestCost = 3 * time.Millisecond
+
+	// QueryCost is one ORM query: queryset clone, SQL compilation, the
+	// driver round trip's Python side and model instantiation. With the
+	// seed's 44-query N+1 view this puts one likes request near the seed's
+	// 18-19 ms minimum latency.
+	QueryCost = 300 * time.Microsecond
+
+	// AsyncHopCost is one sync_to_async(thread_sensitive=True) hand-off:
+	// Future creation, executor submission, waking the DB thread, copying
+	// contextvars and call_soon_threadsafe back to the loop. Async mode
+	// pays it on every DB and cache call, which is what made the seed's
+	// async worse than sync.
+	AsyncHopCost = 150 * time.Microsecond
+
+	// StaticCost is nginx on the instance serving one SPA file: request
+	// parsing, open/stat, TLS record encryption and the kernel's send path
+	// on the same vCPU the API uses. The edge does not pay it: a CDN runs
+	// on other machines.
+	StaticCost = 1 * time.Millisecond
+
+	// TaskCost is Celery's own work per task: message decode, task lookup,
+	// acknowledgement and result handling, on the instance's CPU.
+	TaskCost = 2 * time.Millisecond
+
+	// PasswordIterations is PBKDF2-SHA256's iteration count for stored
+	// passwords: Django 4.2 LTS's default. Signing in pays it for real in
+	// every profile (it is work, not framework overhead); measured about
+	// 100-170 ms on one core of the 2-core AMD EPYC this was written on
+	// (go test -run TestPasswordCost -v ./server prints it).
+	PasswordIterations = 600_000
+)
+
+// Costs are the declared per-operation costs a profile spends.
+type Costs struct {
+	Request, Query, AsyncHop, Static, Task time.Duration
+	// OneThread runs each worker with GOMAXPROCS=1, as one CPython
+	// interpreter thread.
+	OneThread bool
+}
+
+// ProfileCosts returns the costs of profile "django" or "go" (none).
+func ProfileCosts(profile string) Costs {
+	if profile != ProfileDjango {
+		return Costs{}
+	}
+	return Costs{
+		Request:   RequestCost,
+		Query:     QueryCost,
+		AsyncHop:  AsyncHopCost,
+		Static:    StaticCost,
+		Task:      TaskCost,
+		OneThread: true,
+	}
+}
+
+func (k knobs) costs() Costs {
+	if k.goProfile {
+		return ProfileCosts(ProfileGo)
+	}
+	return ProfileCosts(ProfileDjango)
+}
+
+// burnSink keeps the spin loop's result alive so the compiler cannot
+// drop the work.
+var burnSink atomic.Uint64
+
+// spin does a few microseconds of integer work.
+func spin(x uint64) uint64 {
+	for i := 0; i < 2000; i++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+	}
+	return x
+}
+
+// burnWall spins for d of wall time, where no CPU clock is available.
+func burnWall(d time.Duration) {
+	end := time.Now().Add(d)
+	x := uint64(1)
+	for time.Now().Before(end) {
+		x = spin(x)
+	}
+	burnSink.Store(x)
+}

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Redis keys, as the seed's Django cache and Celery used them.
+const (
+	cacheKey = "logbook_likes"
+	cacheTTL = 60 * time.Second
+	// taskQueue is the list the like and unlike tasks travel on.
+	taskQueue = "perflab:tasks"
+)
+
+// redisTimeout bounds every Redis call of a request: when Redis is gone
+// the request must fall back to the database quickly, not hang.
+const redisTimeout = 250 * time.Millisecond
+
+// redisLogger sends go-redis's own messages somewhere other than the
+// terminal, which belongs to the dashboard.
+type redisLogger struct{ l *log.Logger }
+
+func (r redisLogger) Printf(_ context.Context, format string, v ...any) { r.l.Printf(format, v...) }
+
+// quietRedis routes go-redis's log to w (io.Discard in the parent).
+func quietRedis(w io.Writer) {
+	redis.SetLogger(redisLogger{log.New(w, "redis: ", log.LstdFlags)})
+}
+
+// newRedisClient connects to a redis:// URL with short timeouts and no
+// retries: a failed call is counted and the caller falls back at once.
+// RESP2 and no client identity keep the handshake to what both a real
+// Redis and the embedded one understand.
+func newRedisClient(rawURL string, poolSize int) (*redis.Client, error) {
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL %q: %w", rawURL, err)
+	}
+	opt.Protocol = 2
+	opt.DisableIdentity = true
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	opt.DialTimeout = redisTimeout
+	opt.ReadTimeout = redisTimeout
+	opt.WriteTimeout = redisTimeout
+	opt.PoolTimeout = redisTimeout
+	opt.MaxRetries = -1
+	opt.PoolSize = poolSize
+	return redis.NewClient(opt), nil
+}

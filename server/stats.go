@@ -1,0 +1,175 @@
+package server
+
+import (
+	"net/url"
+	"time"
+)
+
+// StatsPath is where the workers serve Stats as JSON.
+const StatsPath = "/_perflab/stats"
+
+// Stats is the twin at one moment: the configuration in force, cumulative
+// counters (a consumer computes rates from two snapshots) and gauges.
+type Stats struct {
+	Time          time.Time `json:"time"`
+	UptimeSeconds float64   `json:"uptime_s"`
+	Config        Config    `json:"config"`
+	// WorkersUp counts worker processes serving now (state "up").
+	WorkersUp int           `json:"workers_up"`
+	Workers   []WorkerStats `json:"workers"`
+	// Total sums every worker slot ever used, so it never goes backwards
+	// when workers are removed or restarted. PeakActive is the highest of
+	// any one worker.
+	Total          Counters  `json:"total"`
+	Tasks          TaskStats `json:"tasks"`
+	Edge           EdgeStats `json:"edge"`
+	RedisReachable bool      `json:"redis_reachable"`
+}
+
+// Counters are what worker processes count; cumulative unless marked as
+// a gauge.
+type Counters struct {
+	Requests uint64 `json:"requests"` // answered, API and SPA (not the stats endpoint)
+	InFlight int64  `json:"in_flight"`
+	// Active is the gauge of API views running now: never above 1 per
+	// worker in sync mode. PeakActive is its highest value so far.
+	Active      int64   `json:"active"`
+	PeakActive  uint64  `json:"peak_active"`
+	DBQueries   uint64  `json:"db_queries"`
+	CacheHits   uint64  `json:"cache_hits"`
+	CacheMisses uint64  `json:"cache_misses"`
+	RedisErrors uint64  `json:"redis_errors"` // failed or skipped Redis calls (the request fell back)
+	Errors5xx   uint64  `json:"errors_5xx"`   // answers with status 500 or above
+	Panics      uint64  `json:"panics"`       // handler panics turned into 500s
+	CPUSeconds  float64 `json:"cpu_seconds"`  // user+system, every process of the slot
+	Restarts    uint64  `json:"restarts"`     // unexpected exits the parent restarted
+}
+
+// WorkerStats is one worker slot; State is "starting", "up" or
+// "draining".
+type WorkerStats struct {
+	Slot  int    `json:"slot"`
+	PID   int    `json:"pid"`
+	State string `json:"state"`
+	Counters
+}
+
+// TaskStats is the queue and the task worker.
+type TaskStats struct {
+	QueueDepth  int64   `json:"queue_depth"` // tasks waiting on the Redis list (polled 4x/s)
+	Applied     uint64  `json:"applied"`
+	Failed      uint64  `json:"failed"`
+	PID         int     `json:"pid"`
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	DBQueries   uint64  `json:"db_queries"`
+	RedisErrors uint64  `json:"redis_errors"`
+	Restarts    uint64  `json:"restarts"`
+}
+
+// EdgeStats is the static edge: requests, body bytes sent, and requests
+// answered 304 Not Modified.
+type EdgeStats struct {
+	Requests    uint64 `json:"requests"`
+	Bytes       uint64 `json:"bytes"`
+	NotModified uint64 `json:"not_modified"`
+}
+
+// readStats reads the board; started is the configuration as started,
+// whose live knobs the board overrides.
+func readStats(b *board, started Config) Stats {
+	now := time.Now()
+	k := b.knobs()
+	c := started
+	c.Workers = int(b.hdr(hWorkers).Load())
+	c.Mode = ModeSync
+	if k.async {
+		c.Mode = ModeAsync
+	}
+	c.Query = QueryNaive
+	if k.prefetch {
+		c.Query = QueryPrefetch
+	}
+	c.Profile = ProfileDjango
+	if k.goProfile {
+		c.Profile = ProfileGo
+	}
+	c.Cache, c.Offload = k.cache, k.offload
+	c.Redis = redactURL(c.Redis)
+	c.InstanceCPUs = started.instanceCPUs()
+	s := Stats{
+		Time:           now,
+		Config:         c,
+		Workers:        []WorkerStats{},
+		RedisReachable: b.hdr(hRedisUp).Load() == 1,
+		Edge: EdgeStats{
+			Requests:    b.hdr(hEdgeRequests).Load(),
+			Bytes:       b.hdr(hEdgeBytes).Load(),
+			NotModified: b.hdr(hEdgeNotModified).Load(),
+		},
+	}
+	if t := int64(b.hdr(hStartedUnixNano).Load()); t > 0 {
+		s.UptimeSeconds = now.Sub(time.Unix(0, t)).Seconds()
+	}
+	for slot := range MaxWorkers {
+		cs := slotCounters(b, slot)
+		t := &s.Total
+		t.Requests += cs.Requests
+		t.InFlight += cs.InFlight
+		t.Active += cs.Active
+		t.PeakActive = max(t.PeakActive, cs.PeakActive)
+		t.DBQueries += cs.DBQueries
+		t.CacheHits += cs.CacheHits
+		t.CacheMisses += cs.CacheMisses
+		t.RedisErrors += cs.RedisErrors
+		t.Errors5xx += cs.Errors5xx
+		t.Panics += cs.Panics
+		t.CPUSeconds += cs.CPUSeconds
+		t.Restarts += cs.Restarts
+		state := b.slot(slot, sState).Load()
+		if state == stateOff || state >= uint64(len(stateNames)) {
+			continue
+		}
+		if state == stateUp {
+			s.WorkersUp++
+		}
+		s.Workers = append(s.Workers, WorkerStats{Slot: slot, PID: int(b.slot(slot, sPID).Load()), State: stateNames[state], Counters: cs})
+	}
+	tc := slotCounters(b, taskSlot)
+	s.Tasks = TaskStats{
+		QueueDepth:  int64(b.hdr(hQueueDepth).Load()),
+		Applied:     b.slot(taskSlot, sTasksApplied).Load(),
+		Failed:      b.slot(taskSlot, sTaskFailures).Load(),
+		PID:         int(b.slot(taskSlot, sPID).Load()),
+		CPUSeconds:  tc.CPUSeconds,
+		DBQueries:   tc.DBQueries,
+		RedisErrors: tc.RedisErrors,
+		Restarts:    tc.Restarts,
+	}
+	return s
+}
+
+func slotCounters(b *board, slot int) Counters {
+	return Counters{
+		Requests:    b.slot(slot, sRequests).Load(),
+		InFlight:    b.signed(slot, sInFlight),
+		Active:      b.signed(slot, sActive),
+		PeakActive:  b.slot(slot, sPeakActive).Load(),
+		DBQueries:   b.slot(slot, sDBQueries).Load(),
+		CacheHits:   b.slot(slot, sCacheHits).Load(),
+		CacheMisses: b.slot(slot, sCacheMisses).Load(),
+		RedisErrors: b.slot(slot, sRedisErrors).Load(),
+		Errors5xx:   b.slot(slot, sErrors5xx).Load(),
+		Panics:      b.slot(slot, sPanics).Load(),
+		CPUSeconds:  time.Duration(b.slot(slot, sCPUBase).Load() + b.slot(slot, sCPUNow).Load()).Seconds(),
+		Restarts:    b.slot(slot, sRestarts).Load(),
+	}
+}
+
+// redactURL hides a password in a redis:// URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,338 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"perflab/server/proc"
+)
+
+// Child roles.
+const (
+	roleWorker = "twin-worker"
+	roleTasks  = "twin-tasks"
+)
+
+func init() {
+	proc.Register(roleWorker, workerMain)
+	proc.Register(roleTasks, tasksMain)
+}
+
+// childSpec is what the parent hands a child on its standard input; the
+// secret travels there rather than in arguments or the environment, which
+// other users of the machine can read.
+type childSpec struct {
+	Slot   int      `json:"slot"`
+	DB     string   `json:"db"`
+	Redis  string   `json:"redis"` // redis:// URL
+	Static string   `json:"static"`
+	Assets []*asset `json:"assets"`
+	Secret []byte   `json:"secret"`
+	Config Config   `json:"config"` // as started, for the stats endpoint
+}
+
+// Inherited descriptors: a worker gets the listening socket and the
+// board, the task worker the board only.
+const (
+	fdListener = 3
+	fdBoard    = 4
+	fdTaskBord = 3
+)
+
+// drainTimeout is how long a stopping worker lets its requests finish;
+// the parent kills it a little after.
+const drainTimeout = 800 * time.Millisecond
+
+// readyLine is what a child prints on standard output once it serves.
+const readyLine = "ready"
+
+func readSpec() (childSpec, error) {
+	var s childSpec
+	if err := json.NewDecoder(os.Stdin).Decode(&s); err != nil {
+		return s, fmt.Errorf("read start-up spec from parent: %w", err)
+	}
+	return s, nil
+}
+
+// childSignals ignores the terminal's Ctrl-C, which reaches the whole
+// process group: the parent decides when children stop, with SIGTERM.
+func childSignals() <-chan os.Signal {
+	signal.Ignore(os.Interrupt)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM)
+	return ch
+}
+
+// worker is one gunicorn-style worker process: it accepts from the shared
+// socket and serves the API (and the SPA while it is not offloaded).
+type worker struct {
+	spec   childSpec
+	slot   int
+	board  *board
+	store  *store
+	rdb    *redis.Client
+	bundle *bundle
+	log    *log.Logger
+
+	// admit lets one view run at a time in sync mode: the worker's one
+	// interpreter thread.
+	admit chan struct{}
+	// exec is async mode's single DB thread.
+	exec *executor
+	// cacheDirty is set when a like was applied without Redis: the cached
+	// list may be stale, so it is deleted as soon as Redis answers again.
+	cacheDirty atomic.Bool
+	redisGate  gate
+
+	listener net.Listener
+
+	// threads is the GOMAXPROCS setting in force: threadsOne or
+	// threadsDefault (0 before the first request).
+	profileMu sync.Mutex
+	threads   atomic.Int32
+}
+
+const (
+	threadsOne = 1 + iota
+	threadsDefault
+)
+
+func workerMain([]string) int {
+	logger := log.New(os.Stderr, fmt.Sprintf("worker pid %d: ", os.Getpid()), log.LstdFlags|log.Lmicroseconds)
+	quietRedis(os.Stderr)
+	sigs := childSignals()
+	w, srv, err := newWorker(logger)
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	go func() {
+		if err := srv.Serve(w.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Printf("serve: %v", err)
+			os.Exit(1)
+		}
+	}()
+	stopCPU := trackCPU(w.board, w.slot)
+	fmt.Println(readyLine)
+	<-sigs
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		logger.Printf("drain: %v; closing the remaining connections", err)
+	}
+	stopCPU()
+	w.rdb.Close()
+	w.store.close()
+	return 0
+}
+
+func newWorker(logger *log.Logger) (*worker, *http.Server, error) {
+	spec, err := readSpec()
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := mapBoard(os.NewFile(fdBoard, "board"))
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(spec.DB)
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb, err := newRedisClient(spec.Redis, 4)
+	if err != nil {
+		return nil, nil, err
+	}
+	lf := os.NewFile(fdListener, "listener")
+	ln, err := net.FileListener(lf)
+	lf.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on the inherited socket: %w", err)
+	}
+	w := &worker{
+		spec: spec, slot: spec.Slot, board: b, store: st, rdb: rdb, log: logger,
+		bundle:   manifestBundle(spec.Assets),
+		admit:    make(chan struct{}, 1),
+		exec:     newExecutor(),
+		listener: ln,
+	}
+	w.useProfile(b.knobs())
+	srv := &http.Server{
+		Handler:           w,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          logger,
+	}
+	return w, srv, nil
+}
+
+// useProfile gives the worker one thread under the django profile (one
+// CPython interpreter) and Go's default under the go profile.
+func (w *worker) useProfile(k knobs) {
+	want := int32(threadsDefault)
+	if k.costs().OneThread {
+		want = threadsOne
+	}
+	if w.threads.Load() == want {
+		return
+	}
+	w.profileMu.Lock()
+	defer w.profileMu.Unlock()
+	if w.threads.Load() == want {
+		return
+	}
+	setThreads(want)
+	w.threads.Store(want)
+}
+
+func setThreads(t int32) {
+	if t == threadsOne {
+		runtime.GOMAXPROCS(1)
+	} else {
+		runtime.SetDefaultGOMAXPROCS()
+	}
+}
+
+// trackCPU keeps the slot's CPU figure current until the returned
+// function is called (which writes it a last time).
+func trackCPU(b *board, slot int) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			b.slot(slot, sCPUNow).Store(uint64(processCPU()))
+			select {
+			case <-t.C:
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		b.slot(slot, sCPUNow).Store(uint64(processCPU()))
+	}
+}
+
+// ServeHTTP is the worker's whole request path: counted, panic-safe,
+// API views admitted by mode, the SPA while it is not offloaded.
+func (w *worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == StatsPath {
+		w.serveStats(rw, r)
+		return
+	}
+	k := w.board.knobs()
+	w.useProfile(k)
+	b, s := w.board, w.slot
+	b.inc(s, sInFlight)
+	rec := &recorder{ResponseWriter: rw}
+	defer func() {
+		b.dec(s, sInFlight)
+		b.inc(s, sRequests)
+		if rec.status >= 500 {
+			b.inc(s, sErrors5xx)
+		}
+	}()
+	defer w.recoverPanic(rec, r)
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		w.serveAPI(rec, r, k)
+		return
+	}
+	w.serveStatic(rec, r, k)
+}
+
+// recoverPanic turns a handler's panic into a 500 and keeps the worker
+// alive, as Django's handler does.
+func (w *worker) recoverPanic(rec *recorder, r *http.Request) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+	w.board.inc(w.slot, sPanics)
+	buf := make([]byte, 4096)
+	buf = buf[:runtime.Stack(buf, false)]
+	w.log.Printf("panic serving %s %s: %v\n%s", r.Method, r.URL.Path, p, buf)
+	if rec.status != 0 {
+		// The answer already started: cut the connection so the client
+		// sees a failure rather than a truncated success.
+		rec.status = http.StatusInternalServerError
+		panic(http.ErrAbortHandler)
+	}
+	writeDetail(rec, http.StatusInternalServerError, "A server error occurred.")
+}
+
+func (w *worker) serveStats(rw http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		rw.Header().Set("Allow", "GET, HEAD")
+		writeDetail(rw, http.StatusMethodNotAllowed, fmt.Sprintf("Method \"%s\" not allowed.", r.Method))
+		return
+	}
+	writeValue(rw, http.StatusOK, readStats(w.board, w.spec.Config))
+}
+
+// executor is the single thread that sync_to_async(thread_sensitive=True)
+// sends every database and cache call of a worker to.
+type executor struct{ jobs chan func() }
+
+func newExecutor() *executor {
+	e := &executor{jobs: make(chan func())}
+	go func() {
+		for fn := range e.jobs {
+			fn()
+		}
+	}()
+	return e
+}
+
+// do runs fn on the executor and waits; a panic in fn comes back to the
+// caller's goroutine, where the request's recovery handles it.
+func (e *executor) do(fn func()) {
+	var p any
+	done := make(chan struct{})
+	e.jobs <- func() {
+		defer func() {
+			p = recover()
+			close(done)
+		}()
+		fn()
+	}
+	<-done
+	if p != nil {
+		panic(p)
+	}
+}
+
+// gate stops calling Redis for a moment after a call failed, so a Redis
+// that does not answer costs requests one timeout, not one each.
+type gate struct{ closedUntil atomic.Int64 }
+
+const gatePause = 200 * time.Millisecond
+
+var errRedisPaused = errors.New("redis failed moments ago; not called")
+
+func (g *gate) open() bool { return time.Now().UnixNano() >= g.closedUntil.Load() }
+
+func (g *gate) fail() { g.closedUntil.Store(time.Now().Add(gatePause).UnixNano()) }
