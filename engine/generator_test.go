@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -405,4 +407,27 @@ func TestSetStepURLMovesLoad(t *testing.T) {
 	if hitsA.Load()+hitsB.Load() != snap.All.Run.Requests {
 		t.Fatalf("server hits %d+%d != %d requests", hitsA.Load(), hitsB.Load(), snap.All.Run.Requests)
 	}
+}
+
+func TestHTTPS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
+	defer srv.Close()
+	t.Run("trusted", func(t *testing.T) {
+		snap := mustRun(t, oneStep(srv.URL+"/"), Max{Conns: 2}, Duration(300*time.Millisecond), TLSConfig(srv.Client().Transport.(*http.Transport).TLSClientConfig))
+		if snap.All.Run.Answered == 0 || snap.All.Run.Errors != 0 {
+			t.Fatalf("https run: %+v, errors %+v", snap.All.Run, snap.Errors)
+		}
+	})
+	t.Run("untrusted certificate", func(t *testing.T) {
+		snap := mustRun(t, oneStep(srv.URL+"/"), Max{Conns: 1}, Duration(200*time.Millisecond))
+		if snap.Errors.Connect == 0 || snap.All.Run.Answered != 0 {
+			t.Fatalf("self-signed certificate accepted without trust: %+v", snap.Errors)
+		}
+	})
 }
