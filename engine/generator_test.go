@@ -387,16 +387,25 @@ func TestSetStepURLMovesLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.SetStepURL("nosuch", b.URL); err == nil {
+	ctx := context.Background()
+	if err := g.SetStepURL(ctx, "nosuch", b.URL); err == nil {
 		t.Fatal("retargeting an unknown step succeeded")
 	}
-	if err := g.SetStepURL("get", "ftp://x/"); err == nil {
+	if err := g.SetStepURL(ctx, "get", "ftp://x/"); err == nil {
 		t.Fatal("retargeting to a bad URL succeeded")
 	}
-	time.AfterFunc(500*time.Millisecond, func() { g.SetStepURL("get", b.URL+"/") })
+	var atSwitch int64
+	time.AfterFunc(500*time.Millisecond, func() {
+		g.SetStepURL(ctx, "get", b.URL+"/")
+		// Nothing reaches the old server once the call has returned.
+		atSwitch = hitsA.Load()
+	})
 	snap, err := g.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if hitsA.Load() != atSwitch {
+		t.Fatalf("old server got %d requests after the switch returned", hitsA.Load()-atSwitch)
 	}
 	if hitsA.Load() < 20 || hitsB.Load() < 20 {
 		t.Fatalf("hits before/after the switch: %d / %d, want both busy", hitsA.Load(), hitsB.Load())
