@@ -394,18 +394,18 @@ func TestSetStepURLMovesLoad(t *testing.T) {
 	if err := g.SetStepURL(ctx, "get", "ftp://x/"); err == nil {
 		t.Fatal("retargeting to a bad URL succeeded")
 	}
-	var atSwitch int64
+	var atSwitch atomic.Int64
 	time.AfterFunc(500*time.Millisecond, func() {
 		g.SetStepURL(ctx, "get", b.URL+"/")
 		// Nothing reaches the old server once the call has returned.
-		atSwitch = hitsA.Load()
+		atSwitch.Store(hitsA.Load())
 	})
 	snap, err := g.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hitsA.Load() != atSwitch {
-		t.Fatalf("old server got %d requests after the switch returned", hitsA.Load()-atSwitch)
+	if hitsA.Load() != atSwitch.Load() {
+		t.Fatalf("old server got %d requests after the switch returned", hitsA.Load()-atSwitch.Load())
 	}
 	if hitsA.Load() < 20 || hitsB.Load() < 20 {
 		t.Fatalf("hits before/after the switch: %d / %d, want both busy", hitsA.Load(), hitsB.Load())
