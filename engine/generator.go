@@ -306,14 +306,16 @@ func (g *Generator) SetRate(r float64) error {
 }
 
 // SetStepURL sends the named step's requests to url from now on, e.g.
-// when the page under test moves to another server. Workers switch at
-// their next request; the step's series continues.
-func (g *Generator) SetStepURL(step, url string) error {
+// when the page under test moves to another server; the step's series
+// continues. It returns once no request to the old URL is in flight (or
+// ctx ends), so the old server may stop serving it without failing any.
+func (g *Generator) SetStepURL(ctx context.Context, step, url string) error {
 	for i := range g.steps {
 		if g.steps[i].Name != step {
 			continue
 		}
-		st := g.routes[i].Load().step
+		old := g.routes[i].Load()
+		st := old.step
 		st.URL = url
 		if err := checkURL(templateStub(url)); err != nil {
 			return err
@@ -323,9 +325,31 @@ func (g *Generator) SetStepURL(step, url string) error {
 			return err
 		}
 		g.routes[i].Store(r)
-		return nil
+		return g.waitRoute(ctx, old)
 	}
 	return fmt.Errorf("no step named %q", step)
+}
+
+// waitRoute polls until no worker is in a request on route r.
+func (g *Generator) waitRoute(ctx context.Context, r *route) error {
+	for {
+		g.mu.Lock()
+		busy := false
+		for _, list := range [][]*worker{g.workers, g.retired} {
+			for _, w := range list {
+				busy = busy || w.onRoute.Load() == r
+			}
+		}
+		g.mu.Unlock()
+		if !busy {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 // route is where one step's requests go and, for a step that uses no

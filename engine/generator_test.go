@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -385,16 +387,25 @@ func TestSetStepURLMovesLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.SetStepURL("nosuch", b.URL); err == nil {
+	ctx := context.Background()
+	if err := g.SetStepURL(ctx, "nosuch", b.URL); err == nil {
 		t.Fatal("retargeting an unknown step succeeded")
 	}
-	if err := g.SetStepURL("get", "ftp://x/"); err == nil {
+	if err := g.SetStepURL(ctx, "get", "ftp://x/"); err == nil {
 		t.Fatal("retargeting to a bad URL succeeded")
 	}
-	time.AfterFunc(500*time.Millisecond, func() { g.SetStepURL("get", b.URL+"/") })
+	var atSwitch atomic.Int64
+	time.AfterFunc(500*time.Millisecond, func() {
+		g.SetStepURL(ctx, "get", b.URL+"/")
+		// Nothing reaches the old server once the call has returned.
+		atSwitch.Store(hitsA.Load())
+	})
 	snap, err := g.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if hitsA.Load() != atSwitch.Load() {
+		t.Fatalf("old server got %d requests after the switch returned", hitsA.Load()-atSwitch.Load())
 	}
 	if hitsA.Load() < 20 || hitsB.Load() < 20 {
 		t.Fatalf("hits before/after the switch: %d / %d, want both busy", hitsA.Load(), hitsB.Load())
@@ -405,4 +416,27 @@ func TestSetStepURLMovesLoad(t *testing.T) {
 	if hitsA.Load()+hitsB.Load() != snap.All.Run.Requests {
 		t.Fatalf("server hits %d+%d != %d requests", hitsA.Load(), hitsB.Load(), snap.All.Run.Requests)
 	}
+}
+
+func TestHTTPS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
+	defer srv.Close()
+	t.Run("trusted", func(t *testing.T) {
+		snap := mustRun(t, oneStep(srv.URL+"/"), Max{Conns: 2}, Duration(300*time.Millisecond), TLSConfig(srv.Client().Transport.(*http.Transport).TLSClientConfig))
+		if snap.All.Run.Answered == 0 || snap.All.Run.Errors != 0 {
+			t.Fatalf("https run: %+v, errors %+v", snap.All.Run, snap.Errors)
+		}
+	})
+	t.Run("untrusted certificate", func(t *testing.T) {
+		snap := mustRun(t, oneStep(srv.URL+"/"), Max{Conns: 1}, Duration(200*time.Millisecond))
+		if snap.Errors.Connect == 0 || snap.All.Run.Answered != 0 {
+			t.Fatalf("self-signed certificate accepted without trust: %+v", snap.Errors)
+		}
+	})
 }

@@ -29,6 +29,9 @@ type worker struct {
 	done    chan struct{}
 	timer   *time.Timer
 	aborted atomic.Bool
+	// onRoute is the route of the request in flight, for SetStepURL to
+	// wait on; nil between requests.
+	onRoute atomic.Pointer[route]
 }
 
 // stepState is a worker's cache for one step: the route it last used,
@@ -156,7 +159,9 @@ func (w *worker) do(i int, scheduled time.Time) sample {
 		w.rec.record(s)
 		return s
 	}
+	w.onRoute.Store(ss.r)
 	sent, out := ss.c.roundTrip(req, &w.resp)
+	w.onRoute.Store(nil)
 	end := time.Now()
 	if out != OutcomeOK && g.stopping.Load() {
 		// Cut off by the end of the run, not failed by the target.
