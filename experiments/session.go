@@ -114,17 +114,34 @@ func (s *Session) Configure(ctx context.Context, changes map[string]string) erro
 	if err != nil {
 		return err
 	}
+	// The page's requests must never reach a server that stopped serving
+	// it: moving to the edge, they follow first; moving back, the
+	// instance serves it again first.
+	toEdge := cfg.Offload && !s.twin.Config().Offload
+	if toEdge {
+		if err := s.followPage(ctx, s.twin.EdgeURL()); err != nil {
+			return err
+		}
+	}
 	if err := s.twin.Apply(ctx, cfg); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	s.settings = next
-	gen := s.gen
 	s.mu.Unlock()
-	if gen != nil && s.exp.Plan.PageStep != "" {
-		return gen.SetStepURL(s.exp.Plan.PageStep, s.twin.SiteURL()+"/")
+	if !toEdge {
+		return s.followPage(ctx, s.twin.SiteURL())
 	}
 	return nil
+}
+
+// followPage points the run in progress at the page's new home.
+func (s *Session) followPage(ctx context.Context, base string) error {
+	gen := s.Generator()
+	if gen == nil || s.exp.Plan.PageStep == "" {
+		return nil
+	}
+	return gen.SetStepURL(ctx, s.exp.Plan.PageStep, base+"/")
 }
 
 // DefaultModel is the experiment's load: the seed's users and think time.
