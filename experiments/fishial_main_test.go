@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,9 +56,16 @@ func childPIDs(t *testing.T) []int {
 	return out
 }
 
-func assertNoChildren(t *testing.T) {
+// assertNoChildren fails if any child but those named is alive.
+func assertNoChildren(t *testing.T, except ...int) {
 	t.Helper()
-	if pids := childPIDs(t); len(pids) > 0 {
-		t.Fatalf("processes left behind: %v", pids)
+	var left []int
+	for _, pid := range childPIDs(t) {
+		if !slices.Contains(except, pid) {
+			left = append(left, pid)
+		}
+	}
+	if len(left) > 0 {
+		t.Fatalf("processes left behind: %v", left)
 	}
 }
