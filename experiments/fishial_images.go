@@ -68,10 +68,10 @@ func FishialImages(n int) []FishialImage {
 
 // renderFish draws photo i: water with light ripples, one striped fish,
 // and sensor noise, so the JPEG has a phone photo's texture and a size
-// of about 100-150 KB.
+// of about 45-70 KB, a photo resized for upload.
 func renderFish(i int) FishialImage {
 	rng := mrand.New(mrand.NewPCG(uint64(i)+1, 0x66697368))
-	w := 800 + 64*rng.IntN(5) // 800..1056 wide, 4:3
+	w := 640 + 32*rng.IntN(6) // 640..800 wide, 4:3
 	h := w * 3 / 4
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 
@@ -112,7 +112,7 @@ func renderFish(i int) FishialImage {
 			noise ^= noise << 13
 			noise ^= noise >> 17
 			noise ^= noise << 5
-			n := float64(noise%25) - 12
+			n := float64(noise%19) - 9
 			img.Pix[y*img.Stride+x*4+0] = clamp8(r + n)
 			img.Pix[y*img.Stride+x*4+1] = clamp8(g + n)
 			img.Pix[y*img.Stride+x*4+2] = clamp8(b + n)

@@ -179,6 +179,7 @@ type node struct {
 
 type nodeRun struct {
 	client *fishialClient
+	tokens *redisTokens
 }
 
 func (n *node) register(ctx context.Context) error {
@@ -261,11 +262,7 @@ func (n *node) handle(ctx context.Context, raw string) {
 		done() // the race is over or unreadable: nobody waits for this job
 		return
 	}
-	if exists, _ := n.rdb.HExists(ctx, keyDone(job.Run), strconv.Itoa(job.Image)).Result(); exists {
-		done() // a node presumed dead finished it after all
-		return
-	}
-	res, err := run.client.recognise(ctx, job, &redisTokens{n: n, run: job.Run, client: run.client}, n.id)
+	res, err := run.client.recognise(ctx, job, run.tokens, n.id)
 	if err != nil {
 		// Give the job back first, so it is not lost whatever happens next.
 		requeueScript.Run(context.Background(), n.rdb, []string{keyProcessing(n.id), keyQueue}, raw)
@@ -297,7 +294,8 @@ func (n *node) run(ctx context.Context, id string) (*nodeRun, error) {
 	if len(h) == 0 {
 		return nil, fmt.Errorf("race %s is over; dropping its job", id)
 	}
-	r := &nodeRun{client: newFishialClient(FishialEndpoints{Auth: h["auth"], API: h["api"]}, h["client_id"], h["client_secret"])}
+	c := newFishialClient(FishialEndpoints{Auth: h["auth"], API: h["api"]}, h["client_id"], h["client_secret"])
+	r := &nodeRun{client: c, tokens: &redisTokens{n: n, run: id, client: c}}
 	n.runs[id] = r
 	return r, nil
 }
@@ -325,25 +323,32 @@ func (n *node) wake(channel string) {
 
 // redisTokens is the distributed token: stored once per race with the
 // token's expiry; the node that wins SET NX on the lock fetches it and
-// announces it, the others wait for the announcement.
+// announces it, the others wait for the announcement. A node keeps the
+// token it read until it is due for renewal or the service refuses it.
 type redisTokens struct {
 	n      *node
 	run    string
 	client *fishialClient
+	stored string    // the value in Redis: "<reuse-until unix ms> <token>"
+	tok    string    // the token itself
+	until  time.Time // reuse it until then
 }
 
 // tokenLockTTL frees the lock if its holder dies mid-fetch.
 const tokenLockTTL = 10 * time.Second
 
 func (r *redisTokens) Token(ctx context.Context, st *flowStats) (string, error) {
+	if r.tok != "" && time.Now().Before(r.until) {
+		return r.tok, nil
+	}
 	rdb := r.n.rdb
 	for {
 		notice := r.n.notice(chanToken(r.run))
-		tok, err := rdb.Get(ctx, keyToken(r.run)).Result()
-		if err == nil {
-			return tok, nil
+		v, err := rdb.Get(ctx, keyToken(r.run)).Result()
+		if err == nil && r.keep(v) {
+			return r.tok, nil
 		}
-		if !errors.Is(err, redis.Nil) {
+		if err != nil && !errors.Is(err, redis.Nil) {
 			return "", fmt.Errorf("read token: %w", err)
 		}
 		won, err := rdb.SetNX(ctx, keyTokenLock(r.run), r.n.id, tokenLockTTL).Result()
@@ -367,6 +372,17 @@ func (r *redisTokens) Token(ctx context.Context, st *flowStats) (string, error) 
 	}
 }
 
+// keep caches a stored token if it is still good to use.
+func (r *redisTokens) keep(v string) bool {
+	ms, tok, ok := strings.Cut(v, " ")
+	until, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || tok == "" || time.Now().After(time.UnixMilli(until)) {
+		return false
+	}
+	r.stored, r.tok, r.until = v, tok, time.UnixMilli(until)
+	return true
+}
+
 func (r *redisTokens) fetch(ctx context.Context, st *flowStats) (string, error) {
 	rdb := r.n.rdb
 	defer deleteIfScript.Run(context.Background(), rdb, []string{keyTokenLock(r.run)}, r.n.id)
@@ -374,19 +390,23 @@ func (r *redisTokens) fetch(ctx context.Context, st *flowStats) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	ttl := time.Until(reuseUntil(exp))
-	if ttl <= 0 {
-		return tok, nil // already too old to share
+	until := reuseUntil(exp)
+	v := strconv.FormatInt(until.UnixMilli(), 10) + " " + tok
+	if ttl := time.Until(until); ttl > 0 {
+		if err := rdb.Set(ctx, keyToken(r.run), v, ttl).Err(); err != nil {
+			return "", fmt.Errorf("store token: %w", err)
+		}
+		rdb.Publish(ctx, chanToken(r.run), "1")
 	}
-	if err := rdb.Set(ctx, keyToken(r.run), tok, ttl).Err(); err != nil {
-		return "", fmt.Errorf("store token: %w", err)
-	}
-	rdb.Publish(ctx, chanToken(r.run), "1")
+	r.stored, r.tok, r.until = v, tok, until
 	return tok, nil
 }
 
 func (r *redisTokens) Stale(ctx context.Context, tok string) {
-	deleteIfScript.Run(ctx, r.n.rdb, []string{keyToken(r.run)}, tok)
+	if r.tok == tok {
+		deleteIfScript.Run(ctx, r.n.rdb, []string{keyToken(r.run)}, r.stored)
+		r.tok, r.stored = "", ""
+	}
 }
 
 // blockFor is a blocking command's timeout in (fractional) seconds, which

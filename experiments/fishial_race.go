@@ -134,6 +134,7 @@ func (r *race) run(ctx context.Context, strategy string) (FishialResult, []image
 		CPUSeconds:   cpu.Seconds(),
 		Requeued:     requeued,
 	}
+	res.Retries429 = t.retries
 	for _, rec := range recs {
 		res.Retries429 += rec.Retries429
 	}
@@ -166,6 +167,7 @@ type tally struct {
 	last     time.Time
 	recs     []*imageResult
 	done     int
+	retries  int // 429s met outside any image's flow
 	complete chan struct{}
 }
 
@@ -200,6 +202,12 @@ func (t *tally) add(res imageResult) error {
 	}
 	t.race.progress(FishialProgress{Strategy: t.strategy, Done: t.done, Total: t.total, Elapsed: t.last.Sub(t.start)})
 	return nil
+}
+
+func (t *tally) addRetries(n int) {
+	t.mu.Lock()
+	t.retries += n
+	t.mu.Unlock()
 }
 
 func (t *tally) count() int {
@@ -569,6 +577,8 @@ func (r *race) serveClient(ctx context.Context, ch *child, idx int, cfg childCon
 			} else if err := t.add(*m.Result); err != nil {
 				fail(err)
 			}
+		case "retries":
+			t.addRetries(m.N)
 		case "error":
 			fail(fmt.Errorf("%s: %s", ch.name, m.Error))
 		default:

@@ -249,7 +249,7 @@ func TestEachStrategyRecognisesEveryImageOnce(t *testing.T) {
 			if st.Recognitions < int64(cfg.Images) {
 				t.Errorf("mock answered %d recognitions for %d images", st.Recognitions, cfg.Images)
 			}
-			if int64(res.Retries429) != st.TooMany || retries != res.Retries429 {
+			if int64(res.Retries429) != st.TooMany || retries > res.Retries429 {
 				t.Errorf("result counts %d retries (records %d), mock sent %d 429s", res.Retries429, retries, st.TooMany)
 			}
 

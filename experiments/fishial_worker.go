@@ -36,13 +36,14 @@ const (
 // child's stdin (parent to child) and stdout (child to parent).
 //
 //	child -> parent: ready, next{n}, token, token-set{token,until},
-//	                 token-release, token-stale{token}, done{result}, error{error}
+//	                 token-release, token-stale{token}, done{result},
+//	                 retries{n} (429s met outside any image's flow), error{error}
 //	parent -> child: config{config}, jobs{jobs} (none left: empty),
 //	                 token{token} or token{fetch} (you hold the lock: fetch it)
 type linkMsg struct {
 	Op     string       `json:"op"`
 	Config *childConfig `json:"config,omitempty"`
-	N      int          `json:"n,omitempty"` // next: how many jobs, 0 for all
+	N      int          `json:"n,omitempty"` // next: how many jobs, 0 for all; retries: how many
 	Jobs   []photoJob   `json:"jobs,omitempty"`
 	Token  string       `json:"token,omitempty"`
 	Until  int64        `json:"until,omitempty"` // unix ms: reuse the token until then
@@ -190,6 +191,21 @@ func runClientMode(ctx context.Context, link *parentLink, c *fishialClient, cfg 
 		ctx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
 		var wg sync.WaitGroup
+		// Ask for the token at once, as its own task: the photos are
+		// hashed while it is on its way, and each flow then finds it
+		// cached (or waits on the lock for it).
+		if len(r.Jobs) > 0 {
+			var st flowStats
+			wg.Go(func() {
+				_, err := tokens.Token(ctx, &st)
+				if err == nil && st.retries429 > 0 {
+					err = link.send(linkMsg{Op: "retries", N: st.retries429})
+				}
+				if err != nil {
+					cancel(err)
+				}
+			})
+		}
 		for _, job := range r.Jobs {
 			wg.Go(func() {
 				res, err := c.recognise(ctx, job, tokens, cfg.Worker)

@@ -47,6 +47,7 @@ func (s *Server) unprocessable(w http.ResponseWriter, msg string) {
 // token exchanges client credentials for a bearer token (a JWT with an
 // expiry and the client id as key id, like the real service's).
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	if s.throttled(w) {
 		return
 	}
@@ -62,7 +63,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.unauthorized(w, "unknown client_id or wrong client_secret")
 		return
 	}
-	if !wait(r.Context(), s.lat.Token) {
+	if !waitUntil(r.Context(), start.Add(s.lat.Token)) {
 		return
 	}
 	claims := jwt.MapClaims{"exp": time.Now().Add(s.cfg.TokenTTL).Unix(), "kid": s.cfg.ClientID}
@@ -108,6 +109,7 @@ type blobRequest struct {
 // signedUpload records an image's metadata and answers with the signed
 // id and a URL that accepts exactly those bytes.
 func (s *Server) signedUpload(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	if s.throttled(w) || !s.authorized(w, r) {
 		return
 	}
@@ -132,7 +134,7 @@ func (s *Server) signedUpload(w http.ResponseWriter, r *http.Request) {
 		s.unprocessable(w, "blob.checksum must be the base64 MD5 of the file")
 		return
 	}
-	if !wait(r.Context(), s.lat.SignedUpload) {
+	if !waitUntil(r.Context(), start.Add(s.lat.SignedUpload)) {
 		return
 	}
 	s.mu.Lock()
@@ -171,6 +173,7 @@ func (s *Server) signedUpload(w http.ResponseWriter, r *http.Request) {
 // signature covers the key, expiry and checksum, so only the declared
 // image can land there; a body of another size or digest is a 422.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request, remote bool) {
+	start := time.Now()
 	key := r.PathValue("key")
 	q := r.URL.Query()
 	expires := q.Get("expires")
@@ -199,7 +202,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, remote bool) {
 	if remote {
 		latency += s.lat.Network
 	}
-	if !wait(r.Context(), latency) {
+	if !waitUntil(r.Context(), start.Add(latency)) {
 		return
 	}
 	if n != bl.ByteSize {
@@ -220,6 +223,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, remote bool) {
 // recognize answers the species on an uploaded blob. The result depends
 // only on the image's checksum, so it is the same on every run.
 func (s *Server) recognize(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	if s.throttled(w) || !s.authorized(w, r) {
 		return
 	}
@@ -232,7 +236,7 @@ func (s *Server) recognize(w http.ResponseWriter, r *http.Request) {
 		s.unprocessable(w, "blob has no uploaded file yet; PUT the image to its upload URL first")
 		return
 	}
-	if !wait(r.Context(), s.lat.Recognition) {
+	if !waitUntil(r.Context(), start.Add(s.lat.Recognition)) {
 		return
 	}
 	s.stats.recognitions.Add(1)

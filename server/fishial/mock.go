@@ -245,9 +245,12 @@ func (s *Server) Handler(remote bool) http.Handler {
 	return mux
 }
 
-// wait is the remote service's own work. It ends early if the client
-// hangs up.
-func wait(ctx context.Context, d time.Duration) bool {
+// waitUntil is the remote service's own work: a step's latency counts
+// from the request's arrival, so the mock's own handling (reading and
+// hashing an upload) is part of it, not added to it. It ends early if
+// the client hangs up.
+func waitUntil(ctx context.Context, deadline time.Time) bool {
+	d := time.Until(deadline)
 	if d <= 0 {
 		return true
 	}
