@@ -247,6 +247,13 @@ func RunFishial(ctx context.Context, c FishialConfig, concurrent bool, onProgres
 // runAll runs the configured strategies and fills in the speed-ups.
 func (r *race) runAll(ctx context.Context, concurrent bool) ([]FishialResult, error) {
 	order := r.cfg.ordered()
+	if slices.Contains(order, StrategyDistributed) {
+		// Find out now, not after the slower strategies ran, whether the
+		// Redis is there.
+		if _, _, err := r.redisClient(ctx); err != nil {
+			return nil, fmt.Errorf("%s: %w", StrategyDistributed, err)
+		}
+	}
 	results := make([]*FishialResult, len(order))
 	errs := make([]error, len(order))
 	runOne := func(i int) {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -30,24 +32,35 @@ func TestDistributedSurvivesANodeKilledMidImage(t *testing.T) {
 	defer m.Close()
 
 	cfg := smallRace()
-	cfg.Images, cfg.TimeScale, cfg.Nodes, cfg.Prob429 = 24, 0.05, 4, 0
+	cfg.Images, cfg.TimeScale, cfg.Nodes, cfg.Prob429 = 24, 0.05, 5, 0
 	cfg.Redis = "redis://" + m.Addr()
 
 	var once sync.Once
-	killed := make(chan string, 1) // "node-id job"
+	killed := make(chan string, 1) // "node-id job", or "" if no node could be caught
 	kill := func() {
-		// Find a node with an image in flight and kill it there.
+		// Kill a node that holds an image, then read what it held once it
+		// is dead (it may have finished that image just before): retry
+		// with another node until one dies holding one.
 		deadline := time.Now().Add(5 * time.Second)
+		tried := map[string]bool{}
 		for time.Now().Before(deadline) {
 			ids, _ := m.Members(keyNodes)
 			for _, id := range ids {
 				held, _ := m.List(keyProcessing(id))
 				pid, _ := strconv.Atoi(m.HGet(keyNode(id), "pid"))
-				if len(held) == 1 && pid > 0 {
-					if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
-						killed <- id + " " + held[0]
-						return
-					}
+				if tried[id] || len(held) != 1 || pid <= 0 || len(tried) == cfg.Nodes-1 {
+					continue
+				}
+				tried[id] = true
+				if syscall.Kill(pid, syscall.SIGKILL) != nil {
+					continue
+				}
+				for !processGone(pid) {
+					time.Sleep(time.Millisecond)
+				}
+				if held, _ := m.List(keyProcessing(id)); len(held) == 1 {
+					killed <- id + " " + held[0]
+					return
 				}
 			}
 			time.Sleep(time.Millisecond)
@@ -101,6 +114,18 @@ func TestDistributedSurvivesANodeKilledMidImage(t *testing.T) {
 }
 
 // Cancelling the context stops the race at once and leaves no process.
+// processGone reports whether pid has exited (a zombie counts: it runs
+// no more).
+func processGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) == 0 || fields[0] == "Z" || fields[0] == "X"
+}
+
 func TestCancelStopsEveryProcess(t *testing.T) {
 	cases := []struct {
 		name       string

@@ -255,11 +255,15 @@ func (n *node) handle(ctx context.Context, raw string) {
 		n.rdb.LRem(ctx, keyProcessing(n.id), 1, raw)
 		return
 	}
-	done := func() { n.rdb.LRem(context.Background(), keyProcessing(n.id), 1, raw) }
 	run, err := n.run(ctx, job.Run)
+	if errors.Is(err, errRaceOver) {
+		n.rdb.LRem(ctx, keyProcessing(n.id), 1, raw) // nobody waits for it
+		return
+	}
 	if err != nil {
 		fmt.Fprintf(n.log, "fishial node %s: %v\n", n.id, err)
-		done() // the race is over or unreadable: nobody waits for this job
+		requeueScript.Run(context.Background(), n.rdb, []string{keyProcessing(n.id), keyQueue}, raw)
+		sleepCtx(ctx, time.Second)
 		return
 	}
 	res, err := run.client.recognise(ctx, job, run.tokens, n.id)
@@ -278,21 +282,20 @@ func (n *node) handle(ctx context.Context, raw string) {
 	}
 }
 
+// errRaceOver marks a job whose race has ended (its parent cleaned up).
+var errRaceOver = errors.New("race is over")
+
 // run returns the client for a race, reading its endpoints once.
 func (n *node) run(ctx context.Context, id string) (*nodeRun, error) {
 	if r, ok := n.runs[id]; ok {
-		if exists, _ := n.rdb.Exists(ctx, keyRun(id)).Result(); exists == 1 {
-			return r, nil
-		}
-		delete(n.runs, id)
-		return nil, fmt.Errorf("race %s is over; dropping its job", id)
+		return r, nil // a stray job of a race that ended is dropped on completion
 	}
 	h, err := n.rdb.HGetAll(ctx, keyRun(id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read race %s: %w", id, err)
 	}
 	if len(h) == 0 {
-		return nil, fmt.Errorf("race %s is over; dropping its job", id)
+		return nil, errRaceOver
 	}
 	c := newFishialClient(FishialEndpoints{Auth: h["auth"], API: h["api"]}, h["client_id"], h["client_secret"])
 	r := &nodeRun{client: c, tokens: &redisTokens{n: n, run: id, client: c}}
@@ -356,6 +359,12 @@ func (r *redisTokens) Token(ctx context.Context, st *flowStats) (string, error) 
 			return "", fmt.Errorf("take token lock: %w", err)
 		}
 		if won {
+			// The holder before us may have stored the token between our
+			// read and our lock: look again before fetching another.
+			if v, err := rdb.Get(ctx, keyToken(r.run)).Result(); err == nil && r.keep(v) {
+				deleteIfScript.Run(context.Background(), rdb, []string{keyTokenLock(r.run)}, r.n.id)
+				return r.tok, nil
+			}
 			return r.fetch(ctx, st)
 		}
 		// Someone else is fetching; the poll is only a fallback in case

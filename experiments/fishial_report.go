@@ -92,18 +92,18 @@ func WriteFishialTable(w io.Writer, c FishialConfig, results []FishialResult) er
 	lat := c.Latencies()
 	fmt.Fprintf(&b, "Fishial race: %d images, time-scale %g. Mock API: token %.3f, signed upload %.3f, upload %.3f, recognition %.3f s; nodes +%.3f s network per image.\n\n",
 		c.Images, c.TimeScale, lat.Token.Seconds(), lat.SignedUpload.Seconds(), lat.Upload.Seconds(), lat.Recognition.Seconds(), lat.Network.Seconds())
-	fmt.Fprintf(&b, "%-13s %-12s %8s %8s %8s %8s %7s %9s %5s %4s   %-12s %7s %8s\n",
-		"strategy", "resources", "wall s", "ideal s", "vs ideal", "speed-up", "CPU s", "img/CPU s", "429s", "lost", "seed", "seed s", "speed-up")
+	fmt.Fprintf(&b, "%-13s %-12s %8s %8s %8s %8s %7s %9s %5s %8s   %-12s %7s %8s\n",
+		"strategy", "resources", "wall s", "ideal s", "vs ideal", "speed-up", "CPU s", "img/CPU s", "429s", "requeued", "seed", "seed s", "speed-up")
 	for _, r := range results {
 		seed, _ := FishialSeedFor(r.Strategy)
-		fmt.Fprintf(&b, "%-13s %-12s %8.3f %8.3f %+7.1f%% %7.1fx %7.3f %9.0f %5d %4d   %-12s %7.2f %7.1fx\n",
+		fmt.Fprintf(&b, "%-13s %-12s %8.3f %8.3f %+7.1f%% %7.1fx %7.3f %9.0f %5d %8d   %-12s %7.2f %7.1fx\n",
 			r.Strategy, resources(r.Strategy, r.Workers), r.Seconds, r.IdealSeconds, 100*r.VsIdeal(), r.Speedup,
 			r.CPUSeconds, r.ImagesPerCPUSecond, r.Retries429, r.Requeued, seed.Resources, seed.Seconds, seed.Speedup)
 	}
 	if c.Images != FishialSeedImages || c.TimeScale != 1 {
 		fmt.Fprintf(&b, "\nThe seed's figures are for %d images at time-scale 1.\n", FishialSeedImages)
 	}
-	b.WriteString("\"lost\" counts images taken back from dead nodes and recognised by another.\n\n")
+	b.WriteString("requeued: images taken back from dead nodes and recognised by another.\n\n")
 	b.WriteString(FishialLesson)
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
