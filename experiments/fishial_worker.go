@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -205,6 +206,7 @@ func runClientMode(ctx context.Context, link *parentLink, c *fishialClient, cfg 
 					cancel(err)
 				}
 			})
+			runtime.Gosched() // let it send the request before the photos crowd the one thread
 		}
 		for _, job := range r.Jobs {
 			wg.Go(func() {
@@ -216,6 +218,7 @@ func runClientMode(ctx context.Context, link *parentLink, c *fishialClient, cfg 
 					cancel(err)
 				}
 			})
+			runtime.Gosched() // let it send the request before the photos crowd the one thread
 		}
 		wg.Wait()
 		return context.Cause(ctx)
