@@ -165,14 +165,14 @@ type FishialProgress struct {
 type FishialResult struct {
 	Strategy     string
 	Images       int
-	Workers      int     // threads, processes or nodes
+	Workers      int     // threads, processes or nodes (distributed: nodes that took part, outside ones included)
 	Seconds      float64 // wall: first image handed out to last result in
 	IdealSeconds float64
 	// Speedup is over the sequential run measured in the same race, or
 	// over sequential's ideal when it was not run (or, racing all at
 	// once, had not finished yet when this strategy did).
 	Speedup            float64
-	CPUSeconds         float64 // user + system of every process of the strategy
+	CPUSeconds         float64 // user + system of every process the strategy started
 	ImagesPerCPUSecond float64
 	Retries429         int // 429s answered and retried after Retry-After
 	Requeued           int // distributed: in-flight images taken back from dead nodes

@@ -125,12 +125,21 @@ func (r *race) run(ctx context.Context, strategy string) (FishialResult, []image
 	if err != nil {
 		return FishialResult{}, nil, fmt.Errorf("%s: %w", strategy, err)
 	}
+	workers := r.cfg.Workers(strategy)
+	if strategy == StrategyDistributed {
+		// Nodes started elsewhere (perflab fishial-node) may have joined.
+		seen := map[string]bool{}
+		for _, rec := range recs {
+			seen[rec.Worker] = true
+		}
+		workers = max(workers, len(seen))
+	}
 	res := FishialResult{
 		Strategy:     strategy,
 		Images:       r.cfg.Images,
-		Workers:      r.cfg.Workers(strategy),
+		Workers:      workers,
 		Seconds:      t.wall().Seconds(),
-		IdealSeconds: FishialIdeal(strategy, r.cfg.Images, r.cfg.Workers(strategy), r.mock.Latencies()).Seconds(),
+		IdealSeconds: FishialIdeal(strategy, r.cfg.Images, workers, r.mock.Latencies()).Seconds(),
 		CPUSeconds:   cpu.Seconds(),
 		Requeued:     requeued,
 	}
