@@ -253,3 +253,48 @@ func TestDistributedOnRealRedis(t *testing.T) {
 	}
 	assertNoChildren(t, srv.Process.Pid)
 }
+
+// A node started on its own (as `perflab fishial-node` does) joins a
+// race it knows nothing about through the shared Redis, and leaves
+// cleanly when stopped.
+func TestOutsideNodeJoinsTheRace(t *testing.T) {
+	m := miniredis.NewMiniRedis()
+	m.ClockTTL(true)
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	url := "redis://" + m.Addr()
+
+	ctx, stop := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	nodeDone := make(chan error, 1)
+	go func() {
+		nodeDone <- RunFishialNode(ctx, FishialNodeOptions{Redis: url, ID: "outside", Ready: func(id string) { ready <- id }})
+	}()
+	select {
+	case <-ready:
+	case err := <-nodeDone:
+		t.Fatalf("outside node ended before it was ready: %v", err)
+	}
+
+	cfg := smallRace()
+	cfg.Redis, cfg.Nodes, cfg.Prob429 = url, 1, 0
+	_, res, recs, _ := raceOnce(t, cfg, StrategyDistributed)
+	outside := 0
+	for _, rec := range recs {
+		if rec.Worker == "outside" {
+			outside++
+		}
+	}
+	if outside == 0 || outside == cfg.Images || res.Workers != 2 {
+		t.Fatalf("outside node recognised %d of %d images, result says %d workers: want both nodes to take part", outside, cfg.Images, res.Workers)
+	}
+	stop()
+	if err := <-nodeDone; err != nil {
+		t.Fatalf("stopped node returned %v", err)
+	}
+	if ids, _ := m.Members(keyNodes); len(ids) != 0 {
+		t.Fatalf("nodes still registered after leaving: %v", ids)
+	}
+}
