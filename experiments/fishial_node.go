@@ -488,7 +488,7 @@ func (r *race) redisClient(ctx context.Context) (*redis.Client, string, error) {
 	return rdb, url, nil
 }
 
-// reap moves the jobs of nodes whose lease ran out back to the queue and
+// reapDeadNodes moves the jobs of nodes whose lease ran out back to the queue and
 // returns how many of them belong to run.
 func reapDeadNodes(ctx context.Context, rdb *redis.Client, run string) (int, error) {
 	ids, err := rdb.SMembers(ctx, keyNodes).Result()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,20 +42,6 @@ func TestFishialBadUsageExits2(t *testing.T) {
 	if code := run([]string{"--experiment", "fishial"}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "--record") {
 		t.Fatalf("without a terminal or --record: exit %d, %q; want 2 pointing at --record", code, stderr.String())
 	}
-}
-
-func readCSV(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatalf("%s is not valid CSV: %v", path, err)
-	}
-	return rows
 }
 
 func TestFishialHeadlessRun(t *testing.T) {
