@@ -269,8 +269,8 @@ func (a *App) helpView() string {
 	h := a.help
 	h.SetWidth(max(a.width-1-visibleWidth(end)-3, 0))
 	start := h.ShortHelpView(main)
-	if start == "" {
-		return end
+	if start == "" || end == "" {
+		return start + end
 	}
 	return start + a.styles.Help.ShortSeparator.Render(h.ShortSeparator) + end
 }

@@ -242,7 +242,11 @@ func (h *history) chart(st *Styles, w, hgt int, latency bool, spec func(cols int
 		asciigraph.LowerBound(0),
 		asciigraph.UpperBound(top),
 		asciigraph.Offset(offset),
-		asciigraph.YAxisValueFormatter(func(v float64) string { return padLeft(fmt.Sprintf(format, v), labelW) }),
+		asciigraph.YAxisValueFormatter(func(v float64) string {
+			// The bottom label comes out as a tiny negative number from the
+			// library's arithmetic; it is zero.
+			return padLeft(fmt.Sprintf(format, math.Max(v, 0)), labelW)
+		}),
 	}
 	if !st.NoColor {
 		opts = append(opts, asciigraph.SeriesColors(sp.colors...), asciigraph.AxisColor(st.Chart.Axis), asciigraph.LabelColor(st.Chart.Axis))

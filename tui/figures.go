@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,6 +64,8 @@ const (
 var (
 	figuresMinWidth = 4 + figureLabelWidth + 5*figureColumnWidth
 	figuresWidth    = 4 + figureLabelWidth + len(figureColumns)*figureColumnWidth
+	// figuresSharedWidth drops only the min column, for a shared row.
+	figuresSharedWidth = figuresWidth - figureColumnWidth
 )
 
 // figuresHeight is the panel's height, frame included: room is kept for
@@ -104,21 +107,28 @@ func figuresLines(st *Styles, snap *engine.Snapshot, base *baseline, w, h int) [
 		return style(b.String())
 	}
 	plain := func(s string) string { return s }
-	var lines []string
+	// Rows in display order, each with the rank at which it goes when the
+	// panel is short: the notes first, then the service time, the change,
+	// the baseline.
+	type ranked struct {
+		text string
+		rank int
+	}
 	var head strings.Builder
 	head.WriteString(padRight("ms", figureLabelWidth))
 	for _, c := range cols {
 		head.WriteString(padLeft(c.name, figureColumnWidth))
 	}
-	lines = append(lines, st.Dim.Render(head.String()))
-	lines = append(lines, row("last 1 s", snap.All.Last, func(s string) string { return st.Value.Render(s) }))
-	open := snap.Load.Model == "open"
-	if open {
-		lines = append(lines, row("service", snap.All.LastService, plain))
+	rows := []ranked{
+		{st.Dim.Render(head.String()), 0},
+		{row("last 1 s", snap.All.Last, func(s string) string { return st.Value.Render(s) }), 0},
 	}
-	lines = append(lines, row("run", snap.All.Run, plain))
+	if snap.Load.Model == "open" {
+		rows = append(rows, ranked{row("service", snap.All.LastService, plain), 3})
+	}
+	rows = append(rows, ranked{row("run", snap.All.Run, plain), 0})
 	if base != nil {
-		lines = append(lines, row("baseline", base.figures, func(s string) string { return st.Dim.Render(s) }))
+		rows = append(rows, ranked{row("baseline", base.figures, func(s string) string { return st.Dim.Render(s) }), 1})
 		var b strings.Builder
 		b.WriteString(padRight("change", figureLabelWidth))
 		for _, c := range cols {
@@ -128,12 +138,15 @@ func figuresLines(st *Styles, snap *engine.Snapshot, base *baseline, w, h int) [
 			}
 			b.WriteString(padLeft(d, figureColumnWidth))
 		}
-		lines = append(lines, st.Value.Render(b.String()))
+		rows = append(rows, ranked{st.Value.Render(b.String()), 2})
 	}
-	lines = append(lines, notesLine(st, snap, base, w))
-	if len(lines) > h && open {
-		// The service row is the first to go when the panel is short.
-		lines = append(lines[:2], lines[3:]...)
+	rows = append(rows, ranked{notesLine(st, snap, base, w), 4})
+	for drop := 4; len(rows) > h && drop > 0; drop-- {
+		rows = slices.DeleteFunc(rows, func(r ranked) bool { return r.rank == drop })
+	}
+	lines := make([]string, len(rows))
+	for i, r := range rows {
+		lines[i] = r.text
 	}
 	return lines
 }

@@ -622,20 +622,23 @@ func (p *loadPage) layout() loadLayout {
 	l.chartsW = w - l.knobW
 	body := h - 1 // the health line
 	open := p.loadModel().Model == "open"
+	// A sweep is what the presenter watches while it runs, so it comes
+	// right after the figures.
 	cands := []panelKind{panelFigures}
+	if p.sweep != nil {
+		cands = append(cands, panelSweep)
+	}
 	if p.info.hasTwin {
 		cands = append(cands, panelWhy)
 	}
-	if p.sweep != nil {
-		cands = append(cands, panelSweep)
-	} else if p.info.lesson != "" {
+	if p.sweep == nil && p.info.lesson != "" {
 		cands = append(cands, panelSeed)
 	}
 	need := 0
 	for _, k := range cands {
 		need = max(need, p.panelHeight(k, open))
 	}
-	const minTop = 9
+	minTop := max(9, len(p.keys.Knobs)+4)
 	l.botH = max(min(need, body-minTop), 0)
 	l.topH = body - l.botH
 	if l.topH >= 15 {
@@ -657,12 +660,27 @@ func (p *loadPage) layout() loadLayout {
 		used += mw
 	}
 	l.allFit = len(l.bottom) == len(cands)
+	// Width left over goes first to a sweep, then to the figures (up to
+	// the columns that matter once they share the row), then to the rest.
 	extra := w - used
-	for i := range l.bottom {
-		_, pw := panelWidths(l.bottom[i].kind)
-		add := max(min(extra, pw-l.bottom[i].w), 0)
-		l.bottom[i].w += add
-		extra -= add
+	grow := func(kind panelKind, pref int) {
+		for i := range l.bottom {
+			if l.bottom[i].kind == kind {
+				add := max(min(extra, pref-l.bottom[i].w), 0)
+				l.bottom[i].w += add
+				extra -= add
+			}
+		}
+	}
+	grow(panelSweep, sweepWidth)
+	figPref := figuresWidth
+	if len(l.bottom) > 1 {
+		figPref = figuresSharedWidth
+	}
+	grow(panelFigures, figPref)
+	for _, pl := range l.bottom {
+		_, pw := panelWidths(pl.kind)
+		grow(pl.kind, pw)
 	}
 	l.bottom[len(l.bottom)-1].w += extra
 	return l
@@ -702,7 +720,7 @@ func (p *loadPage) View() string {
 	}
 	st := p.styles
 	l := p.layout()
-	knobs := st.box(p.knobsTitle(), p.knobLines(l.knobW-4), l.knobW, l.topH)
+	knobs := st.box(p.knobsTitle(), p.knobLines(l.knobW-4, l.topH-2), l.knobW, l.topH)
 	charts := p.latencyPanel(l.chartsW, l.latH)
 	if l.rpsH > 0 {
 		charts = stack(charts, p.rpsPanel(l.chartsW, l.rpsH))
@@ -728,7 +746,7 @@ func (p *loadPage) knobsTitle() string {
 
 // knobLines lists every knob with its key and value, then the load's
 // setting and whether it runs.
-func (p *loadPage) knobLines(w int) []string {
+func (p *loadPage) knobLines(w, h int) []string {
 	st := p.styles
 	var lines []string
 	row := func(keys, name, value, hint string) string {
@@ -749,13 +767,13 @@ func (p *loadPage) knobLines(w int) []string {
 		}
 		lines = append(lines, row(keys, shortName(k.Name), p.settingText(k.Name, p.frameKnob(k.Name)), hint))
 	}
-	if len(lines) > 0 {
+	if len(lines) > 0 && len(lines)+3 <= h {
 		lines = append(lines, "")
 	}
 	l := p.loadModel()
 	switch l.Model {
 	case "open":
-		lines = append(lines, row("r/R", "rate", p.settingText(settingRate, formatRate(l.Rate))+" /s", ""))
+		lines = append(lines, row("r/R", "rate/s", p.settingText(settingRate, formatRate(l.Rate)), ""))
 	case "max":
 		lines = append(lines, row("v/V", "conns", p.settingText(settingVUs, strconv.Itoa(l.Conns)), ""))
 	case "closed":
@@ -775,7 +793,7 @@ func (p *loadPage) knobLines(w int) []string {
 		state = "paused"
 	}
 	lines = append(lines, row("spc", "load", p.settingText(settingPause, state), ""))
-	if k := p.explained(); k != nil {
+	if k := p.explained(); k != nil && len(lines)+3 <= h {
 		lines = append(lines, "")
 		lines = append(lines, st.Dim.Render(k.Name+":"))
 		for _, l := range wrap(k.Help, w) {
@@ -905,11 +923,11 @@ func (p *loadPage) healthLine(w int) string {
 		if hl.Warning != "" {
 			parts = append(parts, st.Warn.Render("! "+hl.Warning))
 		}
-		gen := "generator " + rate(hl.AchievedRate) + " req/s"
 		if snap.Load.Model == "open" {
-			gen = "generator " + rate(hl.AchievedRate) + " of " + rate(hl.TargetRate) + " req/s"
+			parts = append(parts, "generator "+rate(hl.AchievedRate)+" of "+rate(hl.TargetRate)+" req/s")
+		} else {
+			parts = append(parts, "generator "+rate(hl.AchievedRate)+" req/s ("+snap.Load.String()+")")
 		}
-		parts = append(parts, gen+" ("+snap.Load.String()+")")
 		if snap.Load.Model == "open" {
 			parts = append(parts, fmt.Sprintf("lag p50 %s p99 %s ms", ms(hl.SendLagP50), ms(hl.SendLagP99)),
 				fmt.Sprintf("missed %d", hl.Missed), fmt.Sprintf("backlog %d", hl.Backlog))

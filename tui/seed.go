@@ -83,8 +83,8 @@ func (s *sweepState) record(c SweepCell) {
 }
 
 const (
-	sweepMinWidth = 52
-	sweepWidth    = 66
+	sweepMinWidth = 60
+	sweepWidth    = 72
 )
 
 func sweepHeight(total int) int { return 2 + 2 + max(total, 2) }
