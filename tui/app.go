@@ -251,28 +251,86 @@ func (a *App) resize() {
 
 func (a *App) helpView() string {
 	k := a.page.Keys()
+	w := a.width - 1
+	h := a.help
+	h.SetWidth(0) // the lines are fitted here
 	if a.showAll {
 		k.Help.SetHelp("?", "less")
-		return a.help.FullHelpView(k.FullHelp())
+		return fullHelp(h, k.FullHelp(), w)
 	}
-	// The last keys (more, quit) always show; the others as room allows.
-	bs := k.ShortHelp()
+	// Moving about, help and quit always show; the screen's own keys as
+	// room allows, an ellipsis saying ? has the rest.
 	var main, tail []key.Binding
-	for _, b := range bs {
-		if b.Help() == k.Help.Help() || b.Help() == k.Quit.Help() || b.Help() == k.Back.Help() {
+	for _, b := range k.ShortHelp() {
+		switch {
+		case !b.Enabled():
+		case b.Help() == k.Help.Help() || b.Help() == k.Quit.Help() || b.Help() == k.Back.Help():
 			tail = append(tail, b)
-		} else {
+		default:
 			main = append(main, b)
 		}
 	}
-	end := a.help.ShortHelpView(tail)
-	h := a.help
-	h.SetWidth(max(a.width-1-visibleWidth(end)-3, 0))
-	start := h.ShortHelpView(main)
+	end := h.ShortHelpView(tail)
+	sep := h.Styles.ShortSeparator.Render(h.ShortSeparator)
+	room := w - visibleWidth(end) - visibleWidth(sep)
+	n, used := 0, 0
+	for _, b := range main {
+		iw := visibleWidth(b.Help().Key) + 1 + visibleWidth(b.Help().Desc)
+		if n > 0 {
+			iw += visibleWidth(sep)
+		}
+		if used+iw > room {
+			break
+		}
+		used += iw
+		n++
+	}
+	if n < len(main) {
+		// Make room for the ellipsis.
+		for n > 0 && used+2 > room {
+			n--
+			used = visibleWidth(h.ShortHelpView(main[:n]))
+		}
+	}
+	start := h.ShortHelpView(main[:n])
+	if n < len(main) {
+		start += " " + h.Styles.Ellipsis.Render(h.Ellipsis)
+	}
 	if start == "" || end == "" {
 		return start + end
 	}
-	return start + a.styles.Help.ShortSeparator.Render(h.ShortSeparator) + end
+	return start + sep + end
+}
+
+// fullHelp lays the help's columns side by side, wrapping to another row
+// of columns when the terminal is too narrow for all of them.
+func fullHelp(h help.Model, groups [][]key.Binding, w int) string {
+	var rows []string
+	var row [][]key.Binding
+	for _, g := range groups {
+		try := append(append([][]key.Binding{}, row...), g)
+		if len(row) > 0 && visibleWidth(widestLine(h.FullHelpView(try))) > w {
+			rows = append(rows, h.FullHelpView(row))
+			row = [][]key.Binding{g}
+			continue
+		}
+		row = try
+	}
+	if len(row) > 0 {
+		rows = append(rows, h.FullHelpView(row))
+	}
+	return strings.Join(rows, "\n")
+}
+
+// widestLine returns the widest line of a block.
+func widestLine(block string) string {
+	widest := ""
+	for _, l := range strings.Split(block, "\n") {
+		if visibleWidth(l) > visibleWidth(widest) {
+			widest = l
+		}
+	}
+	return widest
 }
 
 func (a *App) View() tea.View {
@@ -294,7 +352,11 @@ func (a *App) View() tea.View {
 		head += "   " + st.Dim.Render(fit(info, room))
 	}
 	head = spread(head, st.Value.Render(right)+" ", a.width)
-	v.SetContent(head + "\n" + a.page.View() + "\n " + a.helpView())
+	helpLines := strings.Split(a.helpView(), "\n")
+	for i := range helpLines {
+		helpLines[i] = " " + helpLines[i]
+	}
+	v.SetContent(head + "\n" + a.page.View() + "\n" + strings.Join(helpLines, "\n"))
 	return v
 }
 

@@ -289,17 +289,22 @@ func (h *history) axis(st *Styles, leftPad, cols int, start, end float64, labels
 			axis[column(m.t, start, cols)] = '▲'
 		}
 	}
-	line := strings.Repeat(" ", leftPad-1) + st.Border.Render("└")
-	// Colour the axis and the marks apart so marks stand out.
+	// Colour the axis and the marks apart so marks stand out, one styled
+	// run per stretch of axis.
 	var b strings.Builder
+	b.WriteString(strings.Repeat(" ", leftPad-1))
+	run := []rune{'└'}
 	for _, r := range axis {
-		if r == '▲' {
-			b.WriteString(st.Key.Render("▲"))
-		} else {
-			b.WriteString(st.Border.Render(string(r)))
+		if r != '▲' {
+			run = append(run, r)
+			continue
 		}
+		b.WriteString(st.Border.Render(string(run)))
+		b.WriteString(st.Key.Render("▲"))
+		run = run[:0]
 	}
-	out := []string{line + b.String()}
+	b.WriteString(st.Border.Render(string(run)))
+	out := []string{b.String()}
 	if !labels {
 		return out
 	}

@@ -27,6 +27,11 @@ type fakeStage struct {
 	sweep    []SweepCell // sent by SeedSweep, in order
 	setErr   error
 	closed   int
+	// gate, when set, holds every SetKnob until the test lets it go.
+	gate chan struct{}
+	// holdSweep keeps SeedSweep running after its cells, as a sweep
+	// in the middle of a run, until it is stopped.
+	holdSweep bool
 }
 
 func newFakeTwin(e *experiments.Experiment, s experiments.Settings) *fakeStage {
@@ -84,6 +89,9 @@ func (f *fakeStage) Knobs() []KnobValue {
 
 func (f *fakeStage) SetKnob(name, value string) error {
 	f.record("set %s=%s", name, value)
+	if f.gate != nil {
+		<-f.gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.exp == nil {
@@ -177,6 +185,10 @@ func (f *fakeStage) SeedSweep(ctx context.Context, onCell func(SweepCell)) error
 			return ctx.Err()
 		}
 		onCell(c)
+	}
+	if f.holdSweep {
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	return nil
 }

@@ -101,6 +101,18 @@ func is[T tea.Msg](msg tea.Msg) bool {
 	return ok
 }
 
+// awaitCells waits until the sweep has delivered n cells.
+func (h *harness) awaitCells(n int) {
+	h.t.Helper()
+	seen := 0
+	h.await("sweep cells", func(m tea.Msg) bool {
+		if is[sweepCellMsg](m) {
+			seen++
+		}
+		return seen == n
+	})
+}
+
 func (h *harness) awaitOpened() {
 	h.t.Helper()
 	h.await("opened stage", is[openedMsg])

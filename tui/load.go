@@ -200,6 +200,9 @@ type loadPage struct {
 	sweep    *sweepState
 	panelAt  int
 	lastKnob *experiments.Knob // the knob the panel explains
+	// loadExplained is set once the load was changed, so the panel
+	// explains the load rather than a knob.
+	loadExplained bool
 }
 
 func newLoadPage(ctx context.Context, st Stage, info stageInfo, styles *Styles, canHome bool) *loadPage {
@@ -369,6 +372,7 @@ func (p *loadPage) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, k.More), key.Matches(msg, k.Less):
+		p.lastKnob, p.loadExplained = nil, true
 		up := key.Matches(msg, k.More)
 		l := p.loadModel()
 		if l.Model == "open" {
@@ -452,6 +456,13 @@ func (p *loadPage) toggleSweep() tea.Cmd {
 		p.sweep.stop()
 		p.setStatus("stopping the sweep after the current run…", false)
 		return nil
+	}
+	// Where the figures and the sweep do not fit side by side, the sweep
+	// comes first while it runs.
+	if p.width < figuresMinWidth+sweepMinWidth {
+		p.panelAt = 1
+	} else {
+		p.panelAt = 0
 	}
 	ctx, cancel := context.WithCancel(p.ctx)
 	p.sweep = &sweepState{running: true, stop: cancel, in: make(chan SweepCell, 4), errc: make(chan error, 1)}
@@ -793,26 +804,35 @@ func (p *loadPage) knobLines(w, h int) []string {
 		state = "paused"
 	}
 	lines = append(lines, row("spc", "load", p.settingText(settingPause, state), ""))
-	if k := p.explained(); k != nil && len(lines)+3 <= h {
-		lines = append(lines, "")
-		lines = append(lines, st.Dim.Render(k.Name+":"))
-		for _, l := range wrap(k.Help, w) {
+	if name, text := p.explained(); text != "" && len(lines)+3 <= h {
+		lines = append(lines, "", st.Dim.Render(name+":"))
+		for _, l := range wrap(text, w) {
 			lines = append(lines, st.Dim.Render(l))
 		}
 	}
 	return lines
 }
 
-// explained is the knob whose meaning the panel spells out below the
-// values: the one changed last, else the first.
-func (p *loadPage) explained() *experiments.Knob {
+// modelHelp says what each arrival model's setting means for the figures.
+var modelHelp = map[string]string{
+	"closed": "each user sends a request, waits for the answer, thinks, and repeats; a slower target gets fewer requests",
+	"open":   "requests start on a fixed schedule whatever the target does; latency counts from the scheduled start, so queueing shows, and service is the answer alone",
+	"max":    "each connection keeps one request in flight, as fast as the target answers",
+}
+
+// explained is what the panel spells out below the values: the knob
+// changed last, or the load when that changed last or there are no knobs.
+func (p *loadPage) explained() (name, text string) {
 	if p.lastKnob != nil {
-		return p.lastKnob
+		return p.lastKnob.Name, p.lastKnob.Help
 	}
-	if len(p.keys.Knobs) > 0 {
-		return p.keys.Knobs[0].Knob
+	model := p.loadModel().Model
+	if len(p.keys.Knobs) > 0 && !p.loadExplained {
+		k := p.keys.Knobs[0].Knob
+		return k.Name, k.Help
 	}
-	return nil
+	names := map[string]string{"closed": "users", "open": "rate", "max": "connections"}
+	return names[model], modelHelp[model]
 }
 
 func (p *loadPage) frameKnob(name string) string {
