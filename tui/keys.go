@@ -31,7 +31,7 @@ type KeyMap struct {
 
 	Rerun                   key.Binding
 	MoreImages, FewerImages key.Binding
-	Slower, Faster          key.Binding
+	ScaleDown, ScaleUp      key.Binding
 
 	Back, Help, Quit key.Binding
 }
@@ -72,8 +72,8 @@ func DefaultKeyMap() KeyMap {
 		Rerun:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run again")),
 		MoreImages:  key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "images")),
 		FewerImages: key.NewBinding(key.WithKeys("-")),
-		Slower:      key.NewBinding(key.WithKeys("t"), key.WithHelp("t/T", "time-scale")),
-		Faster:      key.NewBinding(key.WithKeys("T")),
+		ScaleDown:   key.NewBinding(key.WithKeys("t"), key.WithHelp("t/T", "time-scale")),
+		ScaleUp:     key.NewBinding(key.WithKeys("T")),
 
 		Back: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "home")),
 		Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "more")),
@@ -95,7 +95,7 @@ func (k *KeyMap) setScreen(s screen) {
 	on(s == screenHome, &k.Up, &k.Down, &k.Open)
 	on(s == screenPrompt, &k.Submit, &k.Cancel)
 	on(s == screenLoad, &k.More, &k.Less, &k.Pause, &k.Baseline, &k.Sweep, &k.Panels)
-	on(s == screenRace, &k.Rerun, &k.MoreImages, &k.FewerImages, &k.Slower, &k.Faster)
+	on(s == screenRace, &k.Rerun, &k.MoreImages, &k.FewerImages, &k.ScaleDown, &k.ScaleUp)
 	for i := range k.Knobs {
 		on(s == screenLoad, &k.Knobs[i].Next, &k.Knobs[i].Prev)
 	}
@@ -136,7 +136,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 		}
 		bs = append(bs, k.More, k.Pause, k.Baseline, k.Sweep, k.Panels)
 	case screenRace:
-		bs = []key.Binding{k.Rerun, k.MoreImages, k.Slower}
+		bs = []key.Binding{k.Rerun, k.MoreImages, k.ScaleDown}
 	}
 	return append(bs, k.Back, k.Help, k.Quit)
 }
@@ -152,7 +152,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	case screenLoad:
 		return [][]key.Binding{knobs, {k.More, k.Pause, k.Sweep}, {k.Baseline, k.Panels}, {k.Back, k.Help, k.Quit}}
 	case screenRace:
-		return [][]key.Binding{{k.Rerun, k.MoreImages, k.Slower}, {k.Back, k.Help, k.Quit}}
+		return [][]key.Binding{{k.Rerun, k.MoreImages, k.ScaleDown}, {k.Back, k.Help, k.Quit}}
 	}
 	return [][]key.Binding{k.ShortHelp()}
 }

@@ -179,9 +179,9 @@ func (p *racePage) Update(msg tea.Msg) (page, tea.Cmd) {
 			p.next.Images = stepInt(imageSteps, p.next.Images, true)
 		case key.Matches(msg, k.FewerImages):
 			p.next.Images = stepInt(imageSteps, p.next.Images, false)
-		case key.Matches(msg, k.Slower):
+		case key.Matches(msg, k.ScaleDown):
 			p.next.TimeScale = stepFloat(timeScaleSteps, p.next.TimeScale, false)
-		case key.Matches(msg, k.Faster):
+		case key.Matches(msg, k.ScaleUp):
 			p.next.TimeScale = stepFloat(timeScaleSteps, p.next.TimeScale, true)
 		}
 	}
