@@ -35,7 +35,8 @@ type Config struct {
 	// leaves the custom URL line out.
 	OpenURL func(ctx context.Context, url string) (Stage, error)
 	// Stage, when set, is opened at once on the load screen with no home
-	// screen behind it (perflab --url).
+	// screen behind it (perflab --url). The dashboard tells stages and
+	// races apart by identity, so implement them on pointer types.
 	Stage Stage
 	// Start, when set, names the entry opened at once (perflab
 	// --experiment NAME); esc still leads home.
@@ -83,11 +84,13 @@ func (a *App) Init() tea.Cmd {
 		cmds = append(cmds, func() tea.Msg { return openedMsg{name: "url", stage: st, info: describeStage(st), direct: true} })
 	case a.cfg.Start != "":
 		i := slices.IndexFunc(a.home.entries, func(e Entry) bool { return e.Name == a.cfg.Start })
-		if i >= 0 {
-			a.home.cursor = i
-			a.home.opening = a.cfg.Start
-			cmds = append(cmds, a.openCmd(a.home.entries[i]))
+		if i < 0 {
+			a.home.status = "there is no experiment " + a.cfg.Start + " here; pick one below"
+			break
 		}
+		a.home.cursor = i
+		a.home.opening = a.cfg.Start
+		cmds = append(cmds, a.openCmd(a.home.entries[i]))
 	}
 	return tea.Batch(cmds...)
 }
@@ -160,12 +163,15 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.restyle()
 		return a, nil
 	case tea.ColorProfileMsg:
-		a.noColor = msg.Profile <= colorprofile.Ascii
+		a.noColor = msg.Profile == colorprofile.NoTTY || msg.Profile == colorprofile.ASCII
 		a.restyle()
 		return a, nil
 	case openedMsg:
 		return a, a.opened(msg)
 	case closedMsg:
+		if msg.err != nil {
+			a.home.status = "stopping it left an error: " + msg.err.Error()
+		}
 		return a, nil
 	case tea.KeyPressMsg:
 		if msg.String() == "ctrl+c" {
@@ -241,12 +247,20 @@ func (a *App) restyle() {
 	a.help.Styles = a.styles.Help
 }
 
-// resize gives the page what the header and the help line leave.
+// resize gives the page what the header and the help line leave. The
+// help depends on the page's state, which depends on its size (whether
+// every panel fits, say), so this settles on a size that agrees with both.
 func (a *App) resize() {
 	a.help.ShowAll = a.showAll
-	a.help.SetWidth(a.width - 1)
 	helpH := strings.Count(a.helpView(), "\n") + 1
-	a.page.SetSize(a.width, max(a.height-1-helpH, 0))
+	for range 3 {
+		a.page.SetSize(a.width, max(a.height-1-helpH, 0))
+		next := strings.Count(a.helpView(), "\n") + 1
+		if next == helpH {
+			return
+		}
+		helpH = next
+	}
 }
 
 func (a *App) helpView() string {
@@ -356,7 +370,9 @@ func (a *App) View() tea.View {
 	for i := range helpLines {
 		helpLines[i] = " " + helpLines[i]
 	}
-	v.SetContent(head + "\n" + a.page.View() + "\n" + strings.Join(helpLines, "\n"))
+	// The page and the help were sized to fill the terminal exactly; should
+	// they ever disagree, the screen still keeps the terminal's shape.
+	v.SetContent(block(strings.Split(head+"\n"+a.page.View()+"\n"+strings.Join(helpLines, "\n"), "\n"), a.width, a.height))
 	return v
 }
 

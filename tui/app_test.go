@@ -201,6 +201,23 @@ func TestResizeKeepsShape(t *testing.T) {
 	}
 }
 
+func TestResizeOtherScreens(t *testing.T) {
+	home := newHarness(t, Config{Entries: entries(newFakeTwin(testLikes, likesSettings), newFakeRace()),
+		OpenURL: func(context.Context, string) (Stage, error) { return nil, nil }}, 80, 24)
+	race, _ := raceRun(t, 80, 24, true)
+	for _, hn := range []*harness{home, race} {
+		for w := MinWidth; w <= 200; w += 9 {
+			for h := MinHeight; h <= 60; h += 7 {
+				hn.update(tea.WindowSizeMsg{Width: w, Height: h})
+				checkShape(t, hn.screen(), w, h)
+				hn.press("?")
+				checkShape(t, hn.screen(), w, h)
+				hn.press("?")
+			}
+		}
+	}
+}
+
 func TestHomeKeys(t *testing.T) {
 	f := newFakeTwin(testLikes, likesSettings)
 	var opened []string

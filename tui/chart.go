@@ -310,26 +310,25 @@ func (h *history) axis(st *Styles, leftPad, cols int, start, end float64, labels
 	}
 	row := []rune(strings.Repeat(" ", cols))
 	used := make([]bool, cols)
-	place := func(text string, at int, force bool) bool {
+	place := func(text string, at int) {
 		r := []rune(text)
 		if len(r) > cols {
-			return false
+			return
 		}
 		at = min(max(at, 0), cols-len(r))
 		lo, hi := max(at-1, 0), min(at+len(r)+1, cols)
 		for i := lo; i < hi; i++ {
-			if used[i] && !force {
-				return false
+			if used[i] {
+				return
 			}
 		}
 		for i, c := range r {
 			row[at+i] = c
 			used[at+i] = true
 		}
-		return true
 	}
 	for i := len(visible) - 1; i >= 0; i-- {
-		place(visible[i].label, column(visible[i].t, start, cols), false)
+		place(visible[i].label, column(visible[i].t, start, cols))
 	}
 	for _, tick := range []struct {
 		t     float64
@@ -343,7 +342,7 @@ func (h *history) axis(st *Styles, leftPad, cols int, start, end float64, labels
 		case 2:
 			at = cols - len(text)
 		}
-		place(text, at, false)
+		place(text, at)
 	}
 	return append(out, st.Dim.Render(strings.TrimRight(strings.Repeat(" ", leftPad)+string(row), " ")))
 }

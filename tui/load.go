@@ -181,11 +181,10 @@ type loadPage struct {
 
 	width, height int
 
-	frame  frameMsg // newest; snap is nil before the first
-	hist   history
-	base   *baseline
-	ended  bool
-	endErr error
+	frame frameMsg // newest; snap is nil before the first
+	hist  history
+	base  *baseline
+	ended bool
 
 	// pending are changes asked for and not yet applied, by setting name;
 	// inflight the one being applied per lane; settled the values applied
@@ -319,7 +318,7 @@ func (p *loadPage) update(msg tea.Msg) tea.Cmd {
 		if msg.st != p.st {
 			return nil
 		}
-		p.ended, p.endErr = true, msg.err
+		p.ended = true
 		if msg.err != nil {
 			p.setStatus("the load stopped: "+msg.err.Error(), true)
 		}
@@ -651,6 +650,9 @@ func (p *loadPage) layout() loadLayout {
 	}
 	minTop := max(9, len(p.keys.Knobs)+4)
 	l.botH = max(min(need, body-minTop), 0)
+	if l.botH < 4 {
+		l.botH = 0 // a frame with nothing in it helps no one
+	}
 	l.topH = body - l.botH
 	if l.topH >= 15 {
 		l.rpsH = max(6, l.topH*2/5)
@@ -670,7 +672,7 @@ func (p *loadPage) layout() loadLayout {
 		l.bottom = append(l.bottom, placed{kind: k, w: mw})
 		used += mw
 	}
-	l.allFit = len(l.bottom) == len(cands)
+	l.allFit = len(l.bottom) == len(cands) || l.botH == 0
 	// Width left over goes first to a sweep, then to the figures (up to
 	// the columns that matter once they share the row), then to the rest.
 	extra := w - used
@@ -737,12 +739,12 @@ func (p *loadPage) View() string {
 		charts = stack(charts, p.rpsPanel(l.chartsW, l.rpsH))
 	}
 	top := beside(knobs, charts)
-	var panels []string
-	for i, pl := range l.bottom {
-		panels = append(panels, p.panel(pl, l.botH, l.allFit, i == len(l.bottom)-1))
-	}
 	bottom := ""
 	if l.botH > 0 {
+		var panels []string
+		for i, pl := range l.bottom {
+			panels = append(panels, p.panel(pl, l.botH, l.allFit, i == len(l.bottom)-1))
+		}
 		bottom = beside(panels...)
 	}
 	return stack(top, bottom, p.healthLine(p.width))

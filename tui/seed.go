@@ -142,7 +142,7 @@ func sweepLines(st *Styles, s *sweepState, w, h int) []string {
 	}
 	room := h - 2
 	if room < 1 {
-		return lines[:min(len(lines), h)]
+		return lines[:min(len(lines), max(h, 0))]
 	}
 	first := 0
 	if len(rows) > room {
