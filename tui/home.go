@@ -77,7 +77,7 @@ func (h *homePage) Keys() KeyMap {
 }
 
 func (h *homePage) Header() (string, string, string) {
-	return "live performance experiments", "pick one; its lesson is the study's", ""
+	return "live performance experiments", "", ""
 }
 
 // failed shows why an experiment could not be opened.

@@ -113,11 +113,11 @@ func (tm *terminal) waitText(text string, timeout time.Duration) string {
 	return tm.waitFor(fmt.Sprintf("%q", text), timeout, func(s string) bool { return strings.Contains(s, text) })
 }
 
-// quit presses q and expects perflab to end cleanly, leaving no process
-// of its binary behind.
-func (tm *terminal) quit() {
+// quit presses key (q, or C-c) and expects perflab to end cleanly,
+// leaving no process of its binary behind.
+func (tm *terminal) quit(key string) {
 	tm.t.Helper()
-	tm.keys("q")
+	tm.keys(key)
 	s := tm.waitText(exitLine, 10*time.Second)
 	if !strings.Contains(s, exitLine+"0]") {
 		tm.t.Fatalf("perflab did not exit with status 0:\n%s", s)
@@ -209,7 +209,7 @@ func TestDashboardURLInTerminal(t *testing.T) {
 	tm.waitFor("the load to resume", 5*time.Second, func(s string) bool {
 		return !strings.Contains(s, "paused ") && strings.Contains(s, "space pause")
 	})
-	tm.quit()
+	tm.quit("q")
 }
 
 // Under NO_COLOR the dashboard draws no colour at all.
@@ -225,7 +225,7 @@ func TestDashboardNoColor(t *testing.T) {
 	if !strings.Contains(raw, "\x1b[1m") {
 		t.Fatalf("no attributes at all: the screen was not captured with its escapes:\n%s", raw)
 	}
-	tm.quit()
+	tm.quit("C-c")
 }
 
 // colourEscape returns the first SGR sequence in s that sets a colour
@@ -283,5 +283,5 @@ func TestDashboardLikesInTerminal(t *testing.T) {
 	tm.waitFor("async mode", 30*time.Second, func(s string) bool {
 		return regexp.MustCompile(`mode +async`).MatchString(s) && strings.Contains(s, "mode async")
 	})
-	tm.quit()
+	tm.quit("q")
 }
