@@ -50,8 +50,10 @@ type Stage interface {
 	// measured one, and the experiment's lesson ("" when there is none).
 	Seed() (cell experiments.SeedCell, lesson string, ok bool)
 	// SeedSweep replays the configurations the study measured, one run
-	// each, calling onCell when a run starts and when it ends. It returns
-	// when the sweep is done or ctx ends.
+	// each, calling onCell (from its own goroutine) when a run starts and
+	// when it ends; its snapshots keep coming through Snapshots. It
+	// returns when the sweep is done or ctx ends, and the live load goes
+	// on afterwards.
 	SeedSweep(ctx context.Context, onCell func(SweepCell)) error
 
 	// Close stops the load and the twin, leaving no process behind.
@@ -86,7 +88,8 @@ type Race interface {
 	// Start runs every strategy concurrently. The channel delivers
 	// progress as images finish and one final event with the results (or
 	// the error), then closes. Cancelling ctx stops the race and its
-	// processes.
+	// processes, and its sends give up: the screen stops reading a race
+	// it has replaced.
 	Start(ctx context.Context, c RaceConfig) (<-chan RaceEvent, error)
 	// Close releases what the race holds (the mock API, a Redis).
 	Close() error
