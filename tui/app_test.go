@@ -382,6 +382,18 @@ func TestKnobChangesCoalesce(t *testing.T) {
 	}
 }
 
+// On a narrow panel a change under way shows where it goes, whole.
+func TestPendingChangeOnNarrowPanel(t *testing.T) {
+	hn, f := likesRun(t, 80, 24)
+	f.gate = make(chan struct{})
+	hn.press("p")
+	if s := hn.screen(); !strings.Contains(s, "profile  → go…") {
+		t.Fatalf("the pending profile change is not shown whole:\n%s", s)
+	}
+	close(f.gate)
+	hn.await("change", is[changeDoneMsg])
+}
+
 // Load changes never wait behind a twin restart.
 func TestLoadKeysDoNotWaitForTheTwin(t *testing.T) {
 	hn, f := likesRun(t, 120, 40)

@@ -11,6 +11,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"perflab/engine"
 	"perflab/experiments"
@@ -764,6 +765,13 @@ func (p *loadPage) knobLines(w, h int) []string {
 	var lines []string
 	row := func(keys, name, value, hint string) string {
 		left := st.Key.Render(padRight(keys, 4)) + padRight(name, 9)
+		if visibleWidth(left)+visibleWidth(value) > w {
+			// A change under way on a narrow panel: where it goes matters
+			// more than where it was.
+			if i := strings.Index(value, "→"); i >= 0 {
+				value = st.Pending.Render(ansi.Strip(value[i:]))
+			}
+		}
 		line := left + value
 		if hint != "" && visibleWidth(line)+1+visibleWidth(hint) <= w {
 			line = padRight(line, w-visibleWidth(hint)) + st.Dim.Render(hint)
