@@ -509,7 +509,7 @@ func TestSeedSweep(t *testing.T) {
 	hn.press("s")
 	hn.await("sweep end", is[sweepDoneMsg])
 	s := hn.screen()
-	for _, want := range []string{"seed sweep", "sync, 1 worker, no cache", "100.6", "running…", "6/9"} {
+	for _, want := range []string{"seed sweep", "sync, 1 worker, no cache", "100.58", "running…", "6/9"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the sweep screen lacks %q", want)
 		}

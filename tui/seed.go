@@ -2,7 +2,10 @@ package tui
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"perflab/engine"
 	"perflab/experiments"
@@ -23,7 +26,7 @@ func seedLines(st *Styles, cell experiments.SeedCell, ok bool, lesson string, la
 			lines = append(lines, st.Value.Render(l))
 		}
 		if cell.Mean > 0 {
-			line := "mean " + ms(cell.Mean) + " ms"
+			line := "mean " + seedMS(cell.Mean) + " ms"
 			if last.Answered > 0 {
 				you := "  now " + ms(last.Mean)
 				if visibleWidth(line+you) <= w {
@@ -38,7 +41,7 @@ func seedLines(st *Styles, cell experiments.SeedCell, ok bool, lesson string, la
 			v    float64
 		}{{"p50", msOf(cell.P50)}, {"p90", msOf(cell.P90)}, {"p95", msOf(cell.P95)}} {
 			if p.v > 0 {
-				pcts = append(pcts, p.name+" "+msf(p.v))
+				pcts = append(pcts, p.name+" "+seedMS(time.Duration(p.v*float64(time.Millisecond))))
 			}
 		}
 		if len(pcts) > 0 {
@@ -121,13 +124,13 @@ func sweepLines(st *Styles, s *sweepState, w, h int) []string {
 		if c.HasSeed {
 			seedP90 := "-"
 			if c.Seed.P90 > 0 {
-				seedP90 = ms(c.Seed.P90)
+				seedP90 = seedMS(c.Seed.P90)
 			}
 			vs := ""
 			if c.Figures.Answered > 0 && !c.Running {
 				vs = relChange(msOf(c.Seed.Mean), msOf(c.Figures.Mean))
 			}
-			row += st.Dim.Render(padLeft(ms(c.Seed.Mean), num)+padLeft(seedP90, num)) + padLeft(vs, num)
+			row += st.Dim.Render(padLeft(seedMS(c.Seed.Mean), num)+padLeft(seedP90, num)) + padLeft(vs, num)
 		}
 		rows = append(rows, row)
 	}
@@ -150,4 +153,11 @@ func sweepLines(st *Styles, s *sweepState, w, h int) []string {
 	}
 	lines = append(lines, rows[first:min(len(rows), first+room)]...)
 	return append(lines, fit(status, w))
+}
+
+// seedMS shows one of the study's figures as it was reported, to the
+// hundredth of a millisecond, without padding zeros.
+func seedMS(d time.Duration) string {
+	v := math.Round(msOf(d)*100) / 100
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
