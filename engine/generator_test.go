@@ -363,8 +363,10 @@ func TestOpenModelShowsStall(t *testing.T) {
 			missed := snap.Health.Missed
 			svc := snap.All.RunService
 			if c.maxInFlight == 0 {
-				if snap.Health.InFlight < 50 || missed > 20 {
-					t.Fatalf("in flight %d, missed %d: want the pool grown to keep the schedule", snap.Health.InFlight, missed)
+				// How many sends were late depends on how busy the machine
+				// is; that the pool grew past its initial workers does not.
+				if snap.Health.InFlight <= initialOpenWorkers(200, DefaultMaxInFlight) {
+					t.Fatalf("in flight %d (missed %d): want the pool grown to keep the schedule", snap.Health.InFlight, missed)
 				}
 				return
 			}

@@ -2,19 +2,12 @@ package experiments
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
 	"perflab/engine"
 	"perflab/server"
-	"perflab/server/proc"
 )
-
-func TestMain(m *testing.M) {
-	proc.Main()
-	os.Exit(m.Run())
-}
 
 func openSession(t *testing.T, e *Experiment, changes map[string]string) *Session {
 	t.Helper()

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"perflab/experiments"
+)
+
+func init() {
+	experimentRunners["fishial"] = runFishial
+	subcommands["fishial-node"] = subcommand{
+		summary: "one distributed Fishial node, serving the race queue of a shared Redis",
+		run:     runFishialNode,
+	}
+}
+
+// notFishialFlags are root flags that mean nothing to the Fishial race.
+var notFishialFlags = []string{
+	"sweep", "vus", "think", "rate", "c", "duration", "timeout", "max-in-flight",
+	"method", "header", "body", "insecure",
+	"workers", "mode", "cache", "query", "offload", "profile", "instance-cpus",
+}
+
+// fishialConfig turns the root flags into a race, refusing flags of the
+// other experiments.
+func fishialConfig(o *options) (experiments.FishialConfig, error) {
+	c := experiments.DefaultFishialConfig()
+	for _, name := range notFishialFlags {
+		if o.set[name] {
+			dash := "--"
+			if len(name) == 1 {
+				dash = "-"
+			}
+			return c, usagef("%s%s does not apply to --experiment fishial; its flags are --images, --time-scale, --strategies, --processes, --nodes, --fishial-429, --redis", dash, name)
+		}
+	}
+	if o.set["images"] {
+		c.Images = o.images
+	}
+	if o.set["time-scale"] {
+		c.TimeScale = o.timeScale
+	}
+	if o.set["strategies"] {
+		c.Strategies = nil
+		for _, s := range strings.Split(o.strategies, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				c.Strategies = append(c.Strategies, s)
+			}
+		}
+	}
+	if o.set["processes"] {
+		c.Processes = o.processes
+	}
+	if o.set["nodes"] {
+		c.Nodes = o.nodes
+	}
+	if o.set["fishial-429"] {
+		c.Prob429 = o.fishial429
+	}
+	if o.set["redis"] {
+		c.Redis = o.redis
+	}
+	if err := c.Validate(); err != nil {
+		return c, usagef("%v", err)
+	}
+	return c, nil
+}
+
+// runFishial is `--experiment fishial`: the dashboard, or with --record
+// the strategies one after another, headless.
+func runFishial(o *options, stdout, stderr io.Writer) error {
+	c, err := fishialConfig(o)
+	if err != nil {
+		return err
+	}
+	if o.record == "" {
+		if runDashboard != nil && isTerminal(stdout) {
+			return runDashboard(o, stdout, stderr)
+		}
+		return usagef("--experiment fishial shows its race in the dashboard, which needs a terminal; to run it headless give --record FILE")
+	}
+	if err := checkRecordPath(o.record); err != nil {
+		return err
+	}
+	f, err := os.Create(o.record)
+	if err != nil {
+		return usagef("--record %s: %v", o.record, unwrapPathError(err))
+	}
+	defer f.Close()
+	rows, err := experiments.NewFishialCSV(f)
+	if err != nil {
+		return fmt.Errorf("--record %s: %w", o.record, err)
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+
+	fmt.Fprintf(stderr, "perflab: Fishial race, %d images at time-scale %g: %s\n", c.Images, c.TimeScale, strings.Join(c.Strategies, ", "))
+	tty := isTerminal(stderr)
+	results, err := experiments.RunFishial(ctx, c, false, func(p experiments.FishialProgress) {
+		rows.Progress(p)
+		switch {
+		case p.Result != nil:
+			if tty {
+				fmt.Fprint(stderr, "\r\x1b[K")
+			}
+			fmt.Fprintf(stderr, "  %-12s %3d images in %7.3f s (ideal %.3f s), %.3f CPU s\n", p.Strategy, p.Result.Images, p.Result.Seconds, p.Result.IdealSeconds, p.Result.CPUSeconds)
+		case tty:
+			fmt.Fprintf(stderr, "\r  %-12s %s %3d/%d %7.2f s\x1b[K", p.Strategy, bar(p.Done, p.Total, 30), p.Done, p.Total, p.Elapsed.Seconds())
+		}
+	})
+	if tty {
+		fmt.Fprint(stderr, "\r\x1b[K")
+	}
+	if werr := rows.Err(); werr != nil {
+		fmt.Fprintf(stderr, "perflab: writing %s: %v\n", o.record, werr)
+	}
+	interrupted := ctx.Err() != nil
+	if err != nil && !interrupted {
+		if len(results) > 0 {
+			experiments.WriteFishialTable(stdout, c, results)
+		}
+		return failedError{err.Error()}
+	}
+	if interrupted {
+		fmt.Fprintln(stderr, "perflab: interrupted; the table covers the strategies that finished")
+	}
+	return experiments.WriteFishialTable(stdout, c, results)
+}
+
+// bar is a text progress bar n/total wide w.
+func bar(n, total, w int) string {
+	if total <= 0 {
+		return strings.Repeat("░", w)
+	}
+	full := min(w, n*w/total)
+	return strings.Repeat("█", full) + strings.Repeat("░", w-full)
+}
+
+const fishialNodeHelp = `perflab fishial-node: one distributed Fishial node.
+
+Usage:
+  perflab fishial-node --redis redis://host:port
+
+The node joins the queue of every Fishial race whose parent uses the same
+Redis (perflab --record out.csv --experiment fishial --redis redis://host:port)
+and recognises one image at a time until Ctrl-C; an image it holds when it
+stops or dies goes back to the queue. The race publishes its API and photo
+addresses in Redis; they listen on the race machine's loopback, so a node
+on another machine needs those ports forwarded to it (ssh -L).
+
+Flags:
+`
+
+// runFishialNode is `perflab fishial-node`.
+func runFishialNode(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("perflab fishial-node", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	url := fs.String("redis", "", "the shared Redis, `redis://host:port[/db]`, the one the race was given")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			var b strings.Builder
+			b.WriteString(fishialNodeHelp)
+			writeFlagHelp(&b, fs.Lookup("redis"))
+			io.WriteString(stdout, b.String())
+			return errHelp
+		}
+		return usagef("fishial-node: %s; see perflab fishial-node --help", flagErrorText(err))
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usagef("fishial-node: unexpected argument %q; it takes --redis only", fs.Arg(0))
+	case *url == "":
+		return usagef("fishial-node needs --redis redis://host:port, the Redis the race was given with --redis")
+	case !strings.HasPrefix(*url, "redis://") && !strings.HasPrefix(*url, "rediss://"):
+		return usagef("fishial-node --redis %q: give a redis://host:port URL (an embedded Redis lives inside its race and takes no outside nodes)", *url)
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	fmt.Fprintf(stderr, "perflab: Fishial node on %s; Ctrl-C to stop\n", *url)
+	err := experiments.RunFishialNode(ctx, experiments.FishialNodeOptions{
+		Redis: *url,
+		Ready: func(id string) { fmt.Fprintf(stderr, "perflab: node %s waiting for images\n", id) },
+		Log:   stderr,
+	})
+	if err != nil {
+		return failedError{err.Error()}
+	}
+	return nil
+}

@@ -1,0 +1,348 @@
+package experiments
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// FishialEndpoints are where a client finds the service. The real one
+// splits authentication and API across two hosts; the mock serves both
+// (and its storage) on one.
+type FishialEndpoints struct {
+	Auth string // token endpoint host
+	API  string // recognition API host
+}
+
+// RealFishialEndpoints are the public service's hosts.
+var RealFishialEndpoints = FishialEndpoints{Auth: "https://api-users.fishial.ai", API: "https://api.fishial.ai"}
+
+// defaultTokenLife is assumed when a token carries no readable expiry;
+// the service documents ten minutes.
+const defaultTokenLife = 10 * time.Minute
+
+// fishialClient speaks the service's flow: token, signed upload, PUT to
+// storage, recognition. Nothing in it knows the service is a mock.
+type fishialClient struct {
+	ep     FishialEndpoints
+	id     string
+	secret string
+	http   *http.Client
+}
+
+func newFishialClient(ep FishialEndpoints, id, secret string) *fishialClient {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Every image of the async strategy may be in flight on its own
+	// connection; keep them all for the next step instead of redialling.
+	tr.MaxIdleConnsPerHost = MaxFishialImages
+	tr.MaxIdleConns = 0
+	return &fishialClient{ep: ep, id: id, secret: secret, http: &http.Client{Transport: tr, Timeout: 5 * time.Minute}}
+}
+
+// photoJob is one image to recognise: where to download it from.
+type photoJob struct {
+	Image int    `json:"image"`
+	Name  string `json:"name"`
+	URL   string `json:"url"`
+	Run   string `json:"run,omitempty"` // distributed: the race the job belongs to
+}
+
+// imageResult is what a worker reports for a recognised image: enough
+// to check it against the service (signed id) and the photo (MD5).
+type imageResult struct {
+	Image      int     `json:"image"`
+	Name       string  `json:"name"`
+	MD5        string  `json:"md5"`
+	SignedID   string  `json:"signed_id"`
+	Species    string  `json:"species"`
+	Accuracy   float64 `json:"accuracy"`
+	Retries429 int     `json:"retries_429"`
+	Worker     string  `json:"worker"`
+}
+
+// flowStats count what one image's flow met on the way.
+type flowStats struct{ retries429 int }
+
+// tokenSource is how a strategy obtains its bearer token: fetched per
+// image, shared in-process, shared through the parent, or through Redis.
+type tokenSource interface {
+	Token(ctx context.Context, st *flowStats) (string, error)
+	// Stale tells the source the service refused tok (expired or revoked).
+	Stale(ctx context.Context, tok string)
+}
+
+// statusError is an answer the flow cannot get past.
+type statusError struct {
+	step   string
+	status int
+	body   string
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s: HTTP %d: %s", e.step, e.status, strings.TrimSpace(e.body))
+}
+
+// send runs one request, waiting out 429s as the service's Retry-After
+// says. build is called for every attempt.
+func (c *fishialClient) send(ctx context.Context, step string, st *flowStats, build func() (*http.Request, error)) (int, []byte, error) {
+	for {
+		req, err := build()
+		if err != nil {
+			return 0, nil, fmt.Errorf("%s: %w", step, err)
+		}
+		resp, err := c.http.Do(req.WithContext(ctx))
+		if err != nil {
+			return 0, nil, fmt.Errorf("%s: %w", step, err)
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if err != nil {
+			return 0, nil, fmt.Errorf("%s: read answer: %w", step, err)
+		}
+		if resp.StatusCode != http.StatusTooManyRequests {
+			return resp.StatusCode, body, nil
+		}
+		st.retries429++
+		t := time.NewTimer(retryAfter(resp.Header.Get("Retry-After"), time.Now()))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, nil, fmt.Errorf("%s: %w", step, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// retryAfter reads delta-seconds (a fraction is accepted too) or an
+// HTTP date; one second when the header is missing or unreadable.
+func retryAfter(h string, now time.Time) time.Duration {
+	if s, err := strconv.ParseFloat(strings.TrimSpace(h), 64); err == nil && s >= 0 && s < 3600 {
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return max(0, t.Sub(now))
+	}
+	return time.Second
+}
+
+// fetchToken exchanges the credentials for a bearer token and reads its
+// expiry from the token itself (a JWT), as the service sends no other.
+func (c *fishialClient) fetchToken(ctx context.Context, st *flowStats) (string, time.Time, error) {
+	body, _ := json.Marshal(map[string]string{"client_id": c.id, "client_secret": c.secret})
+	code, answer, err := c.send(ctx, "token", st, func() (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodPost, c.ep.Auth+"/v1/auth/token", bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req, err
+	})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if code != http.StatusOK {
+		return "", time.Time{}, &statusError{"token", code, string(answer)}
+	}
+	var tok struct {
+		Access string `json:"access_token"`
+	}
+	if err := json.Unmarshal(answer, &tok); err != nil || tok.Access == "" {
+		return "", time.Time{}, fmt.Errorf("token: answer has no access_token: %.200s", answer)
+	}
+	exp := time.Now().Add(defaultTokenLife)
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(tok.Access, claims); err == nil {
+		if e, err := claims.GetExpirationTime(); err == nil && e != nil {
+			exp = e.Time
+		}
+	}
+	return tok.Access, exp, nil
+}
+
+// reuseUntil is when a cached token should be replaced: a little before
+// it expires, so a call never leaves with a token about to die.
+func reuseUntil(exp time.Time) time.Time {
+	return exp.Add(-min(5*time.Second, time.Until(exp)/10))
+}
+
+// authorized runs an API call with the flow's bearer token, getting one
+// first if the flow has none, and a new one once if the service says the
+// one it had is no longer good.
+func (c *fishialClient) authorized(ctx context.Context, step string, tokens tokenSource, tok *string, st *flowStats, build func() (*http.Request, error)) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		if *tok == "" {
+			t, err := tokens.Token(ctx, st)
+			if err != nil {
+				return nil, err
+			}
+			*tok = t
+		}
+		code, body, err := c.send(ctx, step, st, func() (*http.Request, error) {
+			req, err := build()
+			if err == nil {
+				req.Header.Set("Authorization", "Bearer "+*tok)
+				req.Header.Set("Accept", "application/json")
+			}
+			return req, err
+		})
+		switch {
+		case err != nil:
+			return nil, err
+		case code == http.StatusUnauthorized && attempt == 0:
+			tokens.Stale(ctx, *tok)
+			*tok = ""
+			continue
+		case code != http.StatusOK:
+			return nil, &statusError{step, code, string(body)}
+		}
+		return body, nil
+	}
+}
+
+// recognise is the whole flow for one photo. The metadata step comes
+// first: it needs no token, so a shared token's wait is never spent
+// holding a photo that could already be hashed.
+func (c *fishialClient) recognise(ctx context.Context, job photoJob, tokens tokenSource, worker string) (imageResult, error) {
+	var st flowStats
+	fail := func(err error) (imageResult, error) {
+		return imageResult{}, fmt.Errorf("%s: %w", job.Name, err)
+	}
+
+	// Download the photo and compute its metadata.
+	code, data, err := c.send(ctx, "download photo", &st, func() (*http.Request, error) {
+		return http.NewRequest(http.MethodGet, job.URL, nil)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if code != http.StatusOK {
+		return fail(&statusError{"download photo", code, string(data)})
+	}
+	sum := md5.Sum(data)
+	checksum := base64.StdEncoding.EncodeToString(sum[:])
+	meta, _ := json.Marshal(map[string]any{"blob": map[string]any{
+		"filename":     job.Name,
+		"content_type": http.DetectContentType(data),
+		"byte_size":    len(data),
+		"checksum":     checksum,
+	}})
+
+	// Ask for a signed upload URL; the token got here serves the
+	// recognition too.
+	var tok string
+	answer, err := c.authorized(ctx, "signed upload", tokens, &tok, &st, func() (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodPost, c.ep.API+"/v1/recognition/upload", bytes.NewReader(meta))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req, err
+	})
+	if err != nil {
+		return fail(err)
+	}
+	var grant struct {
+		SignedID string `json:"signed-id"`
+		Direct   struct {
+			URL     string            `json:"url"`
+			Headers map[string]string `json:"headers"`
+		} `json:"direct-upload"`
+	}
+	if err := json.Unmarshal(answer, &grant); err != nil || grant.SignedID == "" || grant.Direct.URL == "" {
+		return fail(fmt.Errorf("signed upload: answer lacks signed-id or direct-upload.url: %.200s", answer))
+	}
+
+	// Upload the bytes with exactly the headers the grant lists.
+	code, answer, err = c.send(ctx, "upload", &st, func() (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodPut, grant.Direct.URL, bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range grant.Direct.Headers {
+			req.Header.Set(k, v)
+		}
+		return req, nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if code/100 != 2 {
+		return fail(&statusError{"upload", code, string(answer)})
+	}
+
+	// Recognise.
+	answer, err = c.authorized(ctx, "recognition", tokens, &tok, &st, func() (*http.Request, error) {
+		return http.NewRequest(http.MethodGet, c.ep.API+"/v1/recognition/image?q="+url.QueryEscape(grant.SignedID), nil)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	var rec struct {
+		Results []struct {
+			Species []struct {
+				Name     string  `json:"name"`
+				Accuracy float64 `json:"accuracy"`
+			} `json:"species"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(answer, &rec); err != nil {
+		return fail(fmt.Errorf("recognition: %w", err))
+	}
+	res := imageResult{Image: job.Image, Name: job.Name, MD5: checksum, SignedID: grant.SignedID, Retries429: st.retries429, Worker: worker}
+	if len(rec.Results) > 0 && len(rec.Results[0].Species) > 0 {
+		res.Species, res.Accuracy = rec.Results[0].Species[0].Name, rec.Results[0].Species[0].Accuracy
+	}
+	return res, nil
+}
+
+// perImageTokens fetches a new token for every call, as the study's
+// sequential script did.
+type perImageTokens struct{ c *fishialClient }
+
+func (p perImageTokens) Token(ctx context.Context, st *flowStats) (string, error) {
+	tok, _, err := p.c.fetchToken(ctx, st)
+	return tok, err
+}
+
+func (perImageTokens) Stale(context.Context, string) {}
+
+// localTokens is one token shared by the goroutines of a process: the
+// first caller fetches it holding the lock, the others wait on the lock.
+type localTokens struct {
+	c     *fishialClient
+	mu    sync.Mutex
+	tok   string
+	until time.Time
+}
+
+func (l *localTokens) Token(ctx context.Context, st *flowStats) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tok != "" && time.Now().Before(l.until) {
+		return l.tok, nil
+	}
+	tok, exp, err := l.c.fetchToken(ctx, st)
+	if err != nil {
+		return "", err
+	}
+	l.tok, l.until = tok, reuseUntil(exp)
+	return tok, nil
+}
+
+func (l *localTokens) Stale(_ context.Context, tok string) {
+	l.mu.Lock()
+	if l.tok == tok {
+		l.tok = ""
+	}
+	l.mu.Unlock()
+}

@@ -1,0 +1,85 @@
+package experiments
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFishialCSVRows(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewFishialCSV(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := FishialResult{Strategy: "async", Images: 2, Workers: 1, Seconds: 0.8612, IdealSeconds: 0.85, Speedup: 40.17, CPUSeconds: 0.05, ImagesPerCPUSecond: 40}
+	events := []FishialProgress{
+		{Strategy: "async", Done: 1, Total: 2, Elapsed: 850 * time.Millisecond},
+		{Strategy: "async", Done: 2, Total: 2, Elapsed: 861 * time.Millisecond},
+		{Strategy: "async", Done: 2, Total: 2, Elapsed: 861 * time.Millisecond, Result: &res},
+	}
+	for i, e := range events {
+		if err := w.Progress(e); err != nil {
+			t.Fatal(err)
+		}
+		// Every row is in the buffer as soon as it is written.
+		if got := strings.Count(buf.String(), "\n"); got != i+2 {
+			t.Fatalf("after event %d the output has %d lines, want %d", i, got, i+2)
+		}
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		FishialColumns,
+		{"progress", "async", "1", "", "0.850", "", "", "", ""},
+		{"progress", "async", "2", "", "0.861", "", "", "", ""},
+		{"summary", "async", "2", "1", "0.861", "0.850", "40.17", "0.050", "40.0"},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("rows %q, want %q", rows, want)
+	}
+	for i := range want {
+		if strings.Join(rows[i], ",") != strings.Join(want[i], ",") {
+			t.Fatalf("row %d = %q, want %q", i, rows[i], want[i])
+		}
+	}
+	if strings.Join(FishialColumns, ",") != "kind,strategy,images,workers,seconds,ideal_seconds,speedup,cpu_seconds,images_per_cpu_second" {
+		t.Fatal("Fishial CSV columns differ from the design contract")
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestFishialCSVReportsWriteErrors(t *testing.T) {
+	if _, err := NewFishialCSV(failWriter{}); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("err %v, want the write error", err)
+	}
+}
+
+func TestFishialTableShowsSeedBeside(t *testing.T) {
+	var b strings.Builder
+	cfg := DefaultFishialConfig()
+	results := []FishialResult{
+		{Strategy: "sequential", Images: 40, Workers: 1, Seconds: 34.21, IdealSeconds: 34, Speedup: 1, CPUSeconds: 0.4, ImagesPerCPUSecond: 100},
+		{Strategy: "distributed", Images: 40, Workers: 16, Seconds: 2.53, IdealSeconds: 2.5, Speedup: 13.5, CPUSeconds: 1.2, ImagesPerCPUSecond: 33, Requeued: 1},
+	}
+	if err := WriteFishialTable(&b, cfg, results); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"34.210", "34.59", "16 nodes", "2.76", "12.5x", "+0.6%", FishialLesson} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "The seed's figures are for") {
+		t.Error("table warns about a different batch for the seed's own configuration")
+	}
+}

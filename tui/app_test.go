@@ -1,0 +1,716 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image/color"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"perflab/engine"
+	"perflab/experiments"
+)
+
+// testLikes is the likes experiment with an instance-cpus knob fixed at
+// two values, so the screens do not depend on this machine's cores.
+var testLikes = func() *experiments.Experiment {
+	e := *experiments.Likes
+	e.Knobs = nil
+	for _, k := range experiments.Likes.Knobs {
+		if k.Name == experiments.KnobInstanceCPUs.Name {
+			k = &experiments.Knob{Name: k.Name, Key: k.Key, Values: []string{"1", "2"}, Default: "1", Help: k.Help}
+		}
+		e.Knobs = append(e.Knobs, k)
+	}
+	return &e
+}()
+
+var likesSettings = experiments.Settings{"workers": "4", "mode": "sync", "cache": "off", "query": "naive", "profile": "django", "instance-cpus": "1"}
+
+const fishialTitle = "Fishial race: sequential, processes, nodes, async"
+
+// entries is a home screen with likes on stage f and the race r.
+func entries(f *fakeStage, r *fakeRace) []Entry {
+	return []Entry{
+		{Name: "static", Title: experiments.Static.Title, Lesson: experiments.Static.Lesson,
+			OpenStage: func(ctx context.Context) (Stage, error) {
+				return nil, errors.New("the twin did not start: address in use")
+			}},
+		{Name: "likes", Title: testLikes.Title, Lesson: testLikes.Lesson,
+			OpenStage: func(ctx context.Context) (Stage, error) { return f, nil }},
+		{Name: "fishial", Title: fishialTitle, Lesson: r.Setup().Lesson,
+			OpenRace: func(ctx context.Context) (Race, error) { return r, nil }},
+	}
+}
+
+// likesRun opens likes on a w×h terminal and plays 40 s of load: a
+// baseline marked at 10 s, the cache switched on at 25 s.
+func likesRun(t *testing.T, w, h int) (*harness, *fakeStage) {
+	t.Helper()
+	f := newFakeTwin(testLikes, likesSettings)
+	hn := newHarness(t, Config{Entries: entries(f, newFakeRace()), Start: "likes"}, w, h)
+	hn.awaitOpened()
+	for i := 0; i < 160; i++ {
+		if i == 40 {
+			hn.press("b")
+		}
+		if i == 100 {
+			hn.press("c")
+			hn.await("cache on", is[changeDoneMsg])
+		}
+		hn.frame(f, snapshot(i, i > 100, f.Load()))
+	}
+	return hn, f
+}
+
+// urlRun opens the load screen on an external target under model l.
+func urlRun(t *testing.T, w, h int, l engine.Load) (*harness, *fakeStage) {
+	t.Helper()
+	f := newFakeURL(l)
+	hn := newHarness(t, Config{Stage: f}, w, h)
+	hn.awaitOpened()
+	for i := 0; i < 24; i++ {
+		s := snapshot(i, false, f.Load())
+		if l.Model == "open" {
+			s.Health.TargetRate = l.Rate
+			s.Health.SendLagP50, s.Health.SendLagP99 = 120_000, 2_400_000
+			s.All.LastService.Mean -= 20_000_000
+			s.All.LastService.P99 -= 300_000_000
+		}
+		s.Checks = nil
+		hn.frame(f, s)
+	}
+	return hn, f
+}
+
+// sweepCells is the likes seed sweep five configurations in, the sixth
+// running.
+func sweepCells(f *fakeStage) []SweepCell {
+	var cells []SweepCell
+	for i, s := range testLikes.SeedSweep {
+		seed, ok := testLikes.SeedFor(s)
+		cell := SweepCell{Index: i, Total: len(testLikes.SeedSweep), Settings: s, Label: seed.Label, Seed: seed, HasSeed: ok}
+		running := cell
+		running.Running = true
+		cells = append(cells, running)
+		if i == 5 {
+			break
+		}
+		done := cell
+		done.Figures = snapshot(i*7, false, f.Load()).All.Last
+		cells = append(cells, done)
+	}
+	return cells
+}
+
+func raceRun(t *testing.T, w, h int, finish bool) (*harness, *fakeRace) {
+	t.Helper()
+	r := newFakeRace()
+	hn := newHarness(t, Config{Entries: entries(newFakeTwin(testLikes, likesSettings), r), Start: "fishial"}, w, h)
+	hn.awaitOpened()
+	hn.await("race start", is[raceStartedMsg])
+	for _, ev := range raceProgress() {
+		r.events <- ev
+	}
+	hn.await("race progress", is[raceEventsMsg])
+	if finish {
+		r.events <- raceDone()
+		close(r.events)
+		hn.await("race end", func(m tea.Msg) bool { e, ok := m.(raceEventsMsg); return ok && e.closed })
+	}
+	return hn, r
+}
+
+var sizes = []struct {
+	name string
+	w, h int
+}{{"80x24", 80, 24}, {"120x40", 120, 40}, {"64x20", MinWidth, MinHeight}}
+
+func TestGoldenScreens(t *testing.T) {
+	for _, sz := range sizes {
+		t.Run(sz.name, func(t *testing.T) {
+			f := newFakeTwin(testLikes, likesSettings)
+			home := newHarness(t, Config{Entries: entries(f, newFakeRace()), OpenURL: func(ctx context.Context, url string) (Stage, error) {
+				return newFakeURL(engine.Load{Model: "max", Conns: 50}), nil
+			}}, sz.w, sz.h)
+			home.golden("home_" + sz.name)
+			home.press("up", "enter")
+			home.golden("prompt_" + sz.name)
+
+			likes, _ := likesRun(t, sz.w, sz.h)
+			likes.golden("likes_" + sz.name)
+			likes.press("?")
+			likes.golden("likes_help_" + sz.name)
+
+			sweep, sf := likesRun(t, sz.w, sz.h)
+			sf.sweep, sf.holdSweep = sweepCells(sf), true
+			sweep.press("s")
+			sweep.awaitCells(len(sf.sweep))
+			sweep.golden("sweep_" + sz.name)
+
+			url, _ := urlRun(t, sz.w, sz.h, engine.Load{Model: "open", Rate: 500})
+			url.golden("url_open_" + sz.name)
+
+			racing, _ := raceRun(t, sz.w, sz.h, false)
+			racing.golden("race_running_" + sz.name)
+			raced, _ := raceRun(t, sz.w, sz.h, true)
+			raced.golden("race_done_" + sz.name)
+		})
+	}
+}
+
+func TestTooSmall(t *testing.T) {
+	hn, _ := likesRun(t, 50, 14)
+	hn.golden("too_small_50x14")
+	if !strings.Contains(hn.screen(), "terminal too small") {
+		t.Fatalf("no note below the minimum size:\n%s", hn.screen())
+	}
+	// Growing the terminal brings the screen back at once.
+	hn.update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	if s := hn.screen(); strings.Contains(s, "too small") || !strings.Contains(s, "latency ms") {
+		t.Fatalf("after resize to 80x24:\n%s", s)
+	}
+	checkShape(t, hn.screen(), 80, 24)
+}
+
+// Every size from the minimum up keeps the screen's shape: nothing wider
+// than the terminal, exactly its height.
+func TestResizeKeepsShape(t *testing.T) {
+	hn, f := likesRun(t, 80, 24)
+	f.sweep = sweepCells(f)
+	hn.press("s")
+	hn.await("sweep end", is[sweepDoneMsg])
+	for w := MinWidth; w <= 200; w += 7 {
+		for h := MinHeight; h <= 60; h += 5 {
+			hn.update(tea.WindowSizeMsg{Width: w, Height: h})
+			checkShape(t, hn.screen(), w, h)
+			for range 3 {
+				hn.press("tab")
+				checkShape(t, hn.screen(), w, h)
+			}
+			hn.press("?")
+			checkShape(t, hn.screen(), w, h)
+			hn.press("?")
+		}
+	}
+}
+
+func TestResizeOtherScreens(t *testing.T) {
+	home := newHarness(t, Config{Entries: entries(newFakeTwin(testLikes, likesSettings), newFakeRace()),
+		OpenURL: func(context.Context, string) (Stage, error) { return nil, nil }}, 80, 24)
+	race, _ := raceRun(t, 80, 24, true)
+	for _, hn := range []*harness{home, race} {
+		for w := MinWidth; w <= 200; w += 9 {
+			for h := MinHeight; h <= 60; h += 7 {
+				hn.update(tea.WindowSizeMsg{Width: w, Height: h})
+				checkShape(t, hn.screen(), w, h)
+				hn.press("?")
+				checkShape(t, hn.screen(), w, h)
+				hn.press("?")
+			}
+		}
+	}
+}
+
+func TestHomeKeys(t *testing.T) {
+	f := newFakeTwin(testLikes, likesSettings)
+	var opened []string
+	hn := newHarness(t, Config{Entries: entries(f, newFakeRace()), OpenURL: func(ctx context.Context, url string) (Stage, error) {
+		opened = append(opened, url)
+		return newFakeURL(engine.Load{Model: "closed", VUs: 50}), nil
+	}}, 80, 24)
+	home := hn.app.home
+	steps := []struct {
+		key    string
+		cursor int
+	}{{"down", 1}, {"j", 2}, {"down", 3}, {"down", 0}, {"up", 3}, {"k", 2}}
+	for _, s := range steps {
+		hn.press(s.key)
+		if home.cursor != s.cursor {
+			t.Fatalf("after %s the cursor is on %d, want %d", s.key, home.cursor, s.cursor)
+		}
+	}
+	// An experiment that fails to open says why and stays home.
+	hn.press("k", "k", "enter")
+	hn.awaitOpened()
+	if hn.app.page != home || !strings.Contains(hn.screen(), "address in use") {
+		t.Fatalf("a failed open should stay home and say why:\n%s", hn.screen())
+	}
+	// The custom URL line asks for a URL; esc cancels, enter opens it.
+	hn.press("up", "enter")
+	if !home.prompting {
+		t.Fatal("enter on the custom URL line does not prompt for a URL")
+	}
+	hn.press("esc")
+	if home.prompting {
+		t.Fatal("esc does not cancel the URL prompt")
+	}
+	hn.press("enter")
+	hn.press("enter")
+	if home.prompting == false || !strings.Contains(hn.screen(), "type the URL") {
+		t.Fatalf("an empty URL should be refused:\n%s", hn.screen())
+	}
+	for _, r := range "http://x/q?" { // q and ? are typed, not keys, here
+		hn.press(string(r))
+	}
+	if hn.quit {
+		t.Fatal("typing q in the URL quit the dashboard")
+	}
+	hn.press("enter")
+	hn.awaitOpened()
+	if len(opened) != 1 || opened[0] != "http://x/q?" {
+		t.Fatalf("opened %q, want the typed URL", opened)
+	}
+	if _, ok := hn.app.page.(*loadPage); !ok {
+		t.Fatal("the URL did not open the load screen")
+	}
+	// esc leads home again and closes the stage.
+	hn.press("esc")
+	if hn.app.page != home {
+		t.Fatal("esc does not lead home")
+	}
+	hn.await("closed", is[closedMsg])
+	// Enter on likes opens its load screen.
+	hn.press("down", "down", "enter") // from the URL line, wrapping to likes
+	hn.awaitOpened()
+	if lp, ok := hn.app.page.(*loadPage); !ok || lp.st != f {
+		t.Fatalf("enter on likes opened %T", hn.app.page)
+	}
+}
+
+func TestQuitKeys(t *testing.T) {
+	for _, k := range []string{"q", "ctrl+c"} {
+		hn := newHarness(t, Config{Entries: entries(newFakeTwin(testLikes, likesSettings), newFakeRace())}, 80, 24)
+		hn.press(k)
+		hn.await("quit", func(tea.Msg) bool { return hn.quit })
+	}
+	// ctrl+c quits from the URL prompt too, where q is typed.
+	hn := newHarness(t, Config{OpenURL: func(context.Context, string) (Stage, error) { return nil, nil }}, 80, 24)
+	hn.press("enter", "q")
+	if hn.quit {
+		t.Fatal("q in the prompt quit")
+	}
+	hn.press("ctrl+c")
+	hn.await("quit", func(tea.Msg) bool { return hn.quit })
+}
+
+func TestHelpToggles(t *testing.T) {
+	hn, _ := likesRun(t, 120, 40)
+	short := hn.screen()
+	hn.press("?")
+	full := hn.screen()
+	if short == full || !strings.Contains(strings.Join(strings.Fields(full), " "), "? less") {
+		t.Fatalf("? does not show the full help:\n%s", full)
+	}
+	// Every key the screen answers is listed in the full help.
+	for _, want := range []string{"w/W workers", "m mode", "c cache", "n query", "p profile", "i instance-cpus",
+		"v/V users", "space pause", "s seed sweep", "b baseline", "esc home", "q quit"} {
+		if !strings.Contains(strings.Join(strings.Fields(full), " "), want) {
+			t.Errorf("full help lacks %q", want)
+		}
+	}
+	checkShape(t, full, 120, 40)
+	hn.press("?")
+	if hn.screen() != short {
+		t.Fatal("? again does not go back to the short help")
+	}
+}
+
+func TestKnobKeys(t *testing.T) {
+	tests := []struct {
+		keys  []string
+		calls []string
+		mark  string
+	}{
+		{[]string{"w"}, []string{"set workers=5"}, "w=5"},
+		{[]string{"W"}, []string{"set workers=3"}, "w=3"},
+		{[]string{"m"}, []string{"set mode=async"}, "mode async"},
+		{[]string{"c"}, []string{"set cache=off"}, "cache off"}, // on since 25 s
+		{[]string{"n"}, []string{"set query=prefetch"}, "query prefetch"},
+		{[]string{"p"}, []string{"set profile=go"}, "profile go"},
+		{[]string{"i"}, []string{"set instance-cpus=2"}, "i=2"},
+		{[]string{"m", "m"}, []string{"set mode=async", "set mode=sync"}, "mode sync"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.keys, ""), func(t *testing.T) {
+			hn, f := likesRun(t, 120, 40)
+			f.calls = nil
+			for _, k := range tt.keys {
+				hn.press(k)
+				hn.await("change", is[changeDoneMsg])
+			}
+			if got := f.Calls(); !slices.Equal(got, tt.calls) {
+				t.Fatalf("calls %q, want %q", got, tt.calls)
+			}
+			// The mark is on the chart's time axis by the next update.
+			hn.frame(f, snapshot(160, true, f.Load()))
+			if !strings.Contains(hn.screen(), tt.mark) {
+				t.Fatalf("no %q mark on the chart:\n%s", tt.mark, hn.screen())
+			}
+		})
+	}
+}
+
+// A knob pressed again while a restart is under way costs one more
+// change with the newest value, not one per press; the panel shows where
+// the knob is going meanwhile.
+func TestKnobChangesCoalesce(t *testing.T) {
+	hn, f := likesRun(t, 120, 40)
+	f.calls = nil
+	f.gate = make(chan struct{})
+	hn.press("w")
+	hn.press("w", "w")
+	if !strings.Contains(hn.screen(), "4 → 7…") {
+		t.Fatalf("the knob panel does not show the change under way:\n%s", hn.screen())
+	}
+	f.gate <- struct{}{}
+	hn.await("first change", is[changeDoneMsg])
+	f.gate <- struct{}{}
+	hn.await("second change", is[changeDoneMsg])
+	if got, want := f.Calls(), []string{"set workers=5", "set workers=7"}; !slices.Equal(got, want) {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+	hn.frame(f, snapshot(161, true, f.Load()))
+	if s := hn.screen(); !strings.Contains(s, "workers  7") || strings.Contains(s, "→") {
+		t.Fatalf("the panel does not settle on 7:\n%s", s)
+	}
+}
+
+// On a narrow panel a change under way shows where it goes, whole.
+func TestPendingChangeOnNarrowPanel(t *testing.T) {
+	hn, f := likesRun(t, 80, 24)
+	f.gate = make(chan struct{})
+	hn.press("p")
+	if s := hn.screen(); !strings.Contains(s, "profile  → go…") {
+		t.Fatalf("the pending profile change is not shown whole:\n%s", s)
+	}
+	close(f.gate)
+	hn.await("change", is[changeDoneMsg])
+}
+
+// Load changes never wait behind a twin restart.
+func TestLoadKeysDoNotWaitForTheTwin(t *testing.T) {
+	hn, f := likesRun(t, 120, 40)
+	f.calls = nil
+	f.gate = make(chan struct{})
+	hn.press("w", "v")
+	hn.await("users change", is[changeDoneMsg])
+	if got := f.Calls(); !slices.Contains(got, "vus 60") {
+		t.Fatalf("calls %q: the users change waited for the workers restart", got)
+	}
+	close(f.gate)
+	hn.await("workers change", is[changeDoneMsg])
+}
+
+func TestFailedChange(t *testing.T) {
+	hn, f := likesRun(t, 120, 40)
+	f.setErr = errors.New("the workers did not come up")
+	hn.press("w")
+	hn.await("change", is[changeDoneMsg])
+	s := hn.screen()
+	if !strings.Contains(s, "workers 5: the workers did not come up") {
+		t.Fatalf("the failure is not shown:\n%s", s)
+	}
+	if strings.Contains(s, "w=5") {
+		t.Fatalf("a change that failed is still marked on the chart:\n%s", s)
+	}
+	if !strings.Contains(s, "workers  4") {
+		t.Fatalf("the panel does not keep the value in force:\n%s", s)
+	}
+}
+
+func TestLoadKeys(t *testing.T) {
+	tests := []struct {
+		load  engine.Load
+		keys  []string
+		calls []string
+		shows string
+	}{
+		{engine.Load{Model: "closed", VUs: 50}, []string{"v"}, []string{"vus 60"}, "users    60"},
+		{engine.Load{Model: "closed", VUs: 50}, []string{"V"}, []string{"vus 40"}, "users    40"},
+		{engine.Load{Model: "closed", VUs: 1}, []string{"V"}, []string{"vus 1"}, "users    1"},
+		{engine.Load{Model: "max", Conns: 64}, []string{"v"}, []string{"vus 80"}, "conns    80"},
+		{engine.Load{Model: "open", Rate: 500}, []string{"r"}, []string{"rate 600"}, "rate/s   600"},
+		{engine.Load{Model: "open", Rate: 500}, []string{"R"}, []string{"rate 400"}, "rate/s   400"},
+		{engine.Load{Model: "open", Rate: 500}, []string{"v"}, nil, "rate/s   500"},
+		{engine.Load{Model: "closed", VUs: 50}, []string{"r"}, nil, "users    50"},
+		{engine.Load{Model: "closed", VUs: 50}, []string{"space"}, []string{"pause"}, "paused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.load.String()+" "+strings.Join(tt.keys, ""), func(t *testing.T) {
+			hn, f := urlRun(t, 120, 40, tt.load)
+			f.calls = nil
+			for _, k := range tt.keys {
+				hn.press(k)
+			}
+			if tt.calls != nil {
+				hn.await("change", is[changeDoneMsg])
+			} else {
+				hn.drain()
+			}
+			if got := f.Calls(); !slices.Equal(got, tt.calls) {
+				t.Fatalf("calls %q, want %q", got, tt.calls)
+			}
+			s := snapshot(30, false, f.Load())
+			s.Paused = f.Paused()
+			hn.frame(f, s)
+			if !strings.Contains(hn.screen(), tt.shows) {
+				t.Fatalf("the panel does not show %q:\n%s", tt.shows, hn.screen())
+			}
+		})
+	}
+}
+
+func TestPauseResumes(t *testing.T) {
+	hn, f := urlRun(t, 120, 40, engine.Load{Model: "closed", VUs: 5})
+	hn.press("space")
+	hn.await("pause", is[changeDoneMsg])
+	s := snapshot(30, false, f.Load())
+	s.Paused = true
+	hn.frame(f, s)
+	if !strings.Contains(hn.screen(), "space resume") || !strings.Contains(hn.screen(), "paused 0:") {
+		t.Fatalf("the screen does not say it is paused:\n%s", hn.screen())
+	}
+	hn.press("space")
+	hn.await("resume", is[changeDoneMsg])
+	if got := f.Calls(); !slices.Equal(got, []string{"pause", "resume"}) {
+		t.Fatalf("calls %q", got)
+	}
+}
+
+func TestBaseline(t *testing.T) {
+	hn, f := urlRun(t, 120, 40, engine.Load{Model: "closed", VUs: 5})
+	if strings.Contains(hn.screen(), "change ") {
+		t.Fatal("a change row before any baseline")
+	}
+	hn.press("b")
+	s := snapshot(23, false, f.Load()) // the figures the baseline took
+	s.Elapsed += 10 * time.Second
+	s.All.Last.P90 = s.All.Last.P90 * 3 / 10
+	hn.frame(f, s)
+	screen := hn.screen()
+	if !strings.Contains(screen, "baseline") || !strings.Contains(screen, "-70%") {
+		t.Fatalf("p90 at 30%% of the baseline should read -70%%:\n%s", screen)
+	}
+	if !strings.Contains(screen, "base ") && !strings.Contains(screen, "base\n") {
+		t.Fatalf("the baseline is not marked on the chart:\n%s", screen)
+	}
+}
+
+func TestSeedSweep(t *testing.T) {
+	hn, f := likesRun(t, 120, 40)
+	f.sweep = sweepCells(f)
+	hn.press("s")
+	hn.await("sweep end", is[sweepDoneMsg])
+	s := hn.screen()
+	for _, want := range []string{"seed sweep", "sync, 1 worker, no cache", "100.58", "running…", "6/9"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the sweep screen lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Fatal(s)
+	}
+	if got := f.Calls(); !slices.Contains(got, "sweep") {
+		t.Fatalf("calls %q: no sweep", got)
+	}
+	// s during a sweep stops it: the sweep's context ends.
+	f2 := newFakeTwin(testLikes, likesSettings)
+	stopped := make(chan struct{})
+	blocking := &blockingSweep{fakeStage: f2, started: make(chan struct{}), stopped: stopped}
+	hn2 := newHarness(t, Config{Stage: blocking}, 120, 40)
+	hn2.awaitOpened()
+	hn2.frame(f2, snapshot(0, false, f2.Load()))
+	hn2.press("s")
+	<-blocking.started
+	if !strings.Contains(hn2.screen(), "s stop sweep") {
+		t.Fatalf("the help does not offer to stop the sweep:\n%s", hn2.screen())
+	}
+	hn2.press("w")
+	if slices.Contains(f2.Calls(), "set workers=5") {
+		t.Fatal("knob keys work during a sweep, which sets the knobs itself")
+	}
+	hn2.press("s")
+	<-stopped
+	hn2.await("sweep end", is[sweepDoneMsg])
+	if strings.Contains(hn2.screen(), "sweep stopped:") {
+		t.Fatalf("a sweep stopped by the presenter is not an error:\n%s", hn2.screen())
+	}
+}
+
+type blockingSweep struct {
+	*fakeStage
+	started chan struct{}
+	stopped chan struct{}
+}
+
+func (b *blockingSweep) SeedSweep(ctx context.Context, onCell func(SweepCell)) error {
+	close(b.started)
+	<-ctx.Done()
+	close(b.stopped)
+	return ctx.Err()
+}
+
+func TestPanelsKeyRotates(t *testing.T) {
+	hn, _ := likesRun(t, 80, 24)
+	seen := map[string]bool{}
+	for range 4 {
+		s := hn.screen()
+		for _, p := range []string{"figures", "why", "seed", "throughput"} {
+			if strings.Contains(s, "─ "+p) {
+				seen[p] = true
+			}
+		}
+		hn.press("tab")
+	}
+	for _, p := range []string{"figures", "why", "seed", "throughput"} {
+		if !seen[p] {
+			t.Errorf("tab never shows the %s panel at 80x24", p)
+		}
+	}
+	wide, _ := likesRun(t, 160, 50)
+	if strings.Contains(wide.screen(), "tab panels") {
+		t.Error("tab is offered where every panel fits")
+	}
+}
+
+func TestWhyFollowsCache(t *testing.T) {
+	hn, _ := likesRun(t, 120, 40)
+	s := hn.screen()
+	if !strings.Contains(s, "cache hit         98 %") {
+		t.Fatalf("the why panel does not show the cache hits after c:\n%s", s)
+	}
+}
+
+func TestStaleFramesIgnored(t *testing.T) {
+	f := newFakeTwin(testLikes, likesSettings)
+	hn := newHarness(t, Config{Entries: entries(f, newFakeRace()), Start: "likes"}, 80, 24)
+	hn.awaitOpened()
+	hn.press("esc")
+	// The frame command left behind reads a snapshot after the page has
+	// gone; it must not bring the page back or disturb home.
+	f.snaps <- snapshot(0, false, f.Load())
+	var frame, closed bool
+	hn.await("stale frame and close", func(m tea.Msg) bool {
+		frame = frame || is[frameMsg](m)
+		closed = closed || is[closedMsg](m)
+		return frame && closed
+	})
+	if hn.app.page != hn.app.home {
+		t.Fatal("a stale frame moved the screen")
+	}
+	if f.closed != 1 {
+		t.Fatalf("the stage was closed %d times, want once", f.closed)
+	}
+}
+
+func TestStageEnd(t *testing.T) {
+	hn, f := urlRun(t, 120, 40, engine.Load{Model: "closed", VUs: 5})
+	close(f.snaps)
+	hn.await("end", is[stageEndedMsg])
+	s := hn.screen()
+	lines := strings.Split(s, "\n")
+	helpLine := lines[len(lines)-1]
+	if !strings.Contains(lines[0], "finished") || strings.Contains(helpLine, "users") || strings.Contains(helpLine, "pause") {
+		t.Fatalf("after the end the screen should say finished and offer no load keys:\n%s", s)
+	}
+}
+
+func TestRaceKeys(t *testing.T) {
+	hn, r := raceRun(t, 120, 40, true)
+	page := hn.app.page.(*racePage)
+	tests := []struct {
+		key  string
+		next RaceConfig
+	}{
+		{"+", RaceConfig{80, 1}}, {"=", RaceConfig{160, 1}}, {"+", RaceConfig{160, 1}},
+		{"-", RaceConfig{80, 1}}, {"t", RaceConfig{80, 0.5}}, {"t", RaceConfig{80, 0.2}},
+		{"T", RaceConfig{80, 0.5}},
+	}
+	for _, tt := range tests {
+		hn.press(tt.key)
+		if page.next != tt.next {
+			t.Fatalf("after %s the next race is %+v, want %+v", tt.key, page.next, tt.next)
+		}
+	}
+	if !strings.Contains(hn.screen(), "next: 80 images, time-scale 0.5 (r)") {
+		t.Fatalf("the header does not announce the next race:\n%s", hn.screen())
+	}
+	hn.press("r")
+	hn.await("race start", is[raceStartedMsg])
+	r.mu.Lock()
+	starts := append([]RaceConfig{}, r.starts...)
+	r.mu.Unlock()
+	if want := []RaceConfig{{40, 1}, {80, 0.5}}; !slices.Equal(starts, want) {
+		t.Fatalf("races %+v, want %+v", starts, want)
+	}
+	if page.running != true || len(page.results) != 0 {
+		t.Fatal("r does not start a fresh race")
+	}
+	hn.press("esc")
+	hn.await("closed", is[closedMsg])
+	if r.closed != 1 {
+		t.Fatalf("the race was closed %d times, want once", r.closed)
+	}
+}
+
+func TestStylesFollowTheTerminal(t *testing.T) {
+	hn, _ := likesRun(t, 120, 40)
+	hn.update(tea.BackgroundColorMsg{Color: color.White})
+	if hn.app.styles.IsDark || hn.app.styles.Chart.P50 != colP50.chart(false) {
+		t.Fatal("a light background did not switch to the light palette")
+	}
+	if !strings.Contains(hn.app.View().Content, "\x1b[") {
+		t.Fatal("no colour at all on a colour terminal")
+	}
+	hn.update(tea.ColorProfileMsg{Profile: colorprofile.Ascii})
+	if !hn.app.styles.NoColor {
+		t.Fatal("an Ascii profile (NO_COLOR) did not turn the chart colours off")
+	}
+	// The plot's own colour codes go; the axis rows are styled like the
+	// rest of the screen, which the program strips itself.
+	lines := hn.app.page.(*loadPage).hist.latencyChart(hn.app.styles, 80, 12)
+	for _, line := range lines[:len(lines)-2] {
+		if strings.Contains(line, "\x1b[3") || strings.Contains(line, "38;5") {
+			t.Fatalf("chart line still coloured under NO_COLOR: %q", line)
+		}
+	}
+}
+
+func TestKnobKeysDoNotCollide(t *testing.T) {
+	fixed := map[string]bool{}
+	for _, b := range []string{"v", "V", "r", "R", "space", "b", "s", "tab", "esc", "?", "q", "ctrl+c"} {
+		fixed[b] = true
+	}
+	for _, e := range experiments.All() {
+		for _, kn := range e.Knobs {
+			for _, key := range []string{kn.Key, strings.ToUpper(kn.Key)} {
+				if fixed[key] {
+					t.Errorf("%s knob %s uses key %s, which the load screen already answers", e.Name, kn.Name, key)
+				}
+			}
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{ms(1234567), "1.23"}, {ms(45_640_000), "45.6"}, {ms(2_230_000_000), "2230"},
+		{relChange(152.9, 45.6), "-70%"}, {relChange(10, 10.01), "0%"}, {relChange(0, 5), ""},
+		{fit("likes: workers, async, cache", 20), "likes: workers…"}, {fit("short", 20), "short"},
+		{fit("unbreakable", 5), ""},
+		{fmt.Sprint(step(50, true)), "60"}, {fmt.Sprint(step(50, false)), "40"}, {fmt.Sprint(step(1, false)), "1"},
+		{fmt.Sprint(step(7, true)), "8"}, {fmt.Sprint(step(1000, true)), "1200"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,285 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"perflab/engine"
+	"perflab/experiments"
+)
+
+// fakeStage is a Stage with scripted snapshots and a twin that answers
+// at once, recording every call the dashboard makes.
+type fakeStage struct {
+	mu       sync.Mutex
+	exp      *experiments.Experiment // nil: an external URL
+	title    string
+	settings experiments.Settings
+	load     engine.Load
+	paused   bool
+	why      experiments.Why
+	snaps    chan *engine.Snapshot
+	calls    []string
+	sweep    []SweepCell // sent by SeedSweep, in order
+	setErr   error
+	closed   int
+	// gate, when set, holds every SetKnob until the test lets it go.
+	gate chan struct{}
+	// holdSweep keeps SeedSweep running after its cells, as a sweep
+	// in the middle of a run, until it is stopped.
+	holdSweep bool
+}
+
+func newFakeTwin(e *experiments.Experiment, s experiments.Settings) *fakeStage {
+	f := &fakeStage{exp: e, title: e.Title, settings: s.Clone(),
+		load:  engine.Load{Model: "closed", VUs: e.Plan.VUs, Think: e.Plan.Think},
+		snaps: make(chan *engine.Snapshot, 1)}
+	f.why = experiments.Why{QueriesPerRequest: 41, BusyWorkers: 4, Workers: 4,
+		CPUPerWorker: []float64{0.24, 0.25, 0.23, 0.26}, Profile: "django", InstanceCPUs: 1}
+	return f
+}
+
+func newFakeURL(l engine.Load) *fakeStage {
+	return &fakeStage{title: "GET http://127.0.0.1:8080/api/items", load: l, snaps: make(chan *engine.Snapshot, 1)}
+}
+
+func (f *fakeStage) record(format string, a ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf(format, a...))
+}
+
+func (f *fakeStage) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string{}, f.calls...)
+}
+
+func (f *fakeStage) Title() string { return f.title }
+
+func (f *fakeStage) Info() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.exp == nil {
+		return "external target, " + f.load.String()
+	}
+	return fmt.Sprintf("twin: profile %s, 1 instance CPU, %s workers up", f.settings["profile"], f.settings["workers"])
+}
+
+func (f *fakeStage) Snapshots() <-chan *engine.Snapshot { return f.snaps }
+
+func (f *fakeStage) Err() error { return nil }
+
+func (f *fakeStage) Knobs() []KnobValue {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.exp == nil {
+		return nil
+	}
+	var out []KnobValue
+	for _, k := range f.exp.Knobs {
+		out = append(out, KnobValue{Knob: k, Value: f.settings[k.Name]})
+	}
+	return out
+}
+
+func (f *fakeStage) SetKnob(name, value string) error {
+	f.record("set %s=%s", name, value)
+	if f.gate != nil {
+		<-f.gate
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.exp == nil {
+		return errNoTwin
+	}
+	if f.setErr != nil {
+		return f.setErr
+	}
+	if err := f.exp.Check(name, value); err != nil {
+		return err
+	}
+	f.settings[name] = value
+	if name == "cache" && value == "on" {
+		f.why.CacheLookups, f.why.CacheHitPct, f.why.QueriesPerRequest = 45, 97.8, 0.1
+	}
+	return nil
+}
+
+func (f *fakeStage) Load() engine.Load {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.load
+}
+
+func (f *fakeStage) SetVUs(n int) error {
+	f.record("vus %d", n)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch f.load.Model {
+	case "closed":
+		f.load.VUs = n
+	case "max":
+		f.load.Conns = n
+	default:
+		return errors.New("the open model sets a rate, not users")
+	}
+	return nil
+}
+
+func (f *fakeStage) SetRate(r float64) error {
+	f.record("rate %g", r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.load.Model != "open" {
+		return errors.New("only the open model has a rate")
+	}
+	f.load.Rate = r
+	return nil
+}
+
+func (f *fakeStage) Pause() {
+	f.record("pause")
+	f.mu.Lock()
+	f.paused = true
+	f.mu.Unlock()
+}
+
+func (f *fakeStage) Resume() {
+	f.record("resume")
+	f.mu.Lock()
+	f.paused = false
+	f.mu.Unlock()
+}
+
+func (f *fakeStage) Paused() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.paused
+}
+
+func (f *fakeStage) Why() (experiments.Why, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.why, f.exp != nil
+}
+
+func (f *fakeStage) Seed() (experiments.SeedCell, string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.exp == nil {
+		return experiments.SeedCell{}, "", false
+	}
+	c, ok := f.exp.SeedFor(f.settings)
+	return c, f.exp.Lesson, ok
+}
+
+func (f *fakeStage) SeedSweep(ctx context.Context, onCell func(SweepCell)) error {
+	f.record("sweep")
+	for _, c := range f.sweep {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		onCell(c)
+	}
+	if f.holdSweep {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return nil
+}
+
+func (f *fakeStage) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed++
+	return nil
+}
+
+// snapshot builds the load's state at quarter i of a likes-like run:
+// latencies wander around the seed's uncached figures, and from cached
+// on they drop to its cached ones. Deterministic, so screens compare
+// byte for byte.
+func snapshot(i int, cached bool, l engine.Load) *engine.Snapshot {
+	x := float64(i)
+	d := func(msv float64) time.Duration { return time.Duration(msv * float64(time.Millisecond)) }
+	p50, p90, p99, mean, rps := 33.4+4*math.Sin(x/7), 192+30*math.Sin(x/5), 611+150*math.Sin(x/3), 152.1+10*math.Sin(x/9), 41.2+3*math.Sin(x/11)
+	if cached {
+		p50, p90, p99, mean, rps = 27.3+2*math.Sin(x/7), 74.6+8*math.Sin(x/5), 140+20*math.Sin(x/3), 45.6+3*math.Sin(x/9), 45.7+2*math.Sin(x/11)
+	}
+	elapsed := time.Duration(i+1) * 250 * time.Millisecond
+	reqs := int64(rps * elapsed.Seconds())
+	last := engine.Figures{Requests: int64(rps), Answered: int64(rps), RPS: rps,
+		Min: d(2.1), Mean: d(mean), P50: d(p50), P90: d(p90), P95: d(p90 * 1.5), P99: d(p99), Max: d(p99 * 1.4)}
+	run := engine.Figures{Requests: reqs, Answered: reqs, RPS: 41.5, Min: d(1.9), Mean: d(149.8), P50: d(31.9),
+		P90: d(188.3), P95: d(290.1), P99: d(598), Max: d(2230)}
+	all := engine.Series{Name: engine.AllSeries, Last: last, Run: run, LastService: last, RunService: run}
+	return &engine.Snapshot{
+		Elapsed: elapsed, Duration: 2 * time.Minute, Load: l, All: all, Steps: []engine.Series{all},
+		Checks: []engine.Check{{Name: "login succeeded", Step: "signin", Passed: 1}, {Name: "status was 200", Step: "likes", Passed: reqs}},
+		Health: engine.Health{AchievedRate: rps, InFlight: 6, CPU: 0.031, Cores: 1},
+	}
+}
+
+// fakeRace is a Race whose events the test sends itself.
+type fakeRace struct {
+	mu      sync.Mutex
+	starts  []RaceConfig
+	events  chan RaceEvent
+	closed  int
+	startFn func(c RaceConfig) error
+}
+
+func newFakeRace() *fakeRace { return &fakeRace{} }
+
+func (r *fakeRace) Setup() RaceSetup {
+	return RaceSetup{
+		Defaults: RaceConfig{Images: 40, TimeScale: 1},
+		Strategies: []RaceStrategy{
+			{Name: "sequential", Resources: "1 thread", SeedSeconds: 34.59, SeedImages: 40},
+			{Name: "multiprocess", Resources: "4 procs", SeedSeconds: 9.31, SeedImages: 40},
+			{Name: "distributed", Resources: "16 nodes", SeedSeconds: 2.76, SeedImages: 40},
+			{Name: "async", Resources: "1 thread", SeedSeconds: 0.86, SeedImages: 40},
+		},
+		Mock:   "token .10  signed .05  upload .20  recognise .50 s",
+		Lesson: "For network-I/O-bound work, non-blocking async beats adding processes or machines, which mostly buy CPUs that sit waiting.",
+	}
+}
+
+func (r *fakeRace) Start(ctx context.Context, c RaceConfig) (<-chan RaceEvent, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.starts = append(r.starts, c)
+	r.events = make(chan RaceEvent, 512)
+	return r.events, nil
+}
+
+func (r *fakeRace) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed++
+	return nil
+}
+
+// raceProgress is the race a quarter of the way in at time-scale 1.
+func raceProgress() []RaceEvent {
+	return []RaceEvent{
+		{Progress: RaceProgress{Strategy: "sequential", Done: 11, Total: 40, Elapsed: 9400 * time.Millisecond}},
+		{Progress: RaceProgress{Strategy: "multiprocess", Done: 40, Total: 40, Elapsed: 7710 * time.Millisecond}},
+		{Progress: RaceProgress{Strategy: "distributed", Done: 40, Total: 40, Elapsed: 2530 * time.Millisecond}},
+		{Progress: RaceProgress{Strategy: "async", Done: 40, Total: 40, Elapsed: 860 * time.Millisecond}},
+	}
+}
+
+func raceDone() RaceEvent {
+	return RaceEvent{Done: true, Results: []RaceResult{
+		{Strategy: "sequential", Images: 40, Workers: 1, Seconds: 34.21, IdealSeconds: 34.0, Speedup: 1, CPUSeconds: 0.41, ImagesPerCPUSecond: 98},
+		{Strategy: "multiprocess", Images: 40, Workers: 4, Seconds: 7.71, IdealSeconds: 7.6, Speedup: 4.4, CPUSeconds: 0.52, ImagesPerCPUSecond: 77},
+		{Strategy: "distributed", Images: 40, Workers: 16, Seconds: 2.53, IdealSeconds: 2.5, Speedup: 13.5, CPUSeconds: 1.9, ImagesPerCPUSecond: 21},
+		{Strategy: "async", Images: 40, Workers: 1, Seconds: 0.86, IdealSeconds: 0.85, Speedup: 39.8, CPUSeconds: 0.12, ImagesPerCPUSecond: 333},
+	}}
+}

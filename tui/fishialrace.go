@@ -1,0 +1,91 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"perflab/experiments"
+)
+
+// FishialRace is the Fishial race as the dashboard drives it: every
+// strategy at once against the mock API, with the presenter's images and
+// time-scale over the base configuration.
+type FishialRace struct {
+	base experiments.FishialConfig
+}
+
+// NewFishialRace prepares a race from base (processes, nodes, Redis, 429s
+// and the strategies stay as given).
+func NewFishialRace(base experiments.FishialConfig) *FishialRace { return &FishialRace{base: base} }
+
+func (r *FishialRace) Setup() RaceSetup {
+	setup := RaceSetup{
+		Defaults: RaceConfig{Images: r.base.Images, TimeScale: r.base.TimeScale},
+		Lesson:   strings.Join(strings.Fields(experiments.FishialLesson), " "),
+	}
+	lat := r.base.Latencies()
+	setup.Mock = fmt.Sprintf("token %s  signed %s  upload %s  recognise %s s",
+		seconds(lat.Token.Seconds()), seconds(lat.SignedUpload.Seconds()), seconds(lat.Upload.Seconds()), seconds(lat.Recognition.Seconds()))
+	for _, name := range r.base.Strategies {
+		st := RaceStrategy{Name: name, Resources: resources(name, r.base.Workers(name))}
+		if row, ok := experiments.FishialSeedFor(name); ok {
+			st.SeedSeconds, st.SeedImages = row.Seconds, experiments.FishialSeedImages
+		}
+		setup.Strategies = append(setup.Strategies, st)
+	}
+	return setup
+}
+
+func resources(strategy string, n int) string {
+	switch strategy {
+	case experiments.StrategyMultiprocess:
+		return fmt.Sprintf("%d procs", n)
+	case experiments.StrategyDistributed:
+		return fmt.Sprintf("%d nodes", n)
+	}
+	return "1 thread"
+}
+
+// seconds prints .10 for 0.1, as the study's slides did.
+func seconds(v float64) string {
+	return strings.TrimPrefix(fmt.Sprintf("%.2f", v), "0")
+}
+
+// Start runs every strategy at once; see Race.
+func (r *FishialRace) Start(ctx context.Context, c RaceConfig) (<-chan RaceEvent, error) {
+	cfg := r.base
+	cfg.Images, cfg.TimeScale = c.Images, c.TimeScale
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	events := make(chan RaceEvent, 64)
+	send := func(ev RaceEvent) bool {
+		select {
+		case events <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	go func() {
+		defer close(events)
+		results, err := experiments.RunFishial(ctx, cfg, true, func(p experiments.FishialProgress) {
+			send(RaceEvent{Progress: RaceProgress{Strategy: p.Strategy, Done: p.Done, Total: p.Total, Elapsed: p.Elapsed}})
+		})
+		final := RaceEvent{Done: true, Err: err}
+		for _, res := range results {
+			final.Results = append(final.Results, RaceResult{
+				Strategy: res.Strategy, Images: res.Images, Workers: res.Workers,
+				Seconds: res.Seconds, IdealSeconds: res.IdealSeconds, Speedup: res.Speedup,
+				CPUSeconds: res.CPUSeconds, ImagesPerCPUSecond: res.ImagesPerCPUSecond,
+			})
+		}
+		send(final)
+	}()
+	return events, nil
+}
+
+// Close has nothing to release: each race starts and stops its own mock
+// API and Redis.
+func (r *FishialRace) Close() error { return nil }

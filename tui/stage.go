@@ -1,0 +1,148 @@
+package tui
+
+import (
+	"context"
+	"time"
+
+	"perflab/engine"
+	"perflab/experiments"
+)
+
+// Stage is what a load screen watches and drives: a load run against a
+// target, and for an experiment the twin behind it. The dashboard calls
+// its methods from command goroutines, never from Update, so they may
+// block; every method must be safe for concurrent use.
+type Stage interface {
+	// Title names what is under load, e.g. "likes: workers, async, cache"
+	// or "GET http://host/path".
+	Title() string
+	// Info describes the target's state in one line, e.g. "twin: profile
+	// django, 1 instance CPU, 3 workers up".
+	Info() string
+	// Snapshots delivers the load's snapshots about four times a second,
+	// continuing across the runs of a sweep, and is closed when the load
+	// has ended for good.
+	Snapshots() <-chan *engine.Snapshot
+	// Err reports why Snapshots closed early; nil when the load ran to its
+	// end or was stopped.
+	Err() error
+
+	// Knobs are the twin's knobs with their values in force; nil when
+	// there is no twin.
+	Knobs() []KnobValue
+	// SetKnob changes one knob live and returns once it is in force,
+	// which may take seconds (a rolling restart of workers).
+	SetKnob(name, value string) error
+
+	Load() engine.Load
+	// SetVUs sets the virtual users (closed model) or connections (max
+	// model); SetRate the open model's rate.
+	SetVUs(n int) error
+	SetRate(r float64) error
+	Pause()
+	Resume()
+	Paused() bool
+
+	// Why is the twin's side of the last second; false when there is no
+	// twin.
+	Why() (experiments.Why, bool)
+	// Seed is the study's figure for the configuration in force, if it
+	// measured one, and the experiment's lesson ("" when there is none).
+	Seed() (cell experiments.SeedCell, lesson string, ok bool)
+	// SeedSweep replays the configurations the study measured, one run
+	// each, calling onCell (from its own goroutine) when a run starts and
+	// when it ends; its snapshots keep coming through Snapshots. It
+	// returns when the sweep is done or ctx ends, and the live load goes
+	// on afterwards.
+	SeedSweep(ctx context.Context, onCell func(SweepCell)) error
+
+	// Close stops the load and the twin, leaving no process behind.
+	Close() error
+}
+
+// KnobValue is one knob and the value in force.
+type KnobValue struct {
+	Knob  *experiments.Knob
+	Value string
+}
+
+// SweepCell is one configuration of a seed sweep: running, or done with
+// its figures beside the study's.
+type SweepCell struct {
+	Index, Total int // Index counts from 0
+	Settings     experiments.Settings
+	Label        string // e.g. "sync, 4 workers, no cache"
+	// Figures cover the whole run of this configuration; zero while it runs.
+	Figures engine.Figures
+	Seed    experiments.SeedCell
+	HasSeed bool
+	Running bool
+}
+
+// Race is what the Fishial screen drives: the strategies run at once
+// against the mock API so their progress can be compared live.
+type Race interface {
+	// Setup describes the race before it starts: defaults, the
+	// strategies in display order and the mock's latencies.
+	Setup() RaceSetup
+	// Start runs every strategy concurrently. The channel delivers
+	// progress as images finish and one final event with the results (or
+	// the error), then closes. Cancelling ctx stops the race and its
+	// processes, and its sends give up: the screen stops reading a race
+	// it has replaced.
+	Start(ctx context.Context, c RaceConfig) (<-chan RaceEvent, error)
+	// Close releases what the race holds (the mock API, a Redis).
+	Close() error
+}
+
+// RaceConfig is what the presenter can change between races.
+type RaceConfig struct {
+	Images    int
+	TimeScale float64
+}
+
+// RaceSetup describes a race before it runs.
+type RaceSetup struct {
+	Defaults   RaceConfig
+	Strategies []RaceStrategy
+	// Mock describes the mock API's latencies at time-scale 1, e.g.
+	// "token .10  signed .05  upload .20  recognise .50 s".
+	Mock   string
+	Lesson string
+}
+
+// RaceStrategy is one contestant.
+type RaceStrategy struct {
+	Name      string // sequential, multiprocess, distributed, async
+	Resources string // e.g. "4 procs", "16 nodes", "1 thread"
+	// SeedSeconds is the study's time for its 40 images; 0 if unknown.
+	SeedSeconds float64
+	SeedImages  int
+}
+
+// RaceEvent is one image finished by one strategy, or the end of the
+// race (Done set) with its results or the error that stopped it.
+type RaceEvent struct {
+	Progress RaceProgress
+	Done     bool
+	Results  []RaceResult
+	Err      error
+}
+
+// RaceProgress is one strategy's images done so far.
+type RaceProgress struct {
+	Strategy    string
+	Done, Total int
+	Elapsed     time.Duration
+}
+
+// RaceResult is one strategy's figures once all its images are done.
+type RaceResult struct {
+	Strategy           string
+	Images, Workers    int
+	Seconds            float64
+	IdealSeconds       float64
+	Speedup            float64
+	CPUSeconds         float64
+	ImagesPerCPUSecond float64
+}
