@@ -40,6 +40,20 @@ type Plan struct {
 	// PageStep names the step that fetches the SPA, which follows the
 	// page when offload moves it to the edge; "" if there is none.
 	PageStep string
+	// Measured names the step whose figures are the experiment's result,
+	// so the one sign-in of a setup does not weigh on a short run's.
+	Measured string
+}
+
+// Measured picks the experiment's measured step out of a snapshot, or
+// the total when the step is not there.
+func (e *Experiment) Measured(s *engine.Snapshot) engine.Series {
+	for _, st := range s.Steps {
+		if st.Name == e.Plan.Measured {
+			return st
+		}
+	}
+	return s.All
 }
 
 // Site is where the twin answers: the API base URL and the base URL that

@@ -25,6 +25,7 @@ var Likes = &Experiment{
 		VUs:      50,
 		Think:    time.Second,
 		Duration: 30 * time.Second,
+		Measured: "likes",
 		Scenario: func(site Site) engine.Scenario {
 			return engine.Scenario{
 				Setup: []engine.Step{{

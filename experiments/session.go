@@ -154,16 +154,29 @@ func (e *Experiment) DefaultModel() engine.Model {
 // generator's goroutine, and returns the final snapshot. A nil model is
 // the experiment's default.
 func (s *Session) Run(ctx context.Context, model engine.Model, observe func(*engine.Snapshot), opts ...engine.Option) (*engine.Snapshot, error) {
-	if model == nil {
-		model = s.exp.DefaultModel()
-	}
-	gen, err := engine.New(s.exp.Plan.Scenario(s.Site()), model, opts...)
+	gen, err := s.NewRun(model, opts...)
 	if err != nil {
 		return nil, err
 	}
 	if observe != nil {
 		gen.Observe(observe)
 	}
+	return s.Drive(ctx, gen)
+}
+
+// NewRun prepares a load run against the twin, for the caller to observe
+// or subscribe to before Drive starts it. A nil model is the
+// experiment's default.
+func (s *Session) NewRun(model engine.Model, opts ...engine.Option) (*engine.Generator, error) {
+	if model == nil {
+		model = s.exp.DefaultModel()
+	}
+	return engine.New(s.exp.Plan.Scenario(s.Site()), model, opts...)
+}
+
+// Drive runs gen, made by NewRun, to its end. While it runs it is the
+// session's run in progress, which knob changes keep pointed at the twin.
+func (s *Session) Drive(ctx context.Context, gen *engine.Generator) (*engine.Snapshot, error) {
 	s.mu.Lock()
 	if s.gen != nil {
 		s.mu.Unlock()
@@ -176,6 +189,10 @@ func (s *Session) Run(ctx context.Context, model engine.Model, observe func(*eng
 		s.gen = nil
 		s.mu.Unlock()
 	}()
+	// The page may have moved between NewRun and now.
+	if err := s.followPage(ctx, s.twin.SiteURL()); err != nil {
+		return nil, err
+	}
 	return gen.Run(ctx)
 }
 

@@ -18,6 +18,7 @@ var Static = &Experiment{
 		VUs:      100,
 		Think:    500 * time.Millisecond,
 		Duration: 30 * time.Second,
+		Measured: "static",
 		PageStep: "static",
 		Scenario: func(site Site) engine.Scenario {
 			return engine.Scenario{Steps: []engine.Step{

@@ -2,13 +2,61 @@ package main
 
 import (
 	"context"
+	"time"
 
+	"perflab/engine"
 	"perflab/experiments"
+	"perflab/server"
 	"perflab/tui"
 )
 
 func init() {
 	dashboardExperiments["fishial"] = fishialEntry
+	for _, e := range experiments.All() {
+		dashboardExperiments[e.Name] = func(o *options) (tui.Entry, error) { return twinEntry(e, o) }
+	}
+}
+
+// twinEntry is a twin experiment on the home screen. Its knob and load
+// flags apply when the command line opens it; from elsewhere it starts
+// from the study's configuration and load.
+func twinEntry(e *experiments.Experiment, o *options) (tui.Entry, error) {
+	settings := e.Defaults()
+	model := e.DefaultModel()
+	base := server.DefaultConfig()
+	var opts []engine.Option
+	var duration time.Duration
+	if o.experiment == e.Name {
+		var err error
+		if settings, err = experimentSettings(e, o); err != nil {
+			return tui.Entry{}, err
+		}
+		if model, err = loadModel(o, model); err != nil {
+			return tui.Entry{}, err
+		}
+		if opts, err = loadOptions(o, 0); err != nil {
+			return tui.Entry{}, err
+		}
+		duration = o.duration
+		if o.set["redis"] {
+			base.Redis = o.redis
+		}
+		if _, err := experiments.TwinConfig(base, settings); err != nil {
+			return tui.Entry{}, usagef("%v", err)
+		}
+	}
+	return tui.Entry{
+		Name:   e.Name,
+		Title:  e.Title,
+		Lesson: e.Lesson,
+		OpenStage: func(ctx context.Context) (tui.Stage, error) {
+			sess, err := experiments.Open(ctx, e, settings, base)
+			if err != nil {
+				return nil, err
+			}
+			return tui.StartTwinStage(sess, model, duration, opts...), nil
+		},
+	}, nil
 }
 
 // fishialEntry is the race on the home screen. The race flags apply when

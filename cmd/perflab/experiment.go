@@ -248,7 +248,7 @@ func writeSeedTable(w io.Writer, p sweepPlan, results []runResult) {
 	fmt.Fprintf(w, "\n%s experiment, perflab beside the seed (ms, req/s)\n", p.exp.Name)
 	fmt.Fprintln(tw, "run\tconfiguration\tmean\tp50\tp90\trps\t\tseed mean\tp50\tp90\trps\t")
 	for i, r := range results {
-		f := r.final.All.Run
+		f := p.exp.Measured(r.final).Run
 		line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%.1f\t\t", i+1, shortConfig(p, r.settings), msCell(f.Mean), msCell(f.P50), msCell(f.P90), f.RPS)
 		if seed, ok := p.exp.SeedFor(r.settings); ok {
 			line += fmt.Sprintf("%s\t%s\t%s\t%s\t", msCell(seed.Mean), msCell(seed.P50), msCell(seed.P90), rpsCell(seed.RPS))
