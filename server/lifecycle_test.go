@@ -436,7 +436,7 @@ func TestRedisKilledMidRun(t *testing.T) {
 	servedDown := ok.Load()
 	time.Sleep(300 * time.Millisecond)
 	if ok.Load() == servedDown {
-		t.Fatal("no request succeeded while Redis was down")
+		t.Fatalf("no request succeeded while Redis was down (failed %d, last %v; stats %+v)", bad.Load(), lastBad.Load(), tw.Stats().Total)
 	}
 	startRedisServer(t, bin, port)
 	waitFor(t, 5*time.Second, "the twin to see Redis back", func() bool { return tw.Stats().RedisReachable })
