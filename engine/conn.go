@@ -181,7 +181,7 @@ func classifyIO(err error) Outcome {
 }
 
 func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, fasthttp.ErrTimeout) {
 		return true
 	}
 	var ne net.Error

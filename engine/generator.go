@@ -46,11 +46,8 @@ type Generator struct {
 	cfg    config
 	steps  []Step // setup steps, then iteration steps
 	nSetup int
-	eps    []endpoint // distinct endpoints
-	stepEp []int      // endpoint index of each step
-	// static holds each step's request bytes when the step uses no
-	// variable; workers share them read-only.
-	static [][]byte
+	// routes says where each step's requests go; SetStepURL swaps one.
+	routes []atomic.Pointer[route]
 	shared map[string]string // variables captured in setup
 
 	mu        sync.Mutex
@@ -106,19 +103,13 @@ func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
 		shared: map[string]string{},
 		stopCh: make(chan struct{}),
 	}
-	epIndex := map[endpoint]int{}
-	for _, st := range g.steps {
-		ep, err := endpointOf(templateStub(st.URL))
+	g.routes = make([]atomic.Pointer[route], len(g.steps))
+	for i, st := range g.steps {
+		r, err := newRoute(st)
 		if err != nil {
-			return nil, fmt.Errorf("step %s: %w", st.Name, err)
+			return nil, err
 		}
-		i, ok := epIndex[ep]
-		if !ok {
-			i = len(g.eps)
-			epIndex[ep] = i
-			g.eps = append(g.eps, ep)
-		}
-		g.stepEp = append(g.stepEp, i)
+		g.routes[i].Store(r)
 	}
 	switch m := model.(type) {
 	case Closed:
@@ -174,16 +165,6 @@ func (g *Generator) Run(ctx context.Context) (*Snapshot, error) {
 			agg.closeSubs()
 		}
 	}()
-	for _, st := range g.steps {
-		var b []byte
-		if !st.usesVars() {
-			var err error
-			if b, err = buildRequest(st, nil); err != nil {
-				return nil, err
-			}
-		}
-		g.static = append(g.static, b)
-	}
 	if err := g.runSetup(); err != nil {
 		return nil, err
 	}
@@ -322,6 +303,75 @@ func (g *Generator) SetRate(r float64) error {
 		g.sched.Store(&schedule{at: time.Now(), base: g.slot.Load(), interval: rateInterval(r)})
 	}
 	return nil
+}
+
+// SetStepURL sends the named step's requests to url from now on, e.g.
+// when the page under test moves to another server; the step's series
+// continues. It returns once no request to the old URL is in flight (or
+// ctx ends), so the old server may stop serving it without failing any.
+func (g *Generator) SetStepURL(ctx context.Context, step, url string) error {
+	for i := range g.steps {
+		if g.steps[i].Name != step {
+			continue
+		}
+		old := g.routes[i].Load()
+		st := old.step
+		st.URL = url
+		if err := checkURL(templateStub(url)); err != nil {
+			return err
+		}
+		r, err := newRoute(st)
+		if err != nil {
+			return err
+		}
+		g.routes[i].Store(r)
+		return g.waitRoute(ctx, old)
+	}
+	return fmt.Errorf("no step named %q", step)
+}
+
+// waitRoute polls until no worker is in a request on route r.
+func (g *Generator) waitRoute(ctx context.Context, r *route) error {
+	for {
+		g.mu.Lock()
+		busy := false
+		for _, list := range [][]*worker{g.workers, g.retired} {
+			for _, w := range list {
+				busy = busy || w.onRoute.Load() == r
+			}
+		}
+		g.mu.Unlock()
+		if !busy {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// route is where one step's requests go and, for a step that uses no
+// variable, its request bytes, shared read-only by every worker.
+type route struct {
+	step   Step
+	ep     endpoint
+	static []byte
+}
+
+func newRoute(st Step) (*route, error) {
+	ep, err := endpointOf(templateStub(st.URL))
+	if err != nil {
+		return nil, fmt.Errorf("step %s: %w", st.Name, err)
+	}
+	r := &route{step: st, ep: ep}
+	if !st.usesVars() {
+		if r.static, err = buildRequest(st, nil); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // Duration is the planned length of the run; 0 runs until stopped.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,42 +12,51 @@ import (
 // in-flight slot (open). It owns its connections, request buffers and
 // sample log, so its loop shares nothing that needs a lock.
 type worker struct {
-	g     *Generator
-	rec   *recorder
-	conns []*conn
-	resp  fasthttp.Response
-	// vars holds the worker's variables: setup captures plus its own.
-	vars map[string]string
-	// reqs caches request bytes for steps that use variables; built is
-	// the vars version each was built from.
-	reqs    [][]byte
-	built   []uint64
+	g    *Generator
+	rec  *recorder
+	resp fasthttp.Response
+	// vars holds the worker's variables: setup captures plus its own;
+	// version counts their changes.
+	vars    map[string]string
 	version uint64
+	steps   []stepState
+
+	connMu sync.Mutex // guards conns against abort, which may run elsewhere
+	conns  map[endpoint]*conn
 
 	quit    atomic.Bool
 	wake    chan struct{} // closed when the worker is retired
 	done    chan struct{}
 	timer   *time.Timer
 	aborted atomic.Bool
+	// onRoute is the route of the request in flight, for SetStepURL to
+	// wait on; nil between requests.
+	onRoute atomic.Pointer[route]
+}
+
+// stepState is a worker's cache for one step: the route it last used,
+// that route's connection, and request bytes built from the worker's
+// variables (version built) when the step uses any.
+type stepState struct {
+	r     *route
+	c     *conn
+	req   []byte
+	built uint64
 }
 
 func (g *Generator) newWorker() *worker {
 	w := &worker{
-		g:     g,
-		rec:   &recorder{},
-		conns: make([]*conn, len(g.eps)),
-		vars:  make(map[string]string, len(g.shared)),
-		reqs:  make([][]byte, len(g.steps)),
-		built: make([]uint64, len(g.steps)),
-		wake:  make(chan struct{}),
-		done:  make(chan struct{}),
+		g:       g,
+		rec:     &recorder{},
+		vars:    make(map[string]string, len(g.shared)),
+		version: 1,
+		steps:   make([]stepState, len(g.steps)),
+		conns:   map[endpoint]*conn{},
+		wake:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	for k, v := range g.shared {
 		w.vars[k] = v
-	}
-	w.version = 1
-	for i, ep := range g.eps {
-		w.conns[i] = newConn(ep, g.cfg.tls, g.cfg.timeout, &w.aborted)
 	}
 	return w
 }
@@ -84,7 +94,7 @@ func (w *worker) runClosed() {
 				return
 			}
 		}
-		if think > 0 && !w.sleep(think) {
+		if think > 0 && (!w.sleep(think) || w.stopped()) {
 			return
 		}
 	}
@@ -101,10 +111,13 @@ func (w *worker) runOpen() {
 		}
 		slot := g.slot.Add(1) - 1
 		at := g.sched.Load().start(slot)
+		if g.cfg.duration > 0 && !at.Before(g.start.Add(g.cfg.duration)) {
+			return // scheduled past the end of the run
+		}
 		// Waits under 20 us are not worth a timer; sending that early
 		// cannot flatter the figures, which count from the later of the
 		// schedule and the send.
-		if wait := time.Until(at); wait > 20*time.Microsecond && !w.sleep(wait) {
+		if wait := time.Until(at); wait > 20*time.Microsecond && (!w.sleep(wait) || w.stopped()) {
 			return
 		}
 		g.openBusy.Add(1)
@@ -138,14 +151,17 @@ func (w *worker) sleep(d time.Duration) bool {
 // the request should have started.
 func (w *worker) do(i int, scheduled time.Time) sample {
 	g := w.g
-	st := &g.steps[i]
-	req := w.request(i)
+	ss := w.stepState(i)
+	st := &ss.r.step
+	req := w.request(ss)
 	if req == nil {
 		s := sample{step: uint8(i), outcome: OutcomeIO}
 		w.rec.record(s)
 		return s
 	}
-	sent, out := w.conns[g.stepEp[i]].roundTrip(req, &w.resp)
+	w.onRoute.Store(ss.r)
+	sent, out := ss.c.roundTrip(req, &w.resp)
+	w.onRoute.Store(nil)
 	end := time.Now()
 	if out != OutcomeOK && g.stopping.Load() {
 		// Cut off by the end of the run, not failed by the target.
@@ -170,23 +186,43 @@ func (w *worker) do(i int, scheduled time.Time) sample {
 	return s
 }
 
-// request returns the bytes of step i, rebuilding them only when a
-// variable they use has changed.
-func (w *worker) request(i int) []byte {
-	if b := w.g.static[i]; b != nil {
-		return b
+// stepState returns step i's cache, brought up to date with its route.
+func (w *worker) stepState(i int) *stepState {
+	ss := &w.steps[i]
+	if r := w.g.routes[i].Load(); ss.r != r {
+		*ss = stepState{r: r, c: w.conn(r.ep)}
 	}
-	if w.built[i] != w.version {
-		b, err := buildRequest(w.g.steps[i], w.vars)
+	return ss
+}
+
+func (w *worker) conn(ep endpoint) *conn {
+	w.connMu.Lock()
+	defer w.connMu.Unlock()
+	c, ok := w.conns[ep]
+	if !ok {
+		c = newConn(ep, w.g.cfg.tls, w.g.cfg.timeout, &w.aborted)
+		w.conns[ep] = c
+	}
+	return c
+}
+
+// request returns the step's bytes, rebuilding them only when a variable
+// they use has changed.
+func (w *worker) request(ss *stepState) []byte {
+	if ss.r.static != nil {
+		return ss.r.static
+	}
+	if ss.built != w.version {
+		b, err := buildRequest(ss.r.step, w.vars)
 		if err != nil {
 			// The scenario was validated, so a captured value broke the
 			// request; do() counts that as an error without sending.
 			b = nil
 		}
-		w.reqs[i] = b
-		w.built[i] = w.version
+		ss.req = b
+		ss.built = w.version
 	}
-	return w.reqs[i]
+	return ss.req
 }
 
 func (w *worker) capture(st *Step) {
@@ -204,12 +240,16 @@ func (w *worker) capture(st *Step) {
 // returns now. Safe from any goroutine.
 func (w *worker) abort() {
 	w.aborted.Store(true)
+	w.connMu.Lock()
+	defer w.connMu.Unlock()
 	for _, c := range w.conns {
 		c.abort()
 	}
 }
 
 func (w *worker) closeConns() {
+	w.connMu.Lock()
+	defer w.connMu.Unlock()
 	for _, c := range w.conns {
 		c.close()
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -157,7 +158,11 @@ func TestLiveResize(t *testing.T) {
 		}
 		done <- final
 	}()
-	time.Sleep(300 * time.Millisecond)
+	serving := func(what string) {
+		target := tw.Stats().Total.Requests + 20
+		waitFor(t, 60*time.Second, "load to flow "+what, func() bool { return tw.Stats().Total.Requests >= target })
+	}
+	serving("before the resize")
 	for _, n := range []int{4, 2} {
 		c := tw.Config()
 		c.Workers = n
@@ -172,14 +177,14 @@ func TestLiveResize(t *testing.T) {
 		if s.WorkersUp != n || len(s.Workers) != n || len(pids) != n || s.Config.Workers != n {
 			t.Fatalf("after Apply(workers=%d): %d up, %d listed, %d pids, config %d", n, s.WorkersUp, len(s.Workers), len(pids), s.Config.Workers)
 		}
-		time.Sleep(400 * time.Millisecond)
+		serving(fmt.Sprintf("with %d workers", n))
 	}
 	gen.Stop()
 	final := <-done
 	if final == nil {
 		t.Fatal("no final snapshot")
 	}
-	if r := final.All.Run; r.Requests < 20 || r.Errors != 0 {
+	if r := final.All.Run; r.Requests < 60 || r.Errors != 0 {
 		t.Fatalf("%d requests, %d failed (%+v) across the resizes; want none failed", r.Requests, r.Errors, final.Errors)
 	}
 	if tw.Stats().Total.Requests < uint64(final.All.Run.Requests) {

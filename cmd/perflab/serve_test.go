@@ -50,17 +50,6 @@ func TestServeFlags(t *testing.T) {
 	}
 }
 
-// buildPerflab builds the command into dir and returns its path.
-func buildPerflab(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "perflab")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // served is a running `perflab serve`.
 type served struct {
 	cmd   *exec.Cmd
@@ -151,7 +140,7 @@ func fileExists(p string) bool {
 // kill -9 of perflab leaves no child behind.
 func TestServeBinary(t *testing.T) {
 	tmp := t.TempDir()
-	bin := buildPerflab(t, tmp)
+	bin := binary
 
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run("stops on "+sig.String(), func(t *testing.T) {

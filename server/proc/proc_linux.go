@@ -2,8 +2,10 @@ package proc
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -67,6 +69,35 @@ func startPinned(cmd *exec.Cmd, cpus []int) error {
 		err = fmt.Errorf("restore CPU affinity: %w", rerr)
 	}
 	return err
+}
+
+// Pin moves every thread of a running process to cpus (all cores when
+// cpus is empty). Threads it starts later inherit the mask.
+func Pin(pid int, cpus []int) error {
+	var set unix.CPUSet
+	if len(cpus) == 0 {
+		for c := 0; c < runtime.NumCPU(); c++ {
+			set.Set(c)
+		}
+	}
+	for _, c := range cpus {
+		set.Set(c)
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return fmt.Errorf("list threads of %d: %w", pid, err)
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		// A thread may exit between the listing and this call.
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("pin thread %d of %d to %v: %w", tid, pid, cpus, err)
+		}
+	}
+	return nil
 }
 
 // PinningSupported reports whether Start can pin children to CPUs.

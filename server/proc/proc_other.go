@@ -11,5 +11,8 @@ func armParentDeath() {}
 // Start starts cmd. Pinning to CPUs is not supported here; callers warn.
 func Start(cmd *exec.Cmd, cpus []int) error { return cmd.Start() }
 
+// Pin is not supported here; callers warn.
+func Pin(pid int, cpus []int) error { return nil }
+
 // PinningSupported reports whether Start can pin children to CPUs.
 const PinningSupported = false

@@ -1,17 +1,23 @@
 package proc
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func init() {
 	Register("test-echo", func(args []string) int {
 		os.Stdout.WriteString(strings.Join(args, " "))
 		return 3
+	})
+	Register("test-sleep", func(args []string) int {
+		time.Sleep(time.Minute)
+		return 0
 	})
 	Register("test-affinity", func(args []string) int {
 		b, err := os.ReadFile("/proc/self/status")
@@ -105,5 +111,45 @@ func TestExternalRunsProgram(t *testing.T) {
 	cmd.Wait()
 	if got := cmd.ProcessState.ExitCode(); got != 4 || out.String() != "hello\n" {
 		t.Fatalf("exit %d, output %q; want 4 and %q", got, out.String(), "hello\n")
+	}
+}
+
+func TestPinMovesRunningChild(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.NumCPU() < 2 {
+		t.Skip("pinning is checked on Linux with at least two cores")
+	}
+	cmd, err := Command("test-sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Start(cmd, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	allowed := func() string {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		return ""
+	}
+	time.Sleep(100 * time.Millisecond) // let the runtime start its threads
+	if err := Pin(cmd.Process.Pid, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", cmd.Process.Pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", cmd.Process.Pid, task.Name()))
+		if !strings.Contains(string(b), "Cpus_allowed_list:\t1\n") {
+			t.Fatalf("thread %s not moved to CPU 1", task.Name())
+		}
+	}
+	if err := Pin(cmd.Process.Pid, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := allowed(); got == "1" {
+		t.Fatalf("after unpinning the child is still on %s", got)
 	}
 }

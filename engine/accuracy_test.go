@@ -1,0 +1,51 @@
+package engine
+
+import (
+	"net"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestAccuracy checks that the reported median equals what the target
+// spent plus the loopback round trip: the target sleeps 20 ms and records
+// how long each answer really took; perflab's p50 must land within 1 ms of
+// that median plus the p50 of an endpoint that does nothing.
+func TestAccuracy(t *testing.T) {
+	var mu sync.Mutex
+	var served []time.Duration
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/sleep" {
+			start := time.Now()
+			time.Sleep(20 * time.Millisecond)
+			d := time.Since(start)
+			mu.Lock()
+			served = append(served, d)
+			mu.Unlock()
+		}
+		ctx.WriteString("ok")
+	}}
+	go srv.Serve(ln)
+	defer srv.Shutdown()
+	base := "http://" + ln.Addr().String()
+
+	baseline := mustRun(t, oneStep(base+"/"), Closed{VUs: 4, Think: 5 * time.Millisecond}, Duration(time.Second)).All.Run.P50
+	got := mustRun(t, oneStep(base+"/sleep"), Closed{VUs: 10}, Duration(2*time.Second)).All.Run.P50
+
+	mu.Lock()
+	sort.Slice(served, func(i, j int) bool { return served[i] < served[j] })
+	truth := served[len(served)/2]
+	mu.Unlock()
+	want := truth + baseline
+	t.Logf("p50 %s; target's own median %s + loopback p50 %s = %s", got, truth, baseline, want)
+	if d := got - want; d > time.Millisecond || d < -time.Millisecond {
+		t.Fatalf("p50 %s is %s away from %s; want within 1 ms", got, d, want)
+	}
+}

@@ -1,0 +1,115 @@
+package report
+
+import (
+	"encoding/csv"
+	"strings"
+	"testing"
+	"time"
+
+	"perflab/engine"
+)
+
+func figures(n int64, p50 time.Duration) engine.Figures {
+	return engine.Figures{Requests: n, Answered: n, RPS: float64(n), Min: p50 / 2, Mean: p50, P50: p50, P90: 2 * p50, P95: 3 * p50, P99: 4 * p50, Max: 5 * p50}
+}
+
+func snapshot(second int, done bool) *engine.Snapshot {
+	series := func(name string) engine.Series {
+		f := figures(40, 100*time.Millisecond)
+		return engine.Series{Name: name, Last: f, Run: f, LastService: f, RunService: f}
+	}
+	return &engine.Snapshot{
+		Elapsed: time.Duration(second) * time.Second, Second: second, Done: done,
+		Load:   engine.Load{Model: "closed", VUs: 50},
+		All:    series(engine.AllSeries),
+		Steps:  []engine.Series{series("signin"), series("likes")},
+		Checks: []engine.Check{{Name: "status was 200", Step: "likes", Passed: 39, Failed: 1}},
+	}
+}
+
+func TestCSVRows(t *testing.T) {
+	var b strings.Builder
+	w, err := NewCSV(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetLabels(Labels{Run: 2, Experiment: "likes", Workers: "4", Mode: "sync", Cache: "off"})
+	// A snapshot that closes no second writes nothing.
+	mid := snapshot(0, false)
+	for _, s := range []*engine.Snapshot{snapshot(1, false), mid, snapshot(2, false), snapshot(0, true)} {
+		if err := w.Snapshot(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := csv.NewReader(strings.NewReader(b.String())).ReadAll()
+	if err != nil {
+		t.Fatalf("not valid CSV: %v", err)
+	}
+	if strings.Join(rows[0][:23], ",") != "kind,run,elapsed_s,experiment,series,workers,mode,cache,query,offload,profile,vus,rate,requests,errors,rps,min_ms,mean_ms,p50_ms,p90_ms,p95_ms,p99_ms,max_ms" {
+		t.Fatalf("header = %v", rows[0])
+	}
+	if len(rows) != 1+3+3+3 {
+		t.Fatalf("%d rows, want header + 3 series x (2 intervals + summary)", len(rows))
+	}
+	col := map[string]int{}
+	for i, c := range rows[0] {
+		col[c] = i
+	}
+	r := rows[3] // second 1, series likes
+	want := map[string]string{"kind": "interval", "run": "2", "elapsed_s": "1", "experiment": "likes", "series": "likes",
+		"workers": "4", "mode": "sync", "cache": "off", "query": "", "vus": "50", "rate": "", "requests": "40",
+		"p50_ms": "100.000", "max_ms": "500.000", "checks_passed": "39", "checks_failed": "1", "service_p50_ms": ""}
+	for k, v := range want {
+		if r[col[k]] != v {
+			t.Errorf("interval row %s = %q, want %q", k, r[col[k]], v)
+		}
+	}
+	if last := rows[len(rows)-3]; last[col["kind"]] != "summary" || last[col["series"]] != "all" || last[col["checks_passed"]] != "39" {
+		t.Errorf("summary row = %v", last)
+	}
+	for _, row := range rows {
+		if len(row) != len(Columns) {
+			t.Fatalf("row has %d cells, want %d", len(row), len(Columns))
+		}
+	}
+}
+
+func TestSummaryText(t *testing.T) {
+	s := snapshot(0, true)
+	s.Elapsed = 30 * time.Second
+	s.Errors = engine.ErrorCounts{Check: 1}
+	s.All.Run.Errors = 1
+	var b strings.Builder
+	if err := Summary(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"checks", "97.50%", "FAIL status was 200", "http_req_duration", "avg=100ms", "p(90)=200ms", "p(99)=400ms",
+		"{ step:likes }", "http_req_failed", "2.50%  1 of 40", "http_reqs", "40  40.0/s", "check 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestDurationFormat(t *testing.T) {
+	cases := map[time.Duration]string{0: "0s", 850 * time.Microsecond: "850µs", 48960 * time.Microsecond: "48.96ms",
+		2230 * time.Millisecond: "2.23s", 100 * time.Millisecond: "100ms", 90 * time.Second: "1m30s"}
+	for d, want := range cases {
+		if got := Duration(d); got != want {
+			t.Errorf("Duration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	s := snapshot(12, false)
+	s.Duration = 30 * time.Second
+	s.Health.Warning = "generator CPU-bound"
+	line := ProgressLine(s)
+	for _, want := range []string{"0:12/0:30", "40.0 req/s", "p50 100ms", "p99 400ms", "errors 0", "generator CPU-bound"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress line %q lacks %q", line, want)
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package experiments
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestKnobStepping(t *testing.T) {
+	if got := KnobWorkers.Next("16"); got != "1" {
+		t.Fatalf("workers after 16 = %s, want 1 (wrap)", got)
+	}
+	if got := KnobWorkers.Prev("1"); got != "16" {
+		t.Fatalf("workers before 1 = %s, want 16", got)
+	}
+	if got := KnobMode.Next("sync"); got != "async" {
+		t.Fatalf("mode after sync = %s", got)
+	}
+}
+
+func TestCheckNamesFlagAndChoices(t *testing.T) {
+	cases := []struct{ knob, value, want string }{
+		{"workers", "17", "use one of 1..16"},
+		{"mode", "fast", "use one of sync, async"},
+		{"offload", "on", "has no knob --offload"},
+	}
+	for _, c := range cases {
+		err := Likes.Check(c.knob, c.value)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Check(%s=%s) = %v, want %q", c.knob, c.value, err, c.want)
+		}
+	}
+	if err := Likes.Check("cache", "on"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSweepsCrossProduct(t *testing.T) {
+	axes, err := Likes.ParseSweeps([]string{"workers=1,2,4", "mode=sync,async", "cache=off,on"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := Runs(Likes.Defaults(), axes)
+	if len(runs) != 12 {
+		t.Fatalf("%d runs, want 12", len(runs))
+	}
+	first, last := Likes.Describe(runs[0]), Likes.Describe(runs[11])
+	if !strings.Contains(first, "workers=1 mode=sync cache=off") || !strings.Contains(last, "workers=4 mode=async cache=on") {
+		t.Fatalf("order: first %q, last %q", first, last)
+	}
+	if runs[1]["cache"] != "on" || runs[1]["workers"] != "1" {
+		t.Fatalf("second run %v: the last axis must vary fastest", runs[1])
+	}
+}
+
+func TestSweepBadInput(t *testing.T) {
+	cases := map[string][]string{
+		"no values":       {"workers="},
+		"not knob=values": {"workers"},
+		"unknown knob":    {"color=red"},
+		"bad value":       {"workers=0"},
+		"twice":           {"mode=sync", "mode=async"},
+		"duplicate value": {"mode=sync,sync"},
+		"foreign knob":    {"offload=on"},
+	}
+	for name, flags := range cases {
+		if _, err := Likes.ParseSweeps(flags); err == nil {
+			t.Errorf("%s: %v accepted", name, flags)
+		}
+	}
+}
+
+func TestSeedLookup(t *testing.T) {
+	s := Likes.Defaults()
+	s["workers"] = "4"
+	c, ok := Likes.SeedFor(s)
+	if !ok || c.Mean != ms(152.9) || c.Label != "sync, 4 workers, no cache" {
+		t.Fatalf("seed for sync 4 no cache = %+v, %v", c, ok)
+	}
+	s["workers"] = "3"
+	s["mode"] = "async"
+	if _, ok := Likes.SeedFor(s); ok {
+		t.Fatal("the seed has no async 3-worker cell")
+	}
+	if c, ok := Static.SeedFor(Settings{"offload": "on"}); !ok || c.RPS != 193.61 {
+		t.Fatalf("static offload on seed = %+v", c)
+	}
+	for _, e := range All() {
+		for _, run := range e.SeedSweep {
+			for k, v := range run {
+				if err := e.Check(k, v); err != nil {
+					t.Errorf("%s seed sweep: %v", e.Name, err)
+				}
+			}
+		}
+	}
+}
