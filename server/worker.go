@@ -249,8 +249,12 @@ func (w *worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.useProfile(k)
 	b, s := w.board, w.slot
 	b.inc(s, sInFlight)
+	api := strings.HasPrefix(r.URL.Path, "/api/")
 	rec := &recorder{ResponseWriter: rw, onStatus: func(status int) {
 		b.inc(s, sRequests)
+		if api {
+			b.inc(s, sAPIRequests)
+		}
 		if status >= 500 {
 			b.inc(s, sErrors5xx)
 		}
@@ -262,7 +266,7 @@ func (w *worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		b.dec(s, sInFlight)
 	}()
 	defer w.recoverPanic(rec, r)
-	if strings.HasPrefix(r.URL.Path, "/api/") {
+	if api {
 		w.serveAPI(rec, r, k)
 		return
 	}

@@ -188,11 +188,9 @@ func figuresLine(a, b server.Stats) string {
 		secs = 1
 	}
 	reqs := b.Total.Requests - a.Total.Requests
-	perReq := func(n uint64) string {
-		if reqs == 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%.1f", float64(n)/float64(reqs))
+	queriesPerReq := "-"
+	if api := b.Total.APIRequests - a.Total.APIRequests; api > 0 {
+		queriesPerReq = fmt.Sprintf("%.1f", float64(b.Total.DBQueries-a.Total.DBQueries)/float64(api))
 	}
 	hitRate := "-"
 	if looks := (b.Total.CacheHits + b.Total.CacheMisses) - (a.Total.CacheHits + a.Total.CacheMisses); looks > 0 {
@@ -205,6 +203,6 @@ func figuresLine(a, b server.Stats) string {
 	cpu := (b.Total.CPUSeconds + b.Tasks.CPUSeconds - a.Total.CPUSeconds - a.Tasks.CPUSeconds) / secs
 	return fmt.Sprintf("%s  workers %d/%d  %.1f req/s  in flight %d  db q/req %s  cache hit %s  5xx %d  redis errors %d  queue %d  tasks %d  cpu %.2f cores  edge %.1f req/s  %s",
 		b.Time.Format("15:04:05"), b.WorkersUp, b.Config.Workers, float64(reqs)/secs, b.Total.InFlight,
-		perReq(b.Total.DBQueries-a.Total.DBQueries), hitRate, b.Total.Errors5xx, b.Total.RedisErrors+b.Tasks.RedisErrors,
+		queriesPerReq, hitRate, b.Total.Errors5xx, b.Total.RedisErrors+b.Tasks.RedisErrors,
 		b.Tasks.QueueDepth, b.Tasks.Applied, cpu, float64(b.Edge.Requests-a.Edge.Requests)/secs, redis)
 }
