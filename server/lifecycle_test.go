@@ -459,3 +459,27 @@ func TestRedisKilledMidRun(t *testing.T) {
 	}
 	t.Logf("%d requests ok; redis errors counted: workers %d, task worker %d", ok.Load(), s.Total.RedisErrors, s.Tasks.RedisErrors)
 }
+
+// TestInstanceCPUsPinsProcesses: workers and task worker run on the
+// instance's cores only.
+func TestInstanceCPUsPinsProcesses(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.NumCPU() < 2 {
+		t.Skip("pinning is checked on Linux with at least two cores")
+	}
+	c := fastConfig()
+	c.InstanceCPUs = 1
+	c.Workers = 2
+	tw := startTwin(t, c)
+	for _, pid := range twinPIDs(tw.Stats()) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "Cpus_allowed_list:\t0\n") {
+			t.Errorf("process %d is not pinned to core 0", pid)
+		}
+	}
+	if got := tw.Stats().Config.InstanceCPUs; got != 1 {
+		t.Errorf("stats say %d instance CPUs, want 1", got)
+	}
+}
