@@ -46,13 +46,13 @@ func TestSeedK6Flows(t *testing.T) {
 		{"log in once then likes", engine.Scenario{Setup: []engine.Step{signin}, Steps: []engine.Step{likes}}, engine.Closed{VUs: 10, Think: 50 * time.Millisecond}, 40},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// Sign-in pays PBKDF2 for real, which takes seconds under the
-			// race detector: the load runs until enough was answered.
 			gen, err := engine.New(tc.scn, tc.model)
 			if err != nil {
 				t.Fatal(err)
 			}
-			final := runUntilServed(t, tw, gen, tc.runs)
+			stop := startLoad(t, gen)
+			servedMore(t, tw, tc.runs)
+			final := stop()
 			if final.All.Run.Requests == 0 || final.All.Run.Errors != 0 {
 				t.Fatalf("requests %d, errors %d (%+v), want some and none failed", final.All.Run.Requests, final.All.Run.Errors, final.Errors)
 			}
@@ -72,11 +72,10 @@ func TestSeedK6Flows(t *testing.T) {
 	}
 }
 
-// runUntilServed drives gen until the twin has answered n more requests,
-// then stops it and returns the final snapshot.
-func runUntilServed(t *testing.T, tw *Twin, gen *engine.Generator, n uint64) *engine.Snapshot {
+// startLoad runs gen in the background; stop ends it and returns the
+// final snapshot.
+func startLoad(t *testing.T, gen *engine.Generator) (stop func() *engine.Snapshot) {
 	t.Helper()
-	target := tw.Stats().Total.Requests + n
 	done := make(chan *engine.Snapshot, 1)
 	go func() {
 		final, err := gen.Run(context.Background())
@@ -85,13 +84,23 @@ func runUntilServed(t *testing.T, tw *Twin, gen *engine.Generator, n uint64) *en
 		}
 		done <- final
 	}()
-	waitFor(t, 60*time.Second, fmt.Sprintf("%d requests answered", n), func() bool { return tw.Stats().Total.Requests >= target })
-	gen.Stop()
-	final := <-done
-	if final == nil {
-		t.Fatal("the load did not run")
+	return func() *engine.Snapshot {
+		gen.Stop()
+		final := <-done
+		if final == nil {
+			t.Fatal("the load did not run")
+		}
+		return final
 	}
-	return final
+}
+
+// servedMore waits until the twin has answered n more requests. Sign-in
+// pays PBKDF2 for real, which takes seconds under the race detector, so
+// load tests wait for answers, not for wall time.
+func servedMore(t *testing.T, tw *Twin, n uint64) {
+	t.Helper()
+	target := tw.Stats().Total.Requests + n
+	waitFor(t, 60*time.Second, fmt.Sprintf("%d more requests answered", n), func() bool { return tw.Stats().Total.Requests >= target })
 }
 
 // seededCounts reads the seeded database: logbooks, and those with likes.

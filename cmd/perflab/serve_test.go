@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"perflab/server"
+	"perflab/server/proc"
 )
 
 func TestServeFlags(t *testing.T) {
@@ -120,16 +120,6 @@ func childPIDs(st server.Stats) []int {
 	return pids
 }
 
-// alive reports whether pid runs (a zombie does not).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return syscall.Kill(pid, 0) == nil && !fileExists("/proc/self/stat")
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
-}
-
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
@@ -171,7 +161,7 @@ func TestServeBinary(t *testing.T) {
 				t.Errorf("exit: %v, want 0", err)
 			}
 			for _, pid := range pids {
-				if alive(pid) {
+				if proc.Running(pid) {
 					t.Errorf("child %d outlived perflab serve", pid)
 				}
 			}
@@ -188,7 +178,7 @@ func TestServeBinary(t *testing.T) {
 		s.cmd.Wait()
 		deadline := time.Now().Add(2 * time.Second)
 		for _, pid := range pids {
-			for alive(pid) {
+			for proc.Running(pid) {
 				if time.Now().After(deadline) {
 					t.Fatalf("child %d still runs 2s after perflab was killed", pid)
 				}

@@ -153,3 +153,21 @@ func TestPinMovesRunningChild(t *testing.T) {
 		t.Fatalf("after unpinning the child is still on %s", got)
 	}
 }
+
+func TestRunning(t *testing.T) {
+	if !Running(os.Getpid()) {
+		t.Fatal("this process is not running, says Running")
+	}
+	cmd, err := Command("test-echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Start(cmd, nil); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	cmd.Wait()
+	if Running(pid) {
+		t.Fatalf("reaped child %d still running, says Running", pid)
+	}
+}
