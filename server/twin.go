@@ -135,7 +135,11 @@ func (t *Twin) prepareData(ctx context.Context) error {
 		}
 		t.ownDir = true
 	} else {
-		t.dir = c.DataDir
+		// Absolute, so children and messages agree whatever their
+		// working directory.
+		if t.dir, err = filepath.Abs(c.DataDir); err != nil {
+			return fmt.Errorf("--data-dir %s: %w", c.DataDir, err)
+		}
 		if _, statErr := os.Stat(t.dir); os.IsNotExist(statErr) {
 			t.ownDir = true
 		}
