@@ -40,19 +40,19 @@ func TestSeedK6Flows(t *testing.T) {
 		name  string
 		scn   engine.Scenario
 		model engine.Model
+		runs  uint64 // requests the twin must answer before the load stops
 	}{
-		{"log in every iteration", engine.Scenario{Steps: []engine.Step{signin, likes}}, engine.Closed{VUs: 2}},
-		{"log in once then likes", engine.Scenario{Setup: []engine.Step{signin}, Steps: []engine.Step{likes}}, engine.Closed{VUs: 10, Think: 50 * time.Millisecond}},
+		{"log in every iteration", engine.Scenario{Steps: []engine.Step{signin, likes}}, engine.Closed{VUs: 2}, 8},
+		{"log in once then likes", engine.Scenario{Setup: []engine.Step{signin}, Steps: []engine.Step{likes}}, engine.Closed{VUs: 10, Think: 50 * time.Millisecond}, 40},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			gen, err := engine.New(tc.scn, tc.model, engine.Duration(3*time.Second))
+			gen, err := engine.New(tc.scn, tc.model)
 			if err != nil {
 				t.Fatal(err)
 			}
-			final, err := gen.Run(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			stop := startLoad(t, gen)
+			servedMore(t, tw, tc.runs)
+			final := stop()
 			if final.All.Run.Requests == 0 || final.All.Run.Errors != 0 {
 				t.Fatalf("requests %d, errors %d (%+v), want some and none failed", final.All.Run.Requests, final.All.Run.Errors, final.Errors)
 			}
@@ -70,6 +70,37 @@ func TestSeedK6Flows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startLoad runs gen in the background; stop ends it and returns the
+// final snapshot.
+func startLoad(t *testing.T, gen *engine.Generator) (stop func() *engine.Snapshot) {
+	t.Helper()
+	done := make(chan *engine.Snapshot, 1)
+	go func() {
+		final, err := gen.Run(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		done <- final
+	}()
+	return func() *engine.Snapshot {
+		gen.Stop()
+		final := <-done
+		if final == nil {
+			t.Fatal("the load did not run")
+		}
+		return final
+	}
+}
+
+// servedMore waits until the twin has answered n more requests. Sign-in
+// pays PBKDF2 for real, which takes seconds under the race detector, so
+// load tests wait for answers, not for wall time.
+func servedMore(t *testing.T, tw *Twin, n uint64) {
+	t.Helper()
+	target := tw.Stats().Total.Requests + n
+	waitFor(t, 60*time.Second, fmt.Sprintf("%d more requests answered", n), func() bool { return tw.Stats().Total.Requests >= target })
 }
 
 // seededCounts reads the seeded database: logbooks, and those with likes.

@@ -48,6 +48,7 @@ const (
 	sRestarts
 	sTasksApplied
 	sTaskFailures
+	sAPIRequests
 	slotWords = 24
 )
 

@@ -20,16 +20,16 @@ const (
 
 	// QueryCost is one ORM query: queryset clone, SQL compilation, the
 	// driver round trip's Python side and model instantiation. With the
-	// seed's 44-query N+1 view this puts one likes request near the seed's
-	// 18-19 ms minimum latency.
+	// N+1 view's 42 queries over the seeded data this puts one likes
+	// request near the seed's 18-19 ms minimum latency.
 	QueryCost = 300 * time.Microsecond
 
 	// AsyncHopCost is one sync_to_async(thread_sensitive=True) hand-off:
 	// Future creation, executor submission, waking the DB thread, copying
-	// contextvars and call_soon_threadsafe back to the loop. Async mode
-	// pays it on every DB and cache call, which is what made the seed's
-	// async worse than sync.
-	AsyncHopCost = 150 * time.Microsecond
+	// contextvars and call_soon_threadsafe back to the loop, tens of µs of
+	// CPython. Async mode pays it on every DB and cache call; at 60 µs the
+	// twin's async/sync ratio at 4 workers came out at the seed's 1.55.
+	AsyncHopCost = 60 * time.Microsecond
 
 	// StaticCost is nginx on the instance serving one SPA file: request
 	// parsing, open/stat, TLS record encryption and the kernel's send path
@@ -43,9 +43,9 @@ const (
 
 	// PasswordIterations is PBKDF2-SHA256's iteration count for stored
 	// passwords: Django 4.2 LTS's default. Signing in pays it for real in
-	// every profile (it is work, not framework overhead); measured about
-	// 100-170 ms on one core of the 2-core AMD EPYC this was written on
-	// (go test -run TestPasswordCost -v ./server prints it).
+	// every profile (it is work, not framework overhead): about 100 ms on
+	// one core of a 2-core AMD EPYC VM (go test -run TestPasswordCost -v
+	// ./server prints it on yours).
 	PasswordIterations = 600_000
 )
 

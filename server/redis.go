@@ -35,7 +35,8 @@ func quietRedis(w io.Writer) {
 }
 
 // newRedisClient connects to a redis:// URL with short timeouts and no
-// retries: a failed call is counted and the caller falls back at once.
+// retries, of commands or of dials: a failed call is counted and the
+// caller falls back at once.
 // RESP2 and no client identity keep the handshake to what both a real
 // Redis and the embedded one understand.
 func newRedisClient(rawURL string, poolSize int) (*redis.Client, error) {
@@ -47,6 +48,7 @@ func newRedisClient(rawURL string, poolSize int) (*redis.Client, error) {
 	opt.DisableIdentity = true
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	opt.DialTimeout = redisTimeout
+	opt.DialerRetries = 1 // one attempt: go-redis's default is five, 100 ms apart
 	opt.ReadTimeout = redisTimeout
 	opt.WriteTimeout = redisTimeout
 	opt.PoolTimeout = redisTimeout

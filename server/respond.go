@@ -43,23 +43,26 @@ func writeDetail(w http.ResponseWriter, status int, detail string) {
 	writeValue(w, status, map[string]string{"detail": detail})
 }
 
-// recorder remembers the status a handler sent, for the 5xx count and so
-// a panic after the header went out is not answered twice.
+// recorder remembers the status a handler sent, so a panic after the
+// header went out is not answered twice, and books the answer (onStatus)
+// before the client can see it: figures read after a response include it.
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(status int)
 }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+		r.onStatus(code)
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
-		r.status = http.StatusOK
+		r.WriteHeader(http.StatusOK)
 	}
 	return r.ResponseWriter.Write(b)
 }

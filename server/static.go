@@ -18,20 +18,26 @@ const (
 	cacheIndex     = "public, max-age=3600"
 )
 
-// served is what sendAsset wrote, for the edge's figures.
+// served is what sendAsset sends, for the edge's figures.
 type served struct {
 	bytes       int
 	notModified bool
 }
 
 // sendAsset answers a GET or HEAD for a with body (and gz, its gzip form,
-// when there is one), honouring If-None-Match.
-func sendAsset(w http.ResponseWriter, r *http.Request, a *asset, body, gz []byte, cacheControl string) served {
+// when there is one), honouring If-None-Match. count, if given, learns
+// what is sent before the client does, so figures read after an answer
+// include it.
+func sendAsset(w http.ResponseWriter, r *http.Request, a *asset, body, gz []byte, cacheControl string, count func(served)) {
+	if count == nil {
+		count = func(served) {}
+	}
 	h := w.Header()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		count(served{})
 		h.Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return served{}
+		return
 	}
 	h.Set("ETag", a.ETag)
 	if cacheControl != "" {
@@ -41,8 +47,9 @@ func sendAsset(w http.ResponseWriter, r *http.Request, a *asset, body, gz []byte
 		h.Set("Vary", "Accept-Encoding")
 	}
 	if etagMatches(r.Header.Get("If-None-Match"), a.ETag) {
+		count(served{notModified: true})
 		w.WriteHeader(http.StatusNotModified)
-		return served{notModified: true}
+		return
 	}
 	h.Set("Content-Type", a.Type)
 	if gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
@@ -50,12 +57,14 @@ func sendAsset(w http.ResponseWriter, r *http.Request, a *asset, body, gz []byte
 		body = gz
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
-		return served{}
+		count(served{})
+		w.WriteHeader(http.StatusOK)
+		return
 	}
-	n, _ := w.Write(body)
-	return served{bytes: n}
+	count(served{bytes: len(body)})
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
 }
 
 // etagMatches applies If-None-Match's weak comparison.
@@ -107,7 +116,7 @@ func (w *worker) serveStatic(rw http.ResponseWriter, r *http.Request, k knobs) {
 		zw.Close()
 		gz = buf.Bytes()
 	}
-	sendAsset(rw, r, a, body, gz, "")
+	sendAsset(rw, r, a, body, gz, "", nil)
 }
 
 // edge is the CDN of the offload experiment: the bundle in memory,
@@ -115,7 +124,7 @@ func (w *worker) serveStatic(rw http.ResponseWriter, r *http.Request, k knobs) {
 // parent process, off the instance's pinned cores.
 type edge struct {
 	bundle *bundle
-	board  *board
+	count  func(served)
 }
 
 func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -128,10 +137,5 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.Immutable {
 		cc = cacheImmutable
 	}
-	s := sendAsset(w, r, a, a.body, a.gz, cc)
-	e.board.hdr(hEdgeRequests).Add(1)
-	e.board.hdr(hEdgeBytes).Add(uint64(s.bytes))
-	if s.notModified {
-		e.board.hdr(hEdgeNotModified).Add(1)
-	}
+	sendAsset(w, r, a, a.body, a.gz, cc, e.count)
 }

@@ -116,4 +116,7 @@ func TestStaticInstanceAndEdge(t *testing.T) {
 	a := newAPI(t, tw.AppURL())
 	a.signin()
 	a.likes()
+	if s := tw.Stats().Total; s.APIRequests != 2 || s.Requests != 2+4+1 {
+		t.Errorf("requests %d, API requests %d: want 7 (4 SPA on the instance, 1 refused with offload on, 2 API) and 2", s.Requests, s.APIRequests)
+	}
 }

@@ -30,7 +30,9 @@ type Stats struct {
 // a gauge.
 type Counters struct {
 	Requests uint64 `json:"requests"` // answered, API and SPA (not the stats endpoint)
-	InFlight int64  `json:"in_flight"`
+	// APIRequests are the answers under /api/: divide DB queries by them.
+	APIRequests uint64 `json:"api_requests"`
+	InFlight    int64  `json:"in_flight"`
 	// Active is the gauge of API views running now: never above 1 per
 	// worker in sync mode. PeakActive is its highest value so far.
 	Active      int64   `json:"active"`
@@ -114,6 +116,7 @@ func readStats(b *board, started Config) Stats {
 		cs := slotCounters(b, slot)
 		t := &s.Total
 		t.Requests += cs.Requests
+		t.APIRequests += cs.APIRequests
 		t.InFlight += cs.InFlight
 		t.Active += cs.Active
 		t.PeakActive = max(t.PeakActive, cs.PeakActive)
@@ -151,6 +154,7 @@ func readStats(b *board, started Config) Stats {
 func slotCounters(b *board, slot int) Counters {
 	return Counters{
 		Requests:    b.slot(slot, sRequests).Load(),
+		APIRequests: b.slot(slot, sAPIRequests).Load(),
 		InFlight:    b.signed(slot, sInFlight),
 		Active:      b.signed(slot, sActive),
 		PeakActive:  b.slot(slot, sPeakActive).Load(),

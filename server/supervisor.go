@@ -151,6 +151,7 @@ func (t *Twin) supervise(r *runner, p *process) {
 		case <-p.exited:
 		}
 		t.retire(r.slot, p)
+		b.slot(r.slot, sPID).Store(0)
 		b.inc(r.slot, sRestarts)
 		t.log.Printf("%s in slot %d (pid %d) exited unasked (%v); restarting it", r.role, r.slot, p.cmd.Process.Pid, p.cmd.ProcessState)
 		if time.Since(p.began) < time.Second {

@@ -135,11 +135,7 @@ func (tw *taskWorker) fail(format string, a ...any) {
 }
 
 func (tw *taskWorker) useProfile(k knobs) {
-	want := int32(threadsDefault)
-	if k.costs().OneThread {
-		want = threadsOne
-	}
-	if tw.threads != want {
+	if want := threadsFor(k); tw.threads != want {
 		setThreads(want)
 		tw.threads = want
 	}

@@ -42,8 +42,12 @@ type Twin struct {
 	logFile   *os.File
 	log       *log.Logger
 
+	// boardMu keeps Stats off the board while Close unmaps it; final is
+	// what Stats returns from then on.
+	boardMu   sync.RWMutex
 	board     *board
 	boardFile *os.File
+	final     Stats
 	bundle    *bundle
 	secret    []byte
 	cpus      []int
@@ -131,7 +135,11 @@ func (t *Twin) prepareData(ctx context.Context) error {
 		}
 		t.ownDir = true
 	} else {
-		t.dir = c.DataDir
+		// Absolute, so children and messages agree whatever their
+		// working directory.
+		if t.dir, err = filepath.Abs(c.DataDir); err != nil {
+			return fmt.Errorf("--data-dir %s: %w", c.DataDir, err)
+		}
 		if _, statErr := os.Stat(t.dir); os.IsNotExist(statErr) {
 			t.ownDir = true
 		}
@@ -249,7 +257,7 @@ func (t *Twin) listen() error {
 	}
 	t.edgeURL = urlOf(t.edgeLn.Addr())
 	t.edgeSrv = &http.Server{
-		Handler:           &edge{bundle: t.bundle, board: t.board},
+		Handler:           &edge{bundle: t.bundle, count: t.countEdge},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          t.log,
 	}
@@ -270,6 +278,21 @@ func (t *Twin) serveEdge() {
 	defer t.bg.Done()
 	if err := t.edgeSrv.Serve(t.edgeLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		t.log.Printf("edge: %v", err)
+	}
+}
+
+// countEdge books one edge answer. It holds boardMu because an answer
+// cut short by Close can finish after the edge server stopped waiting.
+func (t *Twin) countEdge(s served) {
+	t.boardMu.RLock()
+	defer t.boardMu.RUnlock()
+	if t.board == nil {
+		return
+	}
+	t.board.hdr(hEdgeRequests).Add(1)
+	t.board.hdr(hEdgeBytes).Add(uint64(s.bytes))
+	if s.notModified {
+		t.board.hdr(hEdgeNotModified).Add(1)
 	}
 }
 
@@ -399,8 +422,16 @@ func (t *Twin) Apply(ctx context.Context, c Config) error {
 	return nil
 }
 
-// Stats reads the live figures; it takes no lock and makes no call.
-func (t *Twin) Stats() Stats { return readStats(t.board, t.started) }
+// Stats reads the live figures; it makes no call to any process. After
+// Close it returns the last figures.
+func (t *Twin) Stats() Stats {
+	t.boardMu.RLock()
+	defer t.boardMu.RUnlock()
+	if t.board == nil {
+		return t.final
+	}
+	return readStats(t.board, t.started)
+}
 
 // Close stops every process and listener, within about two seconds, and
 // removes what the twin created unless KeepData is set.
@@ -450,7 +481,11 @@ func (t *Twin) shutdown() error {
 		t.mini.Close()
 	}
 	if t.board != nil {
+		t.boardMu.Lock()
+		t.final = readStats(t.board, t.started)
 		errs = append(errs, t.board.close())
+		t.board = nil
+		t.boardMu.Unlock()
 	}
 	if t.boardFile != nil {
 		t.boardFile.Close()

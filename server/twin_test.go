@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,7 +50,7 @@ func startTwin(t *testing.T, c Config) *Twin {
 			t.Errorf("close: %v", err)
 		}
 		for _, pid := range pids {
-			if !processGone(pid) {
+			if proc.Running(pid) {
 				t.Errorf("process %d still runs after Close", pid)
 			}
 		}
@@ -77,20 +75,6 @@ func twinPIDs(s Stats) []int {
 		pids = append(pids, s.Tasks.PID)
 	}
 	return pids
-}
-
-// processGone reports whether pid has exited (a zombie counts as gone:
-// it runs nothing and only waits for its parent to reap it).
-func processGone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		if _, statErr := os.Stat("/proc/self/stat"); statErr == nil {
-			return true
-		}
-		return syscall.Kill(pid, 0) == syscall.ESRCH
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
 // waitFor polls cond until it holds or d passes.

@@ -185,10 +185,7 @@ func newWorker(logger *log.Logger) (*worker, *http.Server, error) {
 // useProfile gives the worker one thread under the django profile (one
 // CPython interpreter) and Go's default under the go profile.
 func (w *worker) useProfile(k knobs) {
-	want := int32(threadsDefault)
-	if k.costs().OneThread {
-		want = threadsOne
-	}
+	want := threadsFor(k)
 	if w.threads.Load() == want {
 		return
 	}
@@ -199,6 +196,13 @@ func (w *worker) useProfile(k knobs) {
 	}
 	setThreads(want)
 	w.threads.Store(want)
+}
+
+func threadsFor(k knobs) int32 {
+	if k.costs().OneThread {
+		return threadsOne
+	}
+	return threadsDefault
 }
 
 func setThreads(t int32) {
@@ -245,16 +249,24 @@ func (w *worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.useProfile(k)
 	b, s := w.board, w.slot
 	b.inc(s, sInFlight)
-	rec := &recorder{ResponseWriter: rw}
-	defer func() {
-		b.dec(s, sInFlight)
+	api := strings.HasPrefix(r.URL.Path, "/api/")
+	rec := &recorder{ResponseWriter: rw, onStatus: func(status int) {
 		b.inc(s, sRequests)
-		if rec.status >= 500 {
+		if api {
+			b.inc(s, sAPIRequests)
+		}
+		if status >= 500 {
 			b.inc(s, sErrors5xx)
 		}
+	}}
+	defer func() {
+		if rec.status == 0 { // nothing written: net/http sends 200
+			rec.onStatus(http.StatusOK)
+		}
+		b.dec(s, sInFlight)
 	}()
 	defer w.recoverPanic(rec, r)
-	if strings.HasPrefix(r.URL.Path, "/api/") {
+	if api {
 		w.serveAPI(rec, r, k)
 		return
 	}
@@ -278,7 +290,7 @@ func (w *worker) recoverPanic(rec *recorder, r *http.Request) {
 	if rec.status != 0 {
 		// The answer already started: cut the connection so the client
 		// sees a failure rather than a truncated success.
-		rec.status = http.StatusInternalServerError
+		w.board.inc(w.slot, sErrors5xx)
 		panic(http.ErrAbortHandler)
 	}
 	writeDetail(rec, http.StatusInternalServerError, "A server error occurred.")

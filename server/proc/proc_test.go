@@ -97,6 +97,23 @@ func TestCPUList(t *testing.T) {
 	}
 }
 
+func TestExternalRunsProgram(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh on this system")
+	}
+	cmd := External(sh, "-c", "echo $1; exit 4", "sh", "hello")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := Start(cmd, nil); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if got := cmd.ProcessState.ExitCode(); got != 4 || out.String() != "hello\n" {
+		t.Fatalf("exit %d, output %q; want 4 and %q", got, out.String(), "hello\n")
+	}
+}
+
 func TestPinMovesRunningChild(t *testing.T) {
 	if runtime.GOOS != "linux" || runtime.NumCPU() < 2 {
 		t.Skip("pinning is checked on Linux with at least two cores")
@@ -137,19 +154,20 @@ func TestPinMovesRunningChild(t *testing.T) {
 	}
 }
 
-func TestExternalRunsProgram(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh on this system")
+func TestRunning(t *testing.T) {
+	if !Running(os.Getpid()) {
+		t.Fatal("this process is not running, says Running")
 	}
-	cmd := External(sh, "-c", "echo $1; exit 4", "sh", "hello")
-	var out strings.Builder
-	cmd.Stdout = &out
+	cmd, err := Command("test-echo")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := Start(cmd, nil); err != nil {
 		t.Fatal(err)
 	}
+	pid := cmd.Process.Pid
 	cmd.Wait()
-	if got := cmd.ProcessState.ExitCode(); got != 4 || out.String() != "hello\n" {
-		t.Fatalf("exit %d, output %q; want 4 and %q", got, out.String(), "hello\n")
+	if Running(pid) {
+		t.Fatalf("reaped child %d still running, says Running", pid)
 	}
 }
