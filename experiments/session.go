@@ -283,7 +283,7 @@ func whyBetween(old, cur server.Stats) Why {
 		Profile:      cur.Config.Profile,
 		InstanceCPUs: cur.Config.InstanceCPUs,
 	}
-	if req := cur.Total.Requests - old.Total.Requests; req > 0 {
+	if req := cur.Total.APIRequests - old.Total.APIRequests; req > 0 {
 		w.QueriesPerRequest = float64(cur.Total.DBQueries-old.Total.DBQueries) / float64(req)
 	}
 	hits := cur.Total.CacheHits - old.Total.CacheHits
