@@ -25,6 +25,12 @@ const (
 	hEdgeBytes
 	hEdgeNotModified
 	hStartedUnixNano
+	// hInstanceCPUs is the cores the instance is pinned to now.
+	hInstanceCPUs
+	// hRebalance counts worker-count changes; workers watch it and drop
+	// their keep-alive connections, so clients reconnect and the kernel
+	// spreads them over the new set of workers.
+	hRebalance
 	headerWords = 16
 )
 

@@ -168,7 +168,6 @@ func (c Config) checkLive(running Config) error {
 		{"--redis", running.Redis, c.Redis},
 		{"--data-dir", running.DataDir, c.DataDir},
 		{"--keep-data", running.KeepData, c.KeepData},
-		{"--instance-cpus", running.instanceCPUs(), c.instanceCPUs()},
 	}
 	for _, f := range fixed {
 		if f.now != f.asked {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -164,6 +165,20 @@ func TestLiveResize(t *testing.T) {
 			t.Fatalf("after Apply(workers=%d): %d up, %d listed, %d pids, config %d", n, s.WorkersUp, len(s.Workers), len(pids), s.Config.Workers)
 		}
 		servedMore(t, tw, 20)
+		// The clients' keep-alive connections spread over the new set:
+		// every worker serves, not only the ones that held them before.
+		before := map[int]uint64{}
+		for _, w := range tw.Stats().Workers {
+			before[w.Slot] = w.Requests
+		}
+		waitFor(t, 15*time.Second, fmt.Sprintf("all %d workers to serve", n), func() bool {
+			for _, w := range tw.Stats().Workers {
+				if w.Requests <= before[w.Slot] {
+					return false
+				}
+			}
+			return true
+		})
 	}
 	final := stop()
 	if r := final.All.Run; r.Requests < 60 || r.Errors != 0 {
@@ -463,5 +478,24 @@ func TestInstanceCPUsPinsProcesses(t *testing.T) {
 	}
 	if got := tw.Stats().Config.InstanceCPUs; got != 1 {
 		t.Errorf("stats say %d instance CPUs, want 1", got)
+	}
+	// Live: the running processes move to every core.
+	c = tw.Config()
+	c.InstanceCPUs = runtime.NumCPU()
+	if err := tw.Apply(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	all := fmt.Sprintf("Cpus_allowed_list:\t0-%d\n", runtime.NumCPU()-1)
+	for _, pid := range twinPIDs(tw.Stats()) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), all) {
+			t.Errorf("process %d did not move to every core", pid)
+		}
+	}
+	if got := tw.Stats().Config.InstanceCPUs; got != runtime.NumCPU() {
+		t.Errorf("stats say %d instance CPUs after Apply, want %d", got, runtime.NumCPU())
 	}
 }

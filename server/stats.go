@@ -98,6 +98,9 @@ func readStats(b *board, started Config) Stats {
 	c.Cache, c.Offload = k.cache, k.offload
 	c.Redis = redactURL(c.Redis)
 	c.InstanceCPUs = started.instanceCPUs()
+	if n := b.hdr(hInstanceCPUs).Load(); n > 0 {
+		c.InstanceCPUs = int(n)
+	}
 	s := Stats{
 		Time:           now,
 		Config:         c,

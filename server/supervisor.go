@@ -19,9 +19,14 @@ import (
 // Redis client, taking the socket.
 const startTimeout = 15 * time.Second
 
-// killGrace is how long a stopping child has before SIGKILL: its own
-// drain, and a little more.
-const killGrace = drainTimeout + 400*time.Millisecond
+// How long a stopping child has before SIGKILL. A worker removed by a
+// resize gets its whole drain, so the requests queued on its connections
+// are answered, not dropped; when the twin stops, the whole stop must fit
+// in two seconds, and what is still running then is cut off.
+const (
+	resizeGrace = drainTimeout + 400*time.Millisecond
+	stopGrace   = 1200 * time.Millisecond
+)
 
 // process is one running child.
 type process struct {
@@ -52,7 +57,7 @@ func (t *Twin) launch(ctx context.Context, role string, slot int) (*process, err
 	} else {
 		cmd.ExtraFiles = []*os.File{t.boardFile}
 	}
-	err = proc.Start(cmd, t.cpus)
+	err = proc.Start(cmd, t.instanceCPUList())
 	readyW.Close()
 	if err != nil {
 		readyR.Close()
@@ -102,10 +107,11 @@ func (t *Twin) spec(slot int) childSpec {
 
 // runner keeps one slot's process alive until told to stop.
 type runner struct {
-	slot int
-	role string
-	stop chan struct{} // closed to drain and end the slot
-	done chan struct{} // closed when the slot's process is gone
+	slot  int
+	role  string
+	grace time.Duration // before SIGKILL; set before stop is closed
+	stop  chan struct{} // closed to drain and end the slot
+	done  chan struct{} // closed when the slot's process is gone
 }
 
 // startSlot launches the slot's first process and supervises it.
@@ -143,7 +149,7 @@ func (t *Twin) supervise(r *runner, p *process) {
 		select {
 		case <-r.stop:
 			b.slot(r.slot, sState).Store(stateDraining)
-			stopProcess(p)
+			stopProcess(p, r.grace)
 			t.retire(r.slot, p)
 			b.slot(r.slot, sPID).Store(0)
 			b.slot(r.slot, sState).Store(stateOff)
@@ -192,9 +198,9 @@ func restartDelay(quickFails int) time.Duration {
 
 // stopProcess asks a child to finish (SIGTERM: drain in-flight requests)
 // and kills it if it takes too long.
-func stopProcess(p *process) {
+func stopProcess(p *process, grace time.Duration) {
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	timer := time.NewTimer(killGrace)
+	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {
 	case <-p.exited:

@@ -50,7 +50,10 @@ type Twin struct {
 	final     Stats
 	bundle    *bundle
 	secret    []byte
-	cpus      []int
+	// cpus are the cores the instance's processes run on; a process
+	// (re)started takes them at its start.
+	cpusMu sync.Mutex
+	cpus   []int
 
 	appLn   net.Listener
 	appFile *os.File
@@ -102,6 +105,7 @@ func Start(ctx context.Context, c Config) (*Twin, error) {
 	t.board.hdr(hKnobs).Store(knobsOf(c).word())
 	t.board.hdr(hWorkers).Store(uint64(c.Workers))
 	t.board.hdr(hStartedUnixNano).Store(uint64(time.Now().UnixNano()))
+	t.board.hdr(hInstanceCPUs).Store(uint64(c.instanceCPUs()))
 
 	t.bg.Add(2)
 	go t.serveEdge()
@@ -311,7 +315,7 @@ func (t *Twin) startSlots(ctx context.Context, slots []int) ([]*runner, error) {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		stopRunners(runners)
+		stopRunners(runners, stopGrace)
 		return nil, err
 	}
 	return runners, nil
@@ -319,9 +323,10 @@ func (t *Twin) startSlots(ctx context.Context, slots []int) ([]*runner, error) {
 
 // stopRunners drains the slots side by side and waits until their
 // processes are gone.
-func stopRunners(rs []*runner) {
+func stopRunners(rs []*runner, grace time.Duration) {
 	for _, r := range rs {
 		if r != nil {
+			r.grace = grace
 			close(r.stop)
 		}
 	}
@@ -369,8 +374,11 @@ func (t *Twin) setConfig(c Config) {
 // Apply changes the live knobs and returns once they are in force: mode,
 // cache, query, offload and profile for every request that starts after
 // the call; a worker count by starting the new workers (ready to serve)
-// or draining the removed ones (their requests in flight finish). Listen
-// addresses, Redis, the data directory and the CPU count cannot change.
+// or draining the removed ones (their requests in flight finish), after
+// which every worker drops its keep-alive connections for a moment so the
+// clients spread over the new set, as after a rolling reload; the
+// instance's CPUs by moving every process's threads. Listen addresses,
+// Redis and the data directory cannot change.
 func (t *Twin) Apply(ctx context.Context, c Config) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -383,6 +391,11 @@ func (t *Twin) Apply(ctx context.Context, c Config) error {
 	running := t.Config()
 	if err := c.checkLive(running); err != nil {
 		return err
+	}
+	if n := c.instanceCPUs(); n != running.instanceCPUs() {
+		if err := t.pin(n); err != nil {
+			return err
+		}
 	}
 	t.board.hdr(hKnobs).Store(knobsOf(c).word())
 	inForce := c
@@ -407,7 +420,7 @@ func (t *Twin) Apply(ctx context.Context, c Config) error {
 		t.setConfig(c)
 		done := make(chan struct{})
 		go func() {
-			stopRunners(removed)
+			stopRunners(removed, resizeGrace)
 			close(done)
 		}()
 		select {
@@ -417,9 +430,42 @@ func (t *Twin) Apply(ctx context.Context, c Config) error {
 		}
 	}
 	t.board.hdr(hWorkers).Store(uint64(c.Workers))
+	if c.Workers != running.Workers {
+		t.board.hdr(hRebalance).Add(1)
+	}
 	t.setConfig(c)
 	t.log.Printf("config now %+v", c)
 	return nil
+}
+
+// pin confines the instance to n cores from now on: the processes running
+// now are moved, the ones started later start there.
+func (t *Twin) pin(n int) error {
+	cpus := proc.CPUList(n)
+	t.cpusMu.Lock()
+	t.cpus = cpus
+	t.cpusMu.Unlock()
+	t.board.hdr(hInstanceCPUs).Store(uint64(n))
+	for slot := 0; slot <= taskSlot; slot++ {
+		if t.board.slot(slot, sState).Load() == stateOff {
+			continue
+		}
+		pid := int(t.board.slot(slot, sPID).Load())
+		if pid <= 0 {
+			continue
+		}
+		if err := proc.Pin(pid, cpus); err != nil && proc.Running(pid) {
+			return fmt.Errorf("--instance-cpus %d: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// instanceCPUList is where a process starting now runs.
+func (t *Twin) instanceCPUList() []int {
+	t.cpusMu.Lock()
+	defer t.cpusMu.Unlock()
+	return t.cpus
 }
 
 // Stats reads the live figures; it makes no call to any process. After
@@ -460,10 +506,10 @@ func (t *Twin) shutdown() error {
 		all = append(all, t.tasks)
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { stopRunners(all) })
+	wg.Go(func() { stopRunners(all, stopGrace) })
 	if t.edgeSrv != nil {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), stopGrace)
 			defer cancel()
 			if err := t.edgeSrv.Shutdown(ctx); err != nil {
 				t.edgeSrv.Close()

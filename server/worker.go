@@ -54,9 +54,10 @@ const (
 	fdTaskBord = 3
 )
 
-// drainTimeout is how long a stopping worker lets its requests finish;
-// the parent kills it a little after.
-const drainTimeout = 800 * time.Millisecond
+// drainTimeout is how long a stopping worker lets the requests on its
+// connections finish (a sync worker answers them one at a time); the
+// parent may kill it sooner when the whole twin stops.
+const drainTimeout = 10 * time.Second
 
 // readyLine is what a child prints on standard output once it serves.
 const readyLine = "ready"
@@ -100,6 +101,8 @@ type worker struct {
 	redisGate  gate
 
 	listener net.Listener
+	conns    *connCount
+	draining atomic.Bool
 
 	// threads is the GOMAXPROCS setting in force: threadsOne or
 	// threadsDefault (0 before the first request).
@@ -122,19 +125,17 @@ func workerMain([]string) int {
 		return 1
 	}
 	go func() {
-		if err := srv.Serve(w.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(w.listener); err != nil && !errors.Is(err, http.ErrServerClosed) && !w.draining.Load() {
 			logger.Printf("serve: %v", err)
 			os.Exit(1)
 		}
 	}()
 	stopCPU := trackCPU(w.board, w.slot)
+	stopRebalance := watchRebalance(w.board, srv)
 	fmt.Println(readyLine)
 	<-sigs
-	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		logger.Printf("drain: %v; closing the remaining connections", err)
-	}
+	stopRebalance()
+	w.drain(srv)
 	stopCPU()
 	w.rdb.Close()
 	w.store.close()
@@ -166,6 +167,7 @@ func newWorker(logger *log.Logger) (*worker, *http.Server, error) {
 	}
 	w := &worker{
 		spec: spec, slot: spec.Slot, board: b, store: st, rdb: rdb, log: logger,
+		conns:    &connCount{},
 		bundle:   manifestBundle(spec.Assets),
 		admit:    make(chan struct{}, 1),
 		exec:     newExecutor(),
@@ -178,6 +180,7 @@ func newWorker(logger *log.Logger) (*worker, *http.Server, error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          logger,
+		ConnState:         w.conns.track,
 	}
 	return w, srv, nil
 }
@@ -235,6 +238,81 @@ func trackCPU(b *board, slot int) func() {
 		close(done)
 		<-finished
 		b.slot(slot, sCPUNow).Store(uint64(processCPU()))
+	}
+}
+
+// connCount counts the worker's open connections.
+type connCount struct{ n atomic.Int64 }
+
+func (c *connCount) track(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		c.n.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		c.n.Add(-1)
+	}
+}
+
+// drain stops taking connections and answers every request already sent
+// on the ones it has, each connection closing after its next answer, then
+// ends the server. http.Server.Shutdown alone would not do: a request it
+// reads once shutdown has begun is dropped unanswered, which the client
+// that sent it sees as a failure.
+func (w *worker) drain(srv *http.Server) {
+	w.draining.Store(true)
+	srv.SetKeepAlivesEnabled(false) // idle connections close now, busy ones after their answer
+	w.listener.Close()
+	deadline := time.Now().Add(drainTimeout)
+	for w.conns.n.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Until(deadline))
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		w.log.Printf("drain: %v; closing the remaining connections", err)
+	}
+}
+
+// rebalanceWindow is how long a worker answers without keep-alive after
+// the worker count changed: long enough for every client with a request
+// in flight or about to come to get its connection closed once.
+const rebalanceWindow = time.Second
+
+// watchRebalance drops the worker's keep-alive connections whenever the
+// worker count changes. Connections stay with the process that accepted
+// them, so without this, workers added live would sit idle while the old
+// ones kept every client; gunicorn's rolling reload has the same effect.
+func watchRebalance(b *board, srv *http.Server) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		seen := b.hdr(hRebalance).Load()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+			case <-done:
+				return
+			}
+			now := b.hdr(hRebalance).Load()
+			if now == seen {
+				continue
+			}
+			seen = now
+			srv.SetKeepAlivesEnabled(false) // closes idle connections now, busy ones after their answer
+			select {
+			case <-time.After(rebalanceWindow):
+			case <-done:
+				return
+			}
+			srv.SetKeepAlivesEnabled(true)
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
 	}
 }
 
