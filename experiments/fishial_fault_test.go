@@ -58,6 +58,10 @@ func TestDistributedSurvivesANodeKilledMidImage(t *testing.T) {
 				for !processGone(pid) {
 					time.Sleep(time.Millisecond)
 				}
+				// A command the node sent just before it died (its
+				// result, say) may still be on its way to Redis: let it
+				// land before deciding what the dead node held.
+				time.Sleep(100 * time.Millisecond)
 				if held, _ := m.List(keyProcessing(id)); len(held) == 1 {
 					killed <- id + " " + held[0]
 					return

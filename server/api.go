@@ -28,18 +28,32 @@ type call struct {
 	// ctx outlives the client: Django does not cancel a view's queries
 	// when the client hangs up, and neither does the twin.
 	ctx context.Context
+	// inBlock is set while a block runs on the executor: its queries are
+	// already there and hop no further.
+	inBlock bool
 }
 
 // hop runs fn where the mode says database and cache work runs: inline
 // in sync mode; in async mode on the worker's one executor thread, after
 // paying the hand-off.
 func (c *call) hop(fn func()) {
-	if !c.k.async {
+	if !c.k.async || c.inBlock {
 		fn()
 		return
 	}
 	burn(c.costs.AsyncHop)
 	c.w.exec.do(fn)
+}
+
+// block runs fn, a stretch of ORM work that an async view hands over in
+// one sync_to_async call: one hop for all the queries in it, as the
+// seed's async likes view wrapped its whole N+1 loop.
+func (c *call) block(fn func()) {
+	c.hop(func() {
+		c.inBlock = true
+		defer func() { c.inBlock = false }()
+		fn()
+	})
 }
 
 // query runs one ORM query: counted, with its declared cost.
@@ -331,7 +345,8 @@ func (w *worker) likes(c *call, rw http.ResponseWriter, r *http.Request, _ int64
 	}
 	if body == nil {
 		var err error
-		if body, err = w.likesFromDB(c); err != nil {
+		c.block(func() { body, err = w.likesFromDB(c) })
+		if err != nil {
 			w.dbFailed(rw, err)
 			return
 		}

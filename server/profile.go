@@ -18,18 +18,26 @@ const (
 	// CPython on a burstable vCPU.
 	RequestCost = 3 * time.Millisecond
 
-	// QueryCost is one ORM query: queryset clone, SQL compilation, the
-	// driver round trip's Python side and model instantiation. With the
-	// N+1 view's 42 queries over the seeded data this puts one likes
-	// request near the seed's 18-19 ms minimum latency.
-	QueryCost = 300 * time.Microsecond
+	// QueryCost is one ORM query as the study's instance paid for it:
+	// the ORM's Python side (queryset clone, SQL compilation, the
+	// driver, model instantiation) and the database server's own parse,
+	// plan and execute, which ran on the same small instance (the twin's
+	// embedded SQLite costs it only tens of µs). The N+1 view's 42
+	// queries then put one likes request at about 20 ms of CPU, the
+	// seed's 19 ms minimum latency.
+	QueryCost = 400 * time.Microsecond
 
-	// AsyncHopCost is one sync_to_async(thread_sensitive=True) hand-off:
-	// Future creation, executor submission, waking the DB thread, copying
-	// contextvars and call_soon_threadsafe back to the loop, tens of µs of
-	// CPython. Async mode pays it on every DB and cache call; at 60 µs the
-	// twin's async/sync ratio at 4 workers came out at the seed's 1.55.
-	AsyncHopCost = 60 * time.Microsecond
+	// AsyncHopCost is one sync_to_async(thread_sensitive=True) hand-off
+	// as a busy one-vCPU instance pays it: Future creation, executor
+	// submission, contextvars copy and call_soon_threadsafe back to the
+	// loop, and above all the GIL passing between the event loop's thread
+	// and the DB thread, each a forced switch with its cache misses. The
+	// async likes view pays it for the user lookup, once for its whole
+	// N+1 block (as the seed's view wrapped it) and once per cache call.
+	// Calibrated: at 500 µs async with 4 workers lands near the seed's
+	// 1.55x of sync (README, "The twin"); the rest of async's cost is
+	// real, its views interleaving on the worker's one thread.
+	AsyncHopCost = 500 * time.Microsecond
 
 	// StaticCost is nginx on the instance serving one SPA file: request
 	// parsing, open/stat, TLS record encryption and the kernel's send path
