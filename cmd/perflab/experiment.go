@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -145,9 +144,9 @@ type runResult struct {
 // sweep runs each configuration in turn on one twin, reconfigured live
 // between runs, recording every run into one CSV.
 func sweep(p sweepPlan, stdout, stderr io.Writer) error {
-	f, err := os.Create(p.record)
+	f, err := createRecord(p.record)
 	if err != nil {
-		return usagef("--record %s: %v", p.record, unwrapPathError(err))
+		return err
 	}
 	defer f.Close()
 	rows, err := report.NewCSV(f)

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"perflab/experiments"
@@ -86,9 +85,9 @@ func runFishial(o *options, stdout, stderr io.Writer) error {
 	if err := checkRecordPath(o.record); err != nil {
 		return err
 	}
-	f, err := os.Create(o.record)
+	f, err := createRecord(o.record)
 	if err != nil {
-		return usagef("--record %s: %v", o.record, unwrapPathError(err))
+		return err
 	}
 	defer f.Close()
 	rows, err := experiments.NewFishialCSV(f)

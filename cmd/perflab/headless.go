@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"perflab/engine"
 	"perflab/engine/report"
@@ -22,9 +21,9 @@ type headlessRun struct {
 // summary on stdout. Every request failing is a failed run.
 func headless(r headlessRun, stdout, stderr io.Writer) error {
 	if r.record != "" {
-		f, err := os.Create(r.record)
+		f, err := createRecord(r.record)
 		if err != nil {
-			return usagef("--record %s: %v", r.record, unwrapPathError(err))
+			return err
 		}
 		defer f.Close()
 		rows, err := report.NewCSV(f)

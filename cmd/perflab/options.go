@@ -4,9 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -144,16 +145,14 @@ func flagErrorText(err error) string {
 	return msg
 }
 
-func subcommandNames() string {
-	names := make([]string, 0, len(subcommands))
-	for n := range subcommands {
-		names = append(names, n)
+func subcommandNames() string { return keyList(subcommands, "none") }
+
+// keyList lists a name-keyed table's names in order, or says none.
+func keyList[V any](m map[string]V, none string) string {
+	if len(m) == 0 {
+		return none
 	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }
 
 const rootIntro = `perflab: live performance experiments in the terminal, and a load generator.
@@ -229,6 +228,15 @@ func checkRecordPath(path string) error {
 		return usagef("--record %s is not writable (%v); pick another path", path, unwrapPathError(err))
 	}
 	return f.Close()
+}
+
+// createRecord creates (or empties) the CSV file a run records into.
+func createRecord(path string) (*os.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, usagef("--record %s: %v", path, unwrapPathError(err))
+	}
+	return f, nil
 }
 
 func unwrapPathError(err error) error {

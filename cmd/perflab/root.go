@@ -5,8 +5,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
-	"strings"
 	"syscall"
 
 	"golang.org/x/term"
@@ -55,17 +53,7 @@ func runExperiment(o *options, stdout, stderr io.Writer) error {
 	return run(o, stdout, stderr)
 }
 
-func experimentNames() string {
-	names := make([]string, 0, len(experimentRunners))
-	for n := range experimentRunners {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		return "none in this build"
-	}
-	return strings.Join(names, ", ")
-}
+func experimentNames() string { return keyList(experimentRunners, "none in this build") }
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
