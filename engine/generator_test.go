@@ -442,3 +442,33 @@ func TestHTTPS(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestPathDoesNotAllocate holds the hot path to its promise: once
+// a worker's connection and buffers exist, a request allocates nothing.
+func TestRequestPathDoesNotAllocate(t *testing.T) {
+	url := okServer(t)
+	g, err := New(oneStep(url), Max{Conns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := newRoute(g.steps[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.routes[0].Store(r)
+	w := g.newWorker()
+	defer w.closeConns()
+	w.do(0, time.Time{}) // connect and size the buffers
+	var drained int
+	allocs := testing.AllocsPerRun(2000, func() {
+		if s := w.do(0, time.Time{}); s.outcome != OutcomeOK {
+			t.Fatalf("request failed: %s", s.outcome)
+		}
+		if len(w.rec.logs[0]) >= 1024 {
+			w.rec.drain(func(s []sample) { drained += len(s) })
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.2f allocations per request, want 0", allocs)
+	}
+}

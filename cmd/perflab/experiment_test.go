@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // column indexes rows by the CSV header.
@@ -139,4 +144,68 @@ func TestExperimentUsageErrors(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "terminal") {
 		t.Fatalf("no terminal, no --record: exit %d, %q", code, stderr)
 	}
+}
+
+// TestSweepInterruptKeepsWhatRan stops a sweep with SIGINT during its
+// second run: the file holds the first run whole and the summary of the
+// part of the second that ran, and the table lists what was measured.
+func TestSweepInterruptKeepsWhatRan(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "sweep.csv")
+	cmd := exec.Command(binary, "--record", out, "--experiment", "likes", "--profile", "go", "--vus", "5",
+		"--sweep", "workers=1,2,3", "--duration", "4s")
+	var stdout bytes.Buffer
+	var stderr lockedBuffer // read while the process writes it
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The second run starts after the first's warm-up and 4 s of load.
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stderr.String(), "run 2/3") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the second run never started; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(4 * time.Second) // into the second run's measured part
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("interrupted sweep: %v\nstderr:\n%s", err, stderr.String())
+	}
+	rows := readCSV(t, out)
+	col := column(rows)
+	summaries := map[string]bool{}
+	for _, r := range rows[1:] {
+		if r[col["kind"]] == "summary" && r[col["series"]] == "all" {
+			summaries[r[col["run"]]] = true
+		}
+	}
+	if !summaries["1"] || !summaries["2"] || summaries["3"] {
+		t.Fatalf("summaries for runs %v, want 1 and 2 only", summaries)
+	}
+	if !strings.Contains(stdout.String(), "workers=2") || strings.Contains(stdout.String(), "workers=3") {
+		t.Fatalf("table should list runs 1 and 2:\n%s", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("no word of the interruption on stderr:\n%s", stderr.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
