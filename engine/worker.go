@@ -58,6 +58,9 @@ func (g *Generator) newWorker() *worker {
 	for k, v := range g.shared {
 		w.vars[k] = v
 	}
+	// Answers are read for status, framing and captures only: leave their
+	// header names as sent instead of normalizing each one.
+	w.resp.Header.DisableNormalizing()
 	return w
 }
 
