@@ -144,15 +144,11 @@ type runResult struct {
 // sweep runs each configuration in turn on one twin, reconfigured live
 // between runs, recording every run into one CSV.
 func sweep(p sweepPlan, stdout, stderr io.Writer) error {
-	f, err := createRecord(p.record)
+	rows, file, err := recordCSV(p.record)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	rows, err := report.NewCSV(f)
-	if err != nil {
-		return err
-	}
+	defer file.Close()
 	ctx, cancel := signalContext()
 	defer cancel()
 	tty := isTerminal(stderr)

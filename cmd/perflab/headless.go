@@ -16,20 +16,30 @@ type headlessRun struct {
 	labels report.Labels
 }
 
+// recordCSV creates the record file and writes the load CSV's header.
+func recordCSV(path string) (*report.CSV, io.Closer, error) {
+	f, err := createRecord(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := report.NewCSV(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("--record %s: %w", path, err)
+	}
+	return rows, f, nil
+}
+
 // headless runs the generator to its end (or Ctrl-C), with a progress line
 // on stderr when it is a terminal, CSV rows as they are measured, and the
 // summary on stdout. Every request failing is a failed run.
 func headless(r headlessRun, stdout, stderr io.Writer) error {
 	if r.record != "" {
-		f, err := createRecord(r.record)
+		rows, file, err := recordCSV(r.record)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		rows, err := report.NewCSV(f)
-		if err != nil {
-			return err
-		}
+		defer file.Close()
 		rows.SetLabels(r.labels)
 		r.gen.Observe(func(s *engine.Snapshot) { rows.Snapshot(s) })
 		defer func() {
