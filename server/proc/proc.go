@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
 	"strconv"
 	"sync"
 )
@@ -59,18 +58,6 @@ func Main() {
 		os.Exit(1) // it died while the signal was being armed
 	}
 	os.Exit(fn(os.Args[3:]))
-}
-
-// Roles lists the registered roles, for diagnostics.
-func Roles() []string {
-	mu.Lock()
-	defer mu.Unlock()
-	out := make([]string, 0, len(roles))
-	for r := range roles {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Command prepares this binary to run role with args as a child that
