@@ -124,7 +124,13 @@ func loadModel(o *options, fallback engine.Model) (engine.Model, error) {
 	case o.set["c"]:
 		return engine.Max{Conns: o.conns}, nil
 	case o.set["vus"]:
-		return engine.Closed{VUs: o.vus, Think: o.think}, nil
+		think := o.think
+		// Users alone keep the think time of the load they replace (an
+		// experiment's plan); --think alone keeps its users.
+		if c, ok := fallback.(engine.Closed); ok && !o.set["think"] {
+			think = c.Think
+		}
+		return engine.Closed{VUs: o.vus, Think: think}, nil
 	case o.set["rate"]:
 		return engine.Open{Rate: o.rate, MaxInFlight: o.maxInFlight}, nil
 	}
