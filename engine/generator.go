@@ -111,13 +111,8 @@ func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
 		}
 		g.routes[i].Store(r)
 	}
-	switch m := model.(type) {
-	case Closed:
-		g.load = Load{Model: "closed", VUs: m.VUs, Think: m.Think}
-	case Max:
-		g.load = Load{Model: "max", Conns: m.Conns}
-	case Open:
-		g.load = Load{Model: "open", Rate: m.Rate}
+	g.load = LoadOf(model)
+	if m, ok := model.(Open); ok {
 		g.maxOpen = m.MaxInFlight
 		if g.maxOpen == 0 {
 			g.maxOpen = DefaultMaxInFlight

@@ -35,6 +35,19 @@ type Load struct {
 	Rate  float64 // open: target starts per second
 }
 
+// LoadOf describes a model's setting before any live change.
+func LoadOf(m Model) Load {
+	switch m := m.(type) {
+	case Closed:
+		return Load{Model: "closed", VUs: m.VUs, Think: m.Think}
+	case Open:
+		return Load{Model: "open", Rate: m.Rate}
+	case Max:
+		return Load{Model: "max", Conns: m.Conns}
+	}
+	return Load{}
+}
+
 func (l Load) String() string {
 	switch l.Model {
 	case "closed":

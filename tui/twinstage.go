@@ -252,15 +252,7 @@ func (s *TwinStage) Load() engine.Load {
 	if gen != nil {
 		return gen.Load()
 	}
-	switch m := model.(type) {
-	case engine.Closed:
-		return engine.Load{Model: "closed", VUs: m.VUs, Think: m.Think}
-	case engine.Open:
-		return engine.Load{Model: "open", Rate: m.Rate}
-	case engine.Max:
-		return engine.Load{Model: "max", Conns: m.Conns}
-	}
-	return engine.Load{}
+	return engine.LoadOf(model)
 }
 
 // SetVUs changes the users (or connections) of the live load now and of
