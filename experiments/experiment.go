@@ -1,12 +1,12 @@
 // Package experiments holds the study's experiments as data and runs
-// them: each declares its knobs, load plan, the seed's reference numbers
+// them: each declares its knobs, load plan, the study's reference numbers
 // and the lesson it teaches; a Session runs one live on the twin, and a
 // sweep runs it across configurations.
 package experiments
 
 import (
 	"fmt"
-	"slices"
+	"perflab/engine/report"
 	"sort"
 	"strings"
 	"time"
@@ -18,18 +18,16 @@ import (
 type Experiment struct {
 	Name   string // as given to --experiment
 	Title  string // one line for the dashboard's header and home screen
-	Lesson string // what the seed concluded, in a sentence or two
-	// Knobs are the settings this experiment has, in display order.
-	Knobs []*Knob
-	Plan  Plan
-	// Seed are the study's measurements for configurations it ran.
-	Seed []SeedCell
-	// SeedSweep is the sequence of configurations the study measured,
-	// which the dashboard's seed sweep replays.
-	SeedSweep []Settings
+	Lesson string // what the study concluded, in a sentence or two
+	Plan   Plan
+	// Study are the study's measurements for configurations it ran.
+	Study []StudyCell
+	// StudySweep is the sequence of configurations the study measured,
+	// which the dashboard's study sweep replays.
+	StudySweep []Settings
 }
 
-// Plan is an experiment's load: the seed's virtual users, think time and
+// Plan is an experiment's load: the study's virtual users, think time and
 // requests.
 type Plan struct {
 	VUs      int
@@ -63,15 +61,6 @@ type Site struct {
 	Page string
 }
 
-// Knob is one setting of the twin or the load, changeable live.
-type Knob struct {
-	Name    string   // flag name: workers, mode, cache, ...
-	Key     string   // dashboard key that steps it
-	Values  []string // allowed values, in stepping order
-	Default string
-	Help    string
-}
-
 // Settings are knob values by knob name, every knob of the experiment
 // present and valid.
 type Settings map[string]string
@@ -85,33 +74,69 @@ func (s Settings) Clone() Settings {
 	return out
 }
 
-// String renders the settings in the experiment's knob order, e.g.
+// Describe renders the live knobs' values in the table's order, e.g.
 // "workers=4 mode=sync cache=off".
 func (e *Experiment) Describe(s Settings) string {
-	parts := make([]string, 0, len(e.Knobs))
-	for _, k := range e.Knobs {
+	knobs := e.LiveKnobs()
+	parts := make([]string, 0, len(knobs))
+	for _, k := range knobs {
 		parts = append(parts, k.Name+"="+s[k.Name])
 	}
 	return strings.Join(parts, " ")
 }
 
-// Knob returns the experiment's knob of that name.
-func (e *Experiment) Knob(name string) (*Knob, bool) {
-	for _, k := range e.Knobs {
-		if k.Name == name {
-			return k, true
+// LiveKnobs are the experiment's live knobs, in the table's order: the
+// ones the dashboard steps, sweeps vary and run descriptions name.
+func (e *Experiment) LiveKnobs() []*Knob {
+	var out []*Knob
+	for _, k := range e.Knobs() {
+		if k.Live() {
+			out = append(out, k)
 		}
 	}
-	return nil, false
+	return out
+}
+
+// Knobs are every knob of the table the experiment has, live or set at
+// start, in the table's order.
+func (e *Experiment) Knobs() []*Knob {
+	var out []*Knob
+	for _, k := range Knobs {
+		if k.In(e.Name) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Knob returns the experiment's knob of that name.
+func (e *Experiment) Knob(name string) (*Knob, bool) {
+	k, ok := KnobNamed(name)
+	if !ok || !k.In(e.Name) {
+		return nil, false
+	}
+	return k, true
 }
 
 // Defaults returns the experiment's settings before any change.
 func (e *Experiment) Defaults() Settings {
 	s := Settings{}
-	for _, k := range e.Knobs {
+	for _, k := range e.Knobs() {
 		s[k.Name] = k.Default
 	}
 	return s
+}
+
+// Labels are the CSV cells of a run with settings s: every knob column of
+// the table, empty where the experiment lacks the knob.
+func (e *Experiment) Labels(s Settings, run int) report.Labels {
+	l := report.Labels{Run: run, Experiment: e.Name, Knobs: map[string]string{}}
+	for _, k := range Knobs {
+		if k.Column != "" && k.In(e.Name) {
+			l.Knobs[k.Column] = s[k.Name]
+		}
+	}
+	return l
 }
 
 // Check reports whether value is allowed for knob, with a message that
@@ -121,40 +146,15 @@ func (e *Experiment) Check(knob, value string) error {
 	if !ok {
 		return fmt.Errorf("the %s experiment has no knob --%s; its knobs are %s", e.Name, knob, e.knobNames())
 	}
-	if !slices.Contains(k.Values, value) {
-		return fmt.Errorf("--%s %s is not allowed; use one of %s", knob, value, describeValues(k.Values))
-	}
-	return nil
+	return k.Validate(value)
 }
 
 func (e *Experiment) knobNames() string {
-	names := make([]string, len(e.Knobs))
-	for i, k := range e.Knobs {
-		names[i] = "--" + k.Name
+	var names []string
+	for _, k := range e.Knobs() {
+		names = append(names, "--"+k.Name)
 	}
 	return strings.Join(names, ", ")
-}
-
-// describeValues lists allowed values, compressing a numeric run as 1..16.
-func describeValues(vs []string) string {
-	if len(vs) > 3 && vs[0] == "1" && vs[len(vs)-1] == fmt.Sprint(len(vs)) {
-		return "1.." + vs[len(vs)-1]
-	}
-	return strings.Join(vs, ", ")
-}
-
-// Next returns the value after cur in the knob's stepping order, wrapping.
-func (k *Knob) Next(cur string) string { return k.step(cur, 1) }
-
-// Prev returns the value before cur, wrapping.
-func (k *Knob) Prev(cur string) string { return k.step(cur, -1) }
-
-func (k *Knob) step(cur string, by int) string {
-	i := slices.Index(k.Values, cur)
-	if i < 0 {
-		return k.Default
-	}
-	return k.Values[(i+by+len(k.Values))%len(k.Values)]
 }
 
 // Apply returns s with the given knob values applied, after checking each.

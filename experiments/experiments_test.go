@@ -5,14 +5,24 @@ import (
 	"testing"
 )
 
+func knob(t *testing.T, name string) *Knob {
+	t.Helper()
+	k, ok := KnobNamed(name)
+	if !ok {
+		t.Fatalf("no knob %s in the table", name)
+	}
+	return k
+}
+
 func TestKnobStepping(t *testing.T) {
-	if got := KnobWorkers.Next("16"); got != "1" {
+	workers := knob(t, "workers")
+	if got := workers.Next("16"); got != "1" {
 		t.Fatalf("workers after 16 = %s, want 1 (wrap)", got)
 	}
-	if got := KnobWorkers.Prev("1"); got != "16" {
+	if got := workers.Prev("1"); got != "16" {
 		t.Fatalf("workers before 1 = %s, want 16", got)
 	}
-	if got := KnobMode.Next("sync"); got != "async" {
+	if got := knob(t, "mode").Next("sync"); got != "async" {
 		t.Fatalf("mode after sync = %s", got)
 	}
 }
@@ -69,26 +79,26 @@ func TestSweepBadInput(t *testing.T) {
 	}
 }
 
-func TestSeedLookup(t *testing.T) {
+func TestStudyLookup(t *testing.T) {
 	s := Likes.Defaults()
 	s["workers"] = "4"
-	c, ok := Likes.SeedFor(s)
+	c, ok := Likes.StudyFor(s)
 	if !ok || c.Mean != ms(152.9) || c.Label != "sync, 4 workers, no cache" {
-		t.Fatalf("seed for sync 4 no cache = %+v, %v", c, ok)
+		t.Fatalf("study for sync 4 no cache = %+v, %v", c, ok)
 	}
 	s["workers"] = "3"
 	s["mode"] = "async"
-	if _, ok := Likes.SeedFor(s); ok {
-		t.Fatal("the seed has no async 3-worker cell")
+	if _, ok := Likes.StudyFor(s); ok {
+		t.Fatal("the study has no async 3-worker cell")
 	}
-	if c, ok := Static.SeedFor(Settings{"offload": "on"}); !ok || c.RPS != 193.61 {
-		t.Fatalf("static offload on seed = %+v", c)
+	if c, ok := Static.StudyFor(Settings{"offload": "on"}); !ok || c.RPS != 193.61 {
+		t.Fatalf("static offload on study = %+v", c)
 	}
 	for _, e := range All() {
-		for _, run := range e.SeedSweep {
+		for _, run := range e.StudySweep {
 			for k, v := range run {
 				if err := e.Check(k, v); err != nil {
-					t.Errorf("%s seed sweep: %v", e.Name, err)
+					t.Errorf("%s study sweep: %v", e.Name, err)
 				}
 			}
 		}

@@ -20,7 +20,6 @@ var Likes = &Experiment{
 	Title: "likes: workers, async, cache",
 	Lesson: "The DB path was the bottleneck: more workers and async only lengthened the queue " +
 		"(async also paid thread hand-offs); caching the list in Redis removed it.",
-	Knobs: []*Knob{KnobWorkers, KnobMode, KnobCache, KnobQuery, KnobProfile, KnobInstanceCPUs},
 	Plan: Plan{
 		VUs:      50,
 		Think:    time.Second,
@@ -46,7 +45,7 @@ var Likes = &Experiment{
 	},
 	// SEED.md, experiment 2: k6, 50 VUs, 30 s. The uncached runs used the
 	// N+1 view; the cached ones the prefetching one behind the cache.
-	Seed: []SeedCell{
+	Study: []StudyCell{
 		likesCell("sync", "1", "off", 100.58, 48.96, 215.89, 353.07, 2230, 41.54),
 		likesCell("sync", "2", "off", 96.37, 40.28, 150.94, 220.58, 2360, 41.61),
 		likesCell("sync", "3", "off", 150.29, 30.51, 194.32, 594.89, 2970, 39.65),
@@ -57,7 +56,7 @@ var Likes = &Experiment{
 		likesCell("sync", "4", "on", 45.64, 27.29, 74.61, 0, 0, 45.7),
 		likesCell("async", "4", "on", 74.07, 0, 0, 0, 0, 0),
 	},
-	SeedSweep: []Settings{
+	StudySweep: []Settings{
 		{"mode": "sync", "workers": "1", "cache": "off", "query": "naive"},
 		{"mode": "sync", "workers": "2", "cache": "off", "query": "naive"},
 		{"mode": "sync", "workers": "3", "cache": "off", "query": "naive"},
@@ -70,7 +69,7 @@ var Likes = &Experiment{
 	},
 }
 
-func likesCell(mode, workers, cache string, mean, p50, p90, p95, max, rps float64) SeedCell {
+func likesCell(mode, workers, cache string, mean, p50, p90, p95, max, rps float64) StudyCell {
 	label := mode + ", " + workers + " worker"
 	if workers != "1" {
 		label += "s"
@@ -80,7 +79,7 @@ func likesCell(mode, workers, cache string, mean, p50, p90, p95, max, rps float6
 	} else {
 		label += ", no cache"
 	}
-	return SeedCell{
+	return StudyCell{
 		When:  Settings{"mode": mode, "workers": workers, "cache": cache},
 		Label: label, Mean: ms(mean), P50: ms(p50), P90: ms(p90), P95: ms(p95), Max: ms(max), RPS: rps,
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -23,13 +22,13 @@ type Session struct {
 	settings Settings
 	gen      *engine.Generator // the run in progress, if any
 
-	why whyMeter
+	figures figuresMeter
 }
 
 // Open starts the twin for experiment e with settings s. base carries what
 // the settings do not: addresses, Redis, data directory.
 func Open(ctx context.Context, e *Experiment, s Settings, base server.Config) (*Session, error) {
-	for _, k := range e.Knobs {
+	for _, k := range e.Knobs() {
 		if err := e.Check(k.Name, s[k.Name]); err != nil {
 			return nil, err
 		}
@@ -43,39 +42,8 @@ func Open(ctx context.Context, e *Experiment, s Settings, base server.Config) (*
 		return nil, fmt.Errorf("start the twin: %w", err)
 	}
 	sess := &Session{exp: e, twin: twin, settings: s.Clone()}
-	sess.why.start(twin)
+	sess.figures.start(twin)
 	return sess, nil
-}
-
-// TwinConfig sets the twin's knob fields from the settings; knobs the
-// experiment lacks keep base's values.
-func TwinConfig(base server.Config, s Settings) (server.Config, error) {
-	c := base
-	for name, v := range s {
-		switch name {
-		case "workers", "instance-cpus":
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return c, fmt.Errorf("--%s %q is not a number", name, v)
-			}
-			if name == "workers" {
-				c.Workers = n
-			} else {
-				c.InstanceCPUs = n
-			}
-		case "mode":
-			c.Mode = v
-		case "cache":
-			c.Cache = v == "on"
-		case "query":
-			c.Query = v
-		case "offload":
-			c.Offload = v == "on"
-		case "profile":
-			c.Profile = v
-		}
-	}
-	return c, c.Validate()
 }
 
 // Experiment is the session's experiment.
@@ -106,9 +74,15 @@ func (s *Session) Set(ctx context.Context, knob, value string) error {
 func (s *Session) Configure(ctx context.Context, changes map[string]string) error {
 	s.mu.Lock()
 	next, err := s.exp.Apply(s.settings, changes)
+	cur := s.settings
 	s.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	for name, v := range changes {
+		if k, _ := KnobNamed(name); !k.Live() && v != cur[name] {
+			return fmt.Errorf("--%s is set when the twin starts and cannot change while it runs", name)
+		}
 	}
 	cfg, err := TwinConfig(s.twin.Config(), next)
 	if err != nil {
@@ -203,9 +177,9 @@ func (s *Session) Generator() *engine.Generator {
 	return s.gen
 }
 
-// Why reports the twin's figures over the last second.
-func (s *Session) Why() Why {
-	w := s.why.read()
+// ServerFigures reports the twin's figures over the last second.
+func (s *Session) ServerFigures() ServerFigures {
+	w := s.figures.read()
 	s.mu.Lock()
 	w.Profile = s.settings["profile"]
 	s.mu.Unlock()
@@ -217,34 +191,34 @@ func (s *Session) Why() Why {
 
 // Close stops the twin; the caller ends any run first.
 func (s *Session) Close() error {
-	s.why.stop()
+	s.figures.stop()
 	return s.twin.Close()
 }
 
-// whyPeriod is how often the twin's figures are sampled.
-const whyPeriod = 250 * time.Millisecond
+// figuresPeriod is how often the twin's figures are sampled.
+const figuresPeriod = 250 * time.Millisecond
 
-// whyMeter samples the twin's cumulative stats four times a second and
+// figuresMeter samples the twin's cumulative stats four times a second and
 // turns the last second's differences into rates.
-type whyMeter struct {
+type figuresMeter struct {
 	mu      sync.Mutex
 	samples []server.Stats // newest last, about a second's worth
 	done    chan struct{}
 	stopped chan struct{}
 }
 
-func (m *whyMeter) start(t *server.Twin) {
+func (m *figuresMeter) start(t *server.Twin) {
 	m.done = make(chan struct{})
 	m.stopped = make(chan struct{})
 	go func() {
 		defer close(m.stopped)
-		tick := time.NewTicker(whyPeriod)
+		tick := time.NewTicker(figuresPeriod)
 		defer tick.Stop()
 		for {
 			st := t.Stats()
 			m.mu.Lock()
 			m.samples = append(m.samples, st)
-			if len(m.samples) > int(time.Second/whyPeriod)+1 {
+			if len(m.samples) > int(time.Second/figuresPeriod)+1 {
 				m.samples = m.samples[1:]
 			}
 			m.mu.Unlock()
@@ -257,24 +231,24 @@ func (m *whyMeter) start(t *server.Twin) {
 	}()
 }
 
-func (m *whyMeter) stop() {
+func (m *figuresMeter) stop() {
 	close(m.done)
 	<-m.stopped
 }
 
-func (m *whyMeter) read() Why {
+func (m *figuresMeter) read() ServerFigures {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.samples) == 0 {
-		return Why{}
+		return ServerFigures{}
 	}
-	return whyBetween(m.samples[0], m.samples[len(m.samples)-1])
+	return figuresBetween(m.samples[0], m.samples[len(m.samples)-1])
 }
 
-// whyBetween turns two samples of the twin's cumulative stats into the
+// figuresBetween turns two samples of the twin's cumulative stats into the
 // last second's figures.
-func whyBetween(old, cur server.Stats) Why {
-	w := Why{
+func figuresBetween(old, cur server.Stats) ServerFigures {
+	w := ServerFigures{
 		RedisErrors:  int64(cur.Total.RedisErrors + cur.Tasks.RedisErrors),
 		QueueDepth:   cur.Tasks.QueueDepth,
 		TasksApplied: int64(cur.Tasks.Applied),

@@ -35,9 +35,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// TestSessionCacheToggleShowsInWhy flips the cache on during a run: the
+// TestSessionCacheToggleShowsInServerFigures flips the cache on during a run: the
 // why figures must go from the N+1 queries on every request to cache hits.
-func TestSessionCacheToggleShowsInWhy(t *testing.T) {
+func TestSessionCacheToggleShowsInServerFigures(t *testing.T) {
 	sess := openSession(t, Likes, map[string]string{"profile": "go"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan *engine.Snapshot, 1)
@@ -48,9 +48,9 @@ func TestSessionCacheToggleShowsInWhy(t *testing.T) {
 		}
 		done <- final
 	}()
-	var why Why
+	var why ServerFigures
 	eventually(t, "uncached requests with the N+1 queries", func() bool {
-		why = sess.Why()
+		why = sess.ServerFigures()
 		return why.QueriesPerRequest > 2 && why.CacheLookups == 0
 	})
 	if err := sess.Set(ctx, "cache", "on"); err != nil {
@@ -58,7 +58,7 @@ func TestSessionCacheToggleShowsInWhy(t *testing.T) {
 	}
 	// One query remains per request: authentication loads the user.
 	eventually(t, "cache hits and the user lookup only", func() bool {
-		why = sess.Why()
+		why = sess.ServerFigures()
 		return why.CacheHitPct > 90 && why.QueriesPerRequest < 1.5
 	})
 	if sess.Settings()["cache"] != "on" {

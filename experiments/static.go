@@ -13,7 +13,6 @@ var Static = &Experiment{
 	Title: "static offload: the page from the instance or an edge",
 	Lesson: "Once the static files leave the instance it serves the API only, " +
 		"and both latency and throughput improve.",
-	Knobs: []*Knob{KnobOffload, KnobWorkers, KnobMode, KnobProfile, KnobInstanceCPUs},
 	Plan: Plan{
 		VUs:      100,
 		Think:    500 * time.Millisecond,
@@ -27,11 +26,11 @@ var Static = &Experiment{
 		},
 	},
 	// SEED.md, experiment 1: k6, 100 VUs, 2 min.
-	Seed: []SeedCell{
+	Study: []StudyCell{
 		{When: Settings{"offload": "off"}, Label: "served by the instance",
 			Mean: ms(41.44), P50: ms(32.57), P90: ms(60.25), Max: ms(539.83), RPS: 183.72},
 		{When: Settings{"offload": "on"}, Label: "served by the CDN edge",
 			Mean: ms(14.85), P50: ms(11.65), P90: ms(20.12), Max: ms(253.59), RPS: 193.61},
 	},
-	SeedSweep: []Settings{{"offload": "off"}, {"offload": "on"}},
+	StudySweep: []Settings{{"offload": "off"}, {"offload": "on"}},
 }

@@ -17,18 +17,22 @@ import (
 	"perflab/experiments"
 )
 
-// testLikes is the likes experiment with an instance-cpus knob fixed at
-// two values, so the screens do not depend on this machine's cores.
-var testLikes = func() *experiments.Experiment {
-	e := *experiments.Likes
-	e.Knobs = nil
-	for _, k := range experiments.Likes.Knobs {
-		if k.Name == experiments.KnobInstanceCPUs.Name {
-			k = &experiments.Knob{Name: k.Name, Key: k.Key, Values: []string{"1", "2"}, Default: "1", Help: k.Help}
+// testLikes is the likes experiment; testKnobs are its live knobs with
+// instance-cpus fixed at two values, so the screens do not depend on this
+// machine's cores.
+var testLikes = experiments.Likes
+
+var testKnobs = func() []*experiments.Knob {
+	var out []*experiments.Knob
+	for _, k := range testLikes.LiveKnobs() {
+		if k.Name == "instance-cpus" {
+			c := *k
+			c.Values, c.Default = []string{"1", "2"}, "1"
+			k = &c
 		}
-		e.Knobs = append(e.Knobs, k)
+		out = append(out, k)
 	}
-	return &e
+	return out
 }()
 
 var likesSettings = experiments.Settings{"workers": "4", "mode": "sync", "cache": "off", "query": "naive", "profile": "django", "instance-cpus": "1"}
@@ -36,7 +40,7 @@ var likesSettings = experiments.Settings{"workers": "4", "mode": "sync", "cache"
 const fishialTitle = "Fishial race: sequential, processes, nodes, async"
 
 // entries is a home screen with likes on stage f and the race r.
-func entries(f *fakeStage, r *fakeRace) []Entry {
+func entries(f *fakeTwin, r *fakeRace) []Entry {
 	return []Entry{
 		{Name: "static", Title: experiments.Static.Title, Lesson: experiments.Static.Lesson,
 			OpenStage: func(ctx context.Context) (Stage, error) {
@@ -51,7 +55,7 @@ func entries(f *fakeStage, r *fakeRace) []Entry {
 
 // likesRun opens likes on a w×h terminal and plays 40 s of load: a
 // baseline marked at 10 s, the cache switched on at 25 s.
-func likesRun(t *testing.T, w, h int) (*harness, *fakeStage) {
+func likesRun(t *testing.T, w, h int) (*harness, *fakeTwin) {
 	t.Helper()
 	f := newFakeTwin(testLikes, likesSettings)
 	hn := newHarness(t, Config{Entries: entries(f, newFakeRace()), Start: "likes"}, w, h)
@@ -91,11 +95,11 @@ func urlRun(t *testing.T, w, h int, l engine.Load) (*harness, *fakeStage) {
 
 // sweepCells is the likes seed sweep five configurations in, the sixth
 // running.
-func sweepCells(f *fakeStage) []SweepCell {
-	var cells []SweepCell
-	for i, s := range testLikes.SeedSweep {
-		seed, ok := testLikes.SeedFor(s)
-		cell := SweepCell{Index: i, Total: len(testLikes.SeedSweep), Settings: s, Label: seed.Label, Seed: seed, HasSeed: ok}
+func sweepCells(f *fakeTwin) []experiments.SweepCell {
+	var cells []experiments.SweepCell
+	for i, s := range testLikes.StudySweep {
+		seed, ok := testLikes.StudyFor(s)
+		cell := experiments.SweepCell{Index: i, Total: len(testLikes.StudySweep), Settings: s, Label: seed.Label, Study: seed, HasStudy: ok}
 		running := cell
 		running.Running = true
 		cells = append(cells, running)
@@ -523,7 +527,7 @@ func TestSeedSweep(t *testing.T) {
 	// s during a sweep stops it: the sweep's context ends.
 	f2 := newFakeTwin(testLikes, likesSettings)
 	stopped := make(chan struct{})
-	blocking := &blockingSweep{fakeStage: f2, started: make(chan struct{}), stopped: stopped}
+	blocking := &blockingSweep{fakeTwin: f2, started: make(chan struct{}), stopped: stopped}
 	hn2 := newHarness(t, Config{Stage: blocking}, 120, 40)
 	hn2.awaitOpened()
 	hn2.frame(f2, snapshot(0, false, f2.Load()))
@@ -545,12 +549,12 @@ func TestSeedSweep(t *testing.T) {
 }
 
 type blockingSweep struct {
-	*fakeStage
+	*fakeTwin
 	started chan struct{}
 	stopped chan struct{}
 }
 
-func (b *blockingSweep) SeedSweep(ctx context.Context, onCell func(SweepCell)) error {
+func (b *blockingSweep) StudySweep(ctx context.Context, onCell func(experiments.SweepCell)) error {
 	close(b.started)
 	<-ctx.Done()
 	close(b.stopped)
@@ -689,7 +693,7 @@ func TestKnobKeysDoNotCollide(t *testing.T) {
 		fixed[b] = true
 	}
 	for _, e := range experiments.All() {
-		for _, kn := range e.Knobs {
+		for _, kn := range e.LiveKnobs() {
 			for _, key := range []string{kn.Key, strings.ToUpper(kn.Key)} {
 				if fixed[key] {
 					t.Errorf("%s knob %s uses key %s, which the load screen already answers", e.Name, kn.Name, key)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,27 +22,33 @@ type fakeStage struct {
 	settings experiments.Settings
 	load     engine.Load
 	paused   bool
-	why      experiments.Why
+	why      experiments.ServerFigures
 	snaps    chan *engine.Snapshot
 	calls    []string
-	sweep    []SweepCell // sent by SeedSweep, in order
+	sweep    []experiments.SweepCell // sent by StudySweep, in order
 	setErr   error
 	closed   int
 	// gate, when set, holds every SetKnob until the test lets it go.
 	gate chan struct{}
-	// holdSweep keeps SeedSweep running after its cells, as a sweep
+	// holdSweep keeps StudySweep running after its cells, as a sweep
 	// in the middle of a run, until it is stopped.
 	holdSweep bool
 }
 
-func newFakeTwin(e *experiments.Experiment, s experiments.Settings) *fakeStage {
+// fakeTwin is a fakeStage with a twin behind it.
+type fakeTwin struct{ *fakeStage }
+
+func newFakeTwin(e *experiments.Experiment, s experiments.Settings) *fakeTwin {
 	f := &fakeStage{exp: e, title: e.Title, settings: s.Clone(),
 		load:  engine.Load{Model: "closed", VUs: e.Plan.VUs, Think: e.Plan.Think},
 		snaps: make(chan *engine.Snapshot, 1)}
-	f.why = experiments.Why{QueriesPerRequest: 41, BusyWorkers: 4, Workers: 4,
+	f.why = experiments.ServerFigures{QueriesPerRequest: 41, BusyWorkers: 4, Workers: 4,
 		CPUPerWorker: []float64{0.24, 0.25, 0.23, 0.26}, Profile: "django", InstanceCPUs: 1}
-	return f
+	return &fakeTwin{f}
 }
+
+// feed delivers a snapshot through the stage.
+func (f *fakeStage) feed(snap *engine.Snapshot) { f.snaps <- snap }
 
 func newFakeURL(l engine.Load) *fakeStage {
 	return &fakeStage{title: "GET http://127.0.0.1:8080/api/items", load: l, snaps: make(chan *engine.Snapshot, 1)}
@@ -74,33 +81,31 @@ func (f *fakeStage) Snapshots() <-chan *engine.Snapshot { return f.snaps }
 
 func (f *fakeStage) Err() error { return nil }
 
-func (f *fakeStage) Knobs() []KnobValue {
+func (f *fakeTwin) Knobs() []experiments.KnobValue {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.exp == nil {
-		return nil
-	}
-	var out []KnobValue
-	for _, k := range f.exp.Knobs {
-		out = append(out, KnobValue{Knob: k, Value: f.settings[k.Name]})
+	var out []experiments.KnobValue
+	for _, k := range testKnobs {
+		out = append(out, experiments.KnobValue{Knob: k, Value: f.settings[k.Name]})
 	}
 	return out
 }
 
-func (f *fakeStage) SetKnob(name, value string) error {
+func (f *fakeTwin) SetKnob(name, value string) error {
 	f.record("set %s=%s", name, value)
 	if f.gate != nil {
 		<-f.gate
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.exp == nil {
-		return errNoTwin
-	}
 	if f.setErr != nil {
 		return f.setErr
 	}
-	if err := f.exp.Check(name, value); err != nil {
+	i := slices.IndexFunc(testKnobs, func(k *experiments.Knob) bool { return k.Name == name })
+	if i < 0 {
+		return fmt.Errorf("no knob %s", name)
+	}
+	if err := testKnobs[i].Validate(value); err != nil {
 		return err
 	}
 	f.settings[name] = value
@@ -162,23 +167,20 @@ func (f *fakeStage) Paused() bool {
 	return f.paused
 }
 
-func (f *fakeStage) Why() (experiments.Why, bool) {
+func (f *fakeTwin) ServerFigures() experiments.ServerFigures {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.why, f.exp != nil
+	return f.why
 }
 
-func (f *fakeStage) Seed() (experiments.SeedCell, string, bool) {
+func (f *fakeTwin) Study() (experiments.StudyCell, string, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.exp == nil {
-		return experiments.SeedCell{}, "", false
-	}
-	c, ok := f.exp.SeedFor(f.settings)
+	c, ok := f.exp.StudyFor(f.settings)
 	return c, f.exp.Lesson, ok
 }
 
-func (f *fakeStage) SeedSweep(ctx context.Context, onCell func(SweepCell)) error {
+func (f *fakeTwin) StudySweep(ctx context.Context, onCell func(experiments.SweepCell)) error {
 	f.record("sweep")
 	for _, c := range f.sweep {
 		if ctx.Err() != nil {

@@ -120,9 +120,9 @@ func (h *harness) awaitOpened() {
 
 // frame delivers a snapshot through the stage and waits for the screen
 // to take it.
-func (h *harness) frame(f *fakeStage, snap *engine.Snapshot) {
+func (h *harness) frame(f interface{ feed(*engine.Snapshot) }, snap *engine.Snapshot) {
 	h.t.Helper()
-	f.snaps <- snap
+	f.feed(snap)
 	h.await("frame", is[frameMsg])
 }
 

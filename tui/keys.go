@@ -105,7 +105,7 @@ func (k *KeyMap) setScreen(s screen) {
 
 // setKnobs binds the keys of a twin's knobs: the knob's key steps forward,
 // its upper case backward when the knob has more than two values.
-func (k *KeyMap) setKnobs(knobs []KnobValue) {
+func (k *KeyMap) setKnobs(knobs []experiments.KnobValue) {
 	k.Knobs = k.Knobs[:0]
 	for _, kv := range knobs {
 		kk := KnobKeys{Knob: kv.Knob}

@@ -20,7 +20,7 @@ import (
 // stageInfo is what the load screen learns about a stage as it opens.
 type stageInfo struct {
 	title   string
-	knobs   []KnobValue
+	knobs   []experiments.KnobValue
 	hasTwin bool
 	lesson  string
 }
@@ -28,9 +28,13 @@ type stageInfo struct {
 // describeStage reads a stage's fixed facts; it runs in a command since
 // the stage may answer slowly.
 func describeStage(st Stage) stageInfo {
-	_, hasTwin := st.Why()
-	_, lesson, _ := st.Seed()
-	return stageInfo{title: st.Title(), knobs: st.Knobs(), hasTwin: hasTwin, lesson: lesson}
+	info := stageInfo{title: st.Title()}
+	if tw, ok := st.(TwinStage); ok {
+		info.hasTwin = true
+		info.knobs = tw.Knobs()
+		_, info.lesson, _ = tw.Study()
+	}
+	return info
 }
 
 // frameMsg is one snapshot with everything read from the stage beside
@@ -39,10 +43,10 @@ type frameMsg struct {
 	st      Stage
 	snap    *engine.Snapshot
 	info    string
-	knobs   []KnobValue
-	why     experiments.Why
+	knobs   []experiments.KnobValue
+	why     experiments.ServerFigures
 	hasWhy  bool
-	seed    experiments.SeedCell
+	seed    experiments.StudyCell
 	hasSeed bool
 }
 
@@ -68,9 +72,12 @@ func nextFrame(st Stage) tea.Cmd {
 
 // readFrame gathers what the screen shows beside a snapshot.
 func readFrame(st Stage, snap *engine.Snapshot) frameMsg {
-	f := frameMsg{st: st, snap: snap, info: st.Info(), knobs: st.Knobs()}
-	f.why, f.hasWhy = st.Why()
-	f.seed, _, f.hasSeed = st.Seed()
+	f := frameMsg{st: st, snap: snap, info: st.Info()}
+	if tw, ok := st.(TwinStage); ok {
+		f.knobs = tw.Knobs()
+		f.why, f.hasWhy = tw.ServerFigures(), true
+		f.seed, _, f.hasSeed = tw.Study()
+	}
 	return f
 }
 
@@ -126,15 +133,25 @@ func applyChange(st Stage, c change) tea.Cmd {
 				st.Resume()
 			}
 		default:
-			err = st.SetKnob(c.name, c.value)
+			tw, ok := st.(TwinStage)
+			if !ok {
+				err = errNoTwin
+				break
+			}
+			err = tw.SetKnob(c.name, c.value)
 		}
 		return changeDoneMsg{st: st, change: c, err: err}
 	}
 }
 
+var (
+	errNoTwin  = errors.New("an external target has no twin knobs; open an experiment to change the server")
+	errNoStudy = errors.New("an external target has no study to sweep; open an experiment")
+)
+
 type sweepCellMsg struct {
 	st   Stage
-	cell SweepCell
+	cell experiments.SweepCell
 }
 
 type sweepDoneMsg struct {
@@ -144,10 +161,16 @@ type sweepDoneMsg struct {
 
 // startSweep runs the stage's seed sweep on its own goroutine and
 // returns its first cell; waitSweep returns the next ones.
-func startSweep(ctx context.Context, st Stage, cells chan SweepCell, errc chan error) tea.Cmd {
+func startSweep(ctx context.Context, st Stage, cells chan experiments.SweepCell, errc chan error) tea.Cmd {
 	return func() tea.Msg {
 		go func() {
-			errc <- st.SeedSweep(ctx, func(c SweepCell) {
+			tw, ok := st.(TwinStage)
+			if !ok {
+				errc <- errNoStudy
+				close(cells)
+				return
+			}
+			errc <- tw.StudySweep(ctx, func(c experiments.SweepCell) {
 				select {
 				case cells <- c:
 				case <-ctx.Done():
@@ -159,7 +182,7 @@ func startSweep(ctx context.Context, st Stage, cells chan SweepCell, errc chan e
 	}
 }
 
-func waitSweep(st Stage, cells chan SweepCell, errc chan error) tea.Cmd {
+func waitSweep(st Stage, cells chan experiments.SweepCell, errc chan error) tea.Cmd {
 	return func() tea.Msg {
 		c, ok := <-cells
 		if !ok {
@@ -465,7 +488,7 @@ func (p *loadPage) toggleSweep() tea.Cmd {
 		p.panelAt = 0
 	}
 	ctx, cancel := context.WithCancel(p.ctx)
-	p.sweep = &sweepState{running: true, stop: cancel, in: make(chan SweepCell, 4), errc: make(chan error, 1)}
+	p.sweep = &sweepState{running: true, stop: cancel, in: make(chan experiments.SweepCell, 4), errc: make(chan error, 1)}
 	clear(p.settled)
 	return startSweep(ctx, p.st, p.sweep.in, p.sweep.errc)
 }

@@ -9,9 +9,10 @@ import (
 )
 
 // Stage is what a load screen watches and drives: a load run against a
-// target, and for an experiment the twin behind it. The dashboard calls
-// its methods from command goroutines, never from Update, so they may
-// block; every method must be safe for concurrent use.
+// target. The dashboard calls its methods from command goroutines, never
+// from Update, so they may block; every method must be safe for
+// concurrent use. experiments.External (a --url run) and
+// experiments.Live (an experiment on the twin) implement it.
 type Stage interface {
 	// Title names what is under load, e.g. "likes: workers, async, cache"
 	// or "GET http://host/path".
@@ -27,13 +28,6 @@ type Stage interface {
 	// end or was stopped.
 	Err() error
 
-	// Knobs are the twin's knobs with their values in force; nil when
-	// there is no twin.
-	Knobs() []KnobValue
-	// SetKnob changes one knob live and returns once it is in force,
-	// which may take seconds (a rolling restart of workers).
-	SetKnob(name, value string) error
-
 	Load() engine.Load
 	// SetVUs sets the virtual users (closed model) or connections (max
 	// model); SetRate the open model's rate.
@@ -43,40 +37,32 @@ type Stage interface {
 	Resume()
 	Paused() bool
 
-	// Why is the twin's side of the last second; false when there is no
-	// twin.
-	Why() (experiments.Why, bool)
-	// Seed is the study's figure for the configuration in force, if it
-	// measured one, and the experiment's lesson ("" when there is none).
-	Seed() (cell experiments.SeedCell, lesson string, ok bool)
-	// SeedSweep replays the configurations the study measured, one run
+	// Close stops the load (and the twin, if any), leaving no process
+	// behind.
+	Close() error
+}
+
+// TwinStage is a stage with the twin behind it: knobs to change live,
+// the server's own figures, and the study to compare with. The load
+// screen finds it by type assertion.
+type TwinStage interface {
+	Stage
+	// Knobs are the twin's live knobs with their values in force.
+	Knobs() []experiments.KnobValue
+	// SetKnob changes one knob live and returns once it is in force,
+	// which may take seconds (a rolling restart of workers).
+	SetKnob(name, value string) error
+	// ServerFigures are the twin's side of the last second.
+	ServerFigures() experiments.ServerFigures
+	// Study is the study's figure for the configuration in force, if it
+	// measured one, and the experiment's lesson.
+	Study() (cell experiments.StudyCell, lesson string, ok bool)
+	// StudySweep replays the configurations the study measured, one run
 	// each, calling onCell (from its own goroutine) when a run starts and
 	// when it ends; its snapshots keep coming through Snapshots. It
 	// returns when the sweep is done or ctx ends, and the live load goes
 	// on afterwards.
-	SeedSweep(ctx context.Context, onCell func(SweepCell)) error
-
-	// Close stops the load and the twin, leaving no process behind.
-	Close() error
-}
-
-// KnobValue is one knob and the value in force.
-type KnobValue struct {
-	Knob  *experiments.Knob
-	Value string
-}
-
-// SweepCell is one configuration of a seed sweep: running, or done with
-// its figures beside the study's.
-type SweepCell struct {
-	Index, Total int // Index counts from 0
-	Settings     experiments.Settings
-	Label        string // e.g. "sync, 4 workers, no cache"
-	// Figures cover the whole run of this configuration; zero while it runs.
-	Figures engine.Figures
-	Seed    experiments.SeedCell
-	HasSeed bool
-	Running bool
+	StudySweep(ctx context.Context, onCell func(experiments.SweepCell)) error
 }
 
 // Race is what the Fishial screen drives: the strategies run at once

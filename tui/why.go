@@ -14,7 +14,7 @@ const (
 
 // whyLines renders the twin's side of the last second into inner width
 // w: what explains the latency the generator sees.
-func whyLines(st *Styles, why experiments.Why, w int) []string {
+func whyLines(st *Styles, why experiments.ServerFigures, w int) []string {
 	row := func(label, value string) string {
 		return padRight(label, w-visibleWidth(value)) + value
 	}

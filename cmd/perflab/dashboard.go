@@ -3,60 +3,21 @@ package main
 import (
 	"context"
 	"io"
-	"slices"
-	"sort"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
 	"perflab/engine"
+	"perflab/experiments"
 	"perflab/tui"
 )
-
-func init() { runDashboard = dashboard }
-
-// dashboardEntry turns the command line into one home-screen entry of the
-// dashboard; it checks the options it uses, so bad ones are reported
-// before the screen opens.
-type dashboardEntry func(o *options) (tui.Entry, error)
-
-// dashboardExperiments maps experiment names to their home-screen
-// entries. The files that adapt an experiment to the dashboard (a twin
-// session as a tui.Stage, the Fishial race as a tui.Race) register theirs
-// in init; the home screen lists exactly these, then the custom URL.
-var dashboardExperiments = map[string]dashboardEntry{}
-
-// dashboardOrder is the study's order; experiments it does not name
-// follow alphabetically.
-var dashboardOrder = []string{"static", "likes", "fishial"}
-
-func dashboardNames() []string {
-	var names []string
-	for n := range dashboardExperiments {
-		names = append(names, n)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		a, b := slices.Index(dashboardOrder, names[i]), slices.Index(dashboardOrder, names[j])
-		if a < 0 {
-			a = len(dashboardOrder)
-		}
-		if b < 0 {
-			b = len(dashboardOrder)
-		}
-		if a != b {
-			return a < b
-		}
-		return names[i] < names[j]
-	})
-	return names
-}
 
 // dashboard runs the terminal dashboard: on the load screen against
 // --url, on the experiment --experiment names, or on the home screen.
 func dashboard(o *options, stdout, stderr io.Writer) error {
 	cfg := tui.Config{OpenURL: func(ctx context.Context, url string) (tui.Stage, error) { return urlStage(o, url) }}
-	for _, name := range dashboardNames() {
-		e, err := dashboardExperiments[name](o)
+	for _, c := range experimentCmds() {
+		e, err := c.entry(o)
 		if err != nil {
 			return err
 		}
@@ -70,12 +31,8 @@ func dashboard(o *options, stdout, stderr io.Writer) error {
 		}
 		cfg.Stage = st
 	case o.experiment != "":
-		if _, ok := dashboardExperiments[o.experiment]; !ok {
-			names := dashboardNames()
-			if len(names) == 0 {
-				return usagef("the dashboard has no experiment %q in this build; use --url URL, or run perflab alone", o.experiment)
-			}
-			return usagef("the dashboard has no experiment %q; choose one of: %s", o.experiment, strings.Join(names, ", "))
+		if _, ok := experimentCmdNamed(o.experiment); !ok {
+			return usagef("the dashboard has no experiment %q; choose one of: %s", o.experiment, strings.Join(experimentNames(), ", "))
 		}
 		cfg.Start = o.experiment
 	}
@@ -88,7 +45,7 @@ func dashboard(o *options, stdout, stderr io.Writer) error {
 // urlStage starts load against url with the command line's load flags:
 // the same request and model a headless --url run would use, running
 // until the presenter quits unless --duration says otherwise.
-func urlStage(o *options, url string) (*tui.URLStage, error) {
+func urlStage(o *options, url string) (*experiments.External, error) {
 	oo := *o
 	oo.url = url
 	step, err := urlStep(&oo)
@@ -107,5 +64,5 @@ func urlStage(o *options, url string) (*tui.URLStage, error) {
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	return tui.StartURLStage(gen, step.Method+" "+url), nil
+	return experiments.StartExternal(gen, step.Method+" "+url), nil
 }

@@ -10,20 +10,12 @@ import (
 	"perflab/tui"
 )
 
-func init() {
-	dashboardExperiments["fishial"] = fishialEntry
-	for _, e := range experiments.All() {
-		dashboardExperiments[e.Name] = func(o *options) (tui.Entry, error) { return twinEntry(e, o) }
-	}
-}
-
 // twinEntry is a twin experiment on the home screen. Its knob and load
 // flags apply when the command line opens it; from elsewhere it starts
 // from the study's configuration and load.
 func twinEntry(e *experiments.Experiment, o *options) (tui.Entry, error) {
 	settings := e.Defaults()
 	model := e.DefaultModel()
-	base := server.DefaultConfig()
 	var opts []engine.Option
 	var duration time.Duration
 	if o.experiment == e.Name {
@@ -38,23 +30,17 @@ func twinEntry(e *experiments.Experiment, o *options) (tui.Entry, error) {
 			return tui.Entry{}, err
 		}
 		duration = o.duration
-		if o.set["redis"] {
-			base.Redis = o.redis
-		}
-		if _, err := experiments.TwinConfig(base, settings); err != nil {
-			return tui.Entry{}, usagef("%v", err)
-		}
 	}
 	return tui.Entry{
 		Name:   e.Name,
 		Title:  e.Title,
 		Lesson: e.Lesson,
 		OpenStage: func(ctx context.Context) (tui.Stage, error) {
-			sess, err := experiments.Open(ctx, e, settings, base)
+			sess, err := experiments.Open(ctx, e, settings, server.DefaultConfig())
 			if err != nil {
 				return nil, err
 			}
-			return tui.StartTwinStage(sess, model, duration, opts...), nil
+			return experiments.StartLive(sess, model, duration, opts...), nil
 		},
 	}, nil
 }

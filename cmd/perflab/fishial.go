@@ -4,38 +4,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"perflab/experiments"
 )
 
-func init() {
-	experimentRunners["fishial"] = runFishial
-	subcommands["fishial-node"] = subcommand{
-		summary: "one distributed Fishial node, serving the race queue of a shared Redis",
-		run:     runFishialNode,
-	}
-}
-
-// notFishialFlags are root flags that mean nothing to the Fishial race.
-var notFishialFlags = []string{
-	"sweep", "vus", "think", "rate", "c", "duration", "timeout", "max-in-flight",
-	"method", "header", "body", "insecure",
-	"workers", "mode", "cache", "query", "offload", "profile", "instance-cpus",
-}
-
 // fishialConfig turns the root flags into a race, refusing flags of the
 // other experiments.
 func fishialConfig(o *options) (experiments.FishialConfig, error) {
 	c := experiments.DefaultFishialConfig()
-	for _, name := range notFishialFlags {
-		if o.set[name] {
-			dash := "--"
-			if len(name) == 1 {
-				dash = "-"
-			}
-			return c, usagef("%s%s does not apply to --experiment fishial; its flags are --images, --time-scale, --strategies, --processes, --nodes, --fishial-429, --redis", dash, name)
-		}
+	twinKnobs := knobFlags()
+	twinKnobs.flags = slices.DeleteFunc(slices.Clone(twinKnobs.flags), func(n string) bool { return n == "redis" })
+	if f := o.given(flagGroup{flags: []string{"sweep"}}, loadFlags, requestFlags, twinKnobs); f != "" {
+		return c, usagef("%s does not apply to --experiment fishial; its flags are --images, --time-scale, --strategies, --processes, --nodes, --fishial-429, --redis", f)
 	}
 	if o.set["images"] {
 		c.Images = o.images
@@ -60,8 +42,8 @@ func fishialConfig(o *options) (experiments.FishialConfig, error) {
 	if o.set["fishial-429"] {
 		c.Prob429 = o.fishial429
 	}
-	if o.set["redis"] {
-		c.Redis = o.redis
+	if r, ok := o.knobs["redis"]; ok {
+		c.Redis = r
 	}
 	if err := c.Validate(); err != nil {
 		return c, usagef("%v", err)
@@ -77,8 +59,8 @@ func runFishial(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.record == "" {
-		if runDashboard != nil && isTerminal(stdout) {
-			return runDashboard(o, stdout, stderr)
+		if isTerminal(stdout) {
+			return dashboard(o, stdout, stderr)
 		}
 		return usagef("--experiment fishial shows its race in the dashboard, which needs a terminal; to run it headless give --record FILE")
 	}

@@ -6,75 +6,93 @@ import (
 
 	"perflab/engine"
 	"perflab/engine/report"
+	"perflab/experiments"
 )
+
+// openOutputs makes a headless run's outputs: the CSV into record (when
+// given), the progress line on stderr when it is a terminal, and the named
+// stdout formats. Close the result once: it reports write errors and
+// closes the record file; calling it again does nothing.
+func openOutputs(record string, stdout, stderr io.Writer, formats ...string) (*report.Outputs, func() error, error) {
+	outs := &report.Outputs{}
+	var file io.Closer
+	add := func(name string, w io.Writer) error {
+		out, err := report.New(name, report.Dest{W: w, KnobColumns: experiments.KnobColumns()})
+		if err != nil {
+			return err
+		}
+		outs.Add(out)
+		return nil
+	}
+	if record != "" {
+		f, err := createRecord(record)
+		if err != nil {
+			return nil, nil, err
+		}
+		file = f
+		if err := add("csv", f); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("--record %s: %w", record, err)
+		}
+	}
+	if isTerminal(stderr) {
+		if err := add("progress", stderr); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, name := range formats {
+		if err := add(name, stdout); err != nil {
+			return nil, nil, err
+		}
+	}
+	closed := false
+	closeAll := func() error {
+		if closed {
+			return nil
+		}
+		closed = true
+		err := outs.Close()
+		if file != nil {
+			file.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", record, err)
+		}
+		return nil
+	}
+	return outs, closeAll, nil
+}
 
 // headlessRun is one load run without the dashboard.
 type headlessRun struct {
 	gen    *engine.Generator
 	record string // CSV path, or empty
 	target string // what the run drives, for the opening line
-	labels report.Labels
-}
-
-// recordCSV creates the record file and writes the load CSV's header.
-func recordCSV(path string) (*report.CSV, io.Closer, error) {
-	f, err := createRecord(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	rows, err := report.NewCSV(f)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("--record %s: %w", path, err)
-	}
-	return rows, f, nil
 }
 
 // headless runs the generator to its end (or Ctrl-C), with a progress line
 // on stderr when it is a terminal, CSV rows as they are measured, and the
 // summary on stdout. Every request failing is a failed run.
 func headless(r headlessRun, stdout, stderr io.Writer) error {
-	if r.record != "" {
-		rows, file, err := recordCSV(r.record)
-		if err != nil {
-			return err
-		}
-		defer file.Close()
-		rows.SetLabels(r.labels)
-		r.gen.Observe(func(s *engine.Snapshot) { rows.Snapshot(s) })
-		defer func() {
-			if err := rows.Err(); err != nil {
-				fmt.Fprintf(stderr, "perflab: writing %s: %v\n", r.record, err)
-			}
-		}()
+	outs, closeOuts, err := openOutputs(r.record, stdout, stderr, "summary")
+	if err != nil {
+		return err
 	}
+	defer closeOuts()
 	ctx, cancel := signalContext()
 	defer cancel()
 
 	fmt.Fprintln(stderr, describeLoad(r.target, r.gen.Load(), r.gen.Duration()))
-	progressDone := make(chan struct{})
-	snaps := r.gen.Subscribe()
-	go func() {
-		defer close(progressDone)
-		tty := isTerminal(stderr)
-		for s := range snaps {
-			if tty && !s.Done {
-				fmt.Fprintf(stderr, "\r%s\x1b[K", report.ProgressLine(s))
-			}
-		}
-		if tty {
-			fmt.Fprint(stderr, "\r\x1b[K")
-		}
-	}()
+	outs.Write(report.Begin{Labels: report.Labels{}, Total: 1})
+	r.gen.Observe(outs.Snapshot)
 	final, err := r.gen.Run(ctx)
-	<-progressDone
 	if err != nil {
 		return failedError{err.Error()}
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "perflab: interrupted; the figures cover the run so far")
 	}
-	if err := report.Summary(stdout, final); err != nil {
+	if err := closeOuts(); err != nil {
 		return err
 	}
 	all := final.All.Run

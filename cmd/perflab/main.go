@@ -33,15 +33,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitCode(runRoot(args, stdout, stderr), stderr)
 }
 
-// subcommand is a verb after `perflab`, with its own flags.
-type subcommand struct {
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) error
-}
-
-// subcommands is filled by the files that implement them.
-var subcommands = map[string]subcommand{}
-
 // usageError is bad input: the run never started. Its text says what was
 // wrong and what to do.
 type usageError struct{ msg string }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"perflab/experiments"
 )
 
 // options are the root command's flags, as given.
@@ -33,15 +35,8 @@ type options struct {
 	body        string
 	insecure    bool
 
-	// twin knobs
-	workers      int
-	mode         string
-	cache        string
-	query        string
-	offload      string
-	profile      string
-	instanceCPUs int
-	redis        string
+	// knobs holds the knob table's flags given, by knob name.
+	knobs map[string]string
 
 	// Fishial race
 	images     int
@@ -60,24 +55,93 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-// flagGroups orders the help text; every flag the root accepts is listed
-// here with its meaning.
-var flagGroups = []struct {
+// flagGroup is a set of root flags that apply together: the help text
+// lists them under its title, and each kind of run accepts some groups and
+// refuses the flags of the others.
+type flagGroup struct {
 	title string
 	flags []string
-}{
-	{"What to run", []string{"experiment", "url", "record", "sweep"}},
-	{"Load", []string{"vus", "think", "rate", "c", "duration", "timeout", "max-in-flight"}},
-	{"Request (with --url)", []string{"method", "header", "body", "insecure"}},
-	{"Twin knobs (experiments static and likes)", []string{"workers", "mode", "cache", "query", "offload", "profile", "instance-cpus", "redis"}},
-	{"Fishial race (--experiment fishial)", []string{"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}},
+}
+
+// The root's flag groups; every flag the root accepts is in one.
+var (
+	runFlags     = flagGroup{"What to run", []string{"experiment", "url", "record", "sweep"}}
+	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "timeout", "max-in-flight"}}
+	requestFlags = flagGroup{"Request (with --url)", []string{"method", "header", "body", "insecure"}}
+	fishialFlags = flagGroup{"Fishial race (--experiment fishial)", []string{"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}}
+)
+
+// knobFlags are the knob table's flags.
+func knobFlags() flagGroup {
+	g := flagGroup{title: "Twin knobs (experiments " + strings.Join(experimentNamesWithKnobs(), " and ") + ")"}
+	for _, k := range experiments.Knobs {
+		g.flags = append(g.flags, k.Name)
+	}
+	return g
+}
+
+func experimentNamesWithKnobs() []string {
+	var names []string
+	for _, e := range experiments.All() {
+		if len(e.Knobs()) > 0 {
+			names = append(names, e.Name)
+		}
+	}
+	return names
+}
+
+func flagGroups() []flagGroup {
+	return []flagGroup{runFlags, loadFlags, requestFlags, knobFlags(), fishialFlags}
+}
+
+// given returns the first flag of the groups that was given, as the user
+// typed it ("-c", "--workers"), or "".
+func (o *options) given(groups ...flagGroup) string {
+	for _, g := range groups {
+		for _, name := range g.flags {
+			if o.set[name] {
+				return dashed(name)
+			}
+		}
+	}
+	return ""
+}
+
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// knobValue is a knob flag: it records its value in a map by knob name,
+// checked when the run knows which experiment it is for.
+type knobValue struct {
+	m    map[string]string
+	name string
+}
+
+func (v knobValue) String() string {
+	if v.m == nil {
+		return ""
+	}
+	return v.m[v.name]
+}
+
+func (v knobValue) Set(s string) error { v.m[v.name] = s; return nil }
+
+// addKnobFlags defines a flag per knob of the table on fs, into m.
+func addKnobFlags(fs *flag.FlagSet, m map[string]string) {
+	for _, k := range experiments.Knobs {
+		fs.Var(knobValue{m: m, name: k.Name}, k.Name, k.FlagUsage())
+	}
 }
 
 func newRootFlags(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("perflab", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 
-	fs.StringVar(&o.experiment, "experiment", "", "`NAME` of the experiment to open or run: static, likes, fishial")
+	fs.StringVar(&o.experiment, "experiment", "", "`NAME` of the experiment to open or run: "+strings.Join(experimentNames(), ", "))
 	fs.StringVar(&o.url, "url", "", "drive load at this `URL` (http or https) instead of the twin")
 	fs.StringVar(&o.record, "record", "", "run headless and write CSV rows to `FILE`")
 	fs.Var(&o.sweeps, "sweep", "run every combination of `knob=v1,v2,...` (repeatable; needs --record)")
@@ -95,14 +159,8 @@ func newRootFlags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.body, "body", "", "request body: a `STRING`, or @file to read it from a file")
 	fs.BoolVar(&o.insecure, "insecure", false, "accept any TLS certificate (self-signed test servers)")
 
-	fs.IntVar(&o.workers, "workers", 0, "twin worker processes, `N` in 1..16")
-	fs.StringVar(&o.mode, "mode", "", "handler `MODE`: sync or async")
-	fs.StringVar(&o.cache, "cache", "", "Redis cache of the likes list: `on|off`")
-	fs.StringVar(&o.query, "query", "", "likes `QUERY`: naive (N+1) or prefetch")
-	fs.StringVar(&o.offload, "offload", "", "serve the SPA from a separate edge: `on|off`")
-	fs.StringVar(&o.profile, "profile", "", "cost `PROFILE`: django (declared framework costs) or go (none)")
-	fs.IntVar(&o.instanceCPUs, "instance-cpus", 0, "pin the twin's processes to `N` cores (default half, at least 1)")
-	fs.StringVar(&o.redis, "redis", "", "`REDIS` for cache and queue: embedded or redis://host:port")
+	o.knobs = map[string]string{}
+	addKnobFlags(fs, o.knobs)
 
 	fs.IntVar(&o.images, "images", 0, "`N` images to recognise (default 40)")
 	fs.Float64Var(&o.timeScale, "time-scale", 0, "multiply the mock API's latencies by `F` (default 1)")
@@ -145,15 +203,7 @@ func flagErrorText(err error) string {
 	return msg
 }
 
-func subcommandNames() string { return keyList(subcommands, "none") }
-
-// keyList lists a name-keyed table's names in order, or says none.
-func keyList[V any](m map[string]V, none string) string {
-	if len(m) == 0 {
-		return none
-	}
-	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
-}
+func subcommandNames() string { return strings.Join(slices.Sorted(maps.Keys(subcommands)), ", ") }
 
 const rootIntro = `perflab: live performance experiments in the terminal, and a load generator.
 
@@ -169,14 +219,11 @@ Usage:
 func printRootHelp(w io.Writer, fs *flag.FlagSet) {
 	var b strings.Builder
 	b.WriteString(rootIntro)
-	if len(subcommands) > 0 {
-		b.WriteString("\nSubcommands (each has --help):\n")
-		names := strings.Split(subcommandNames(), ", ")
-		for _, n := range names {
-			fmt.Fprintf(&b, "  perflab %-14s %s\n", n, subcommands[n].summary)
-		}
+	b.WriteString("\nSubcommands (each has --help):\n")
+	for _, n := range slices.Sorted(maps.Keys(subcommands)) {
+		fmt.Fprintf(&b, "  perflab %-14s %s\n", n, subcommands[n].summary)
 	}
-	for _, g := range flagGroups {
+	for _, g := range flagGroups() {
 		fmt.Fprintf(&b, "\n%s:\n", g.title)
 		for _, name := range g.flags {
 			writeFlagHelp(&b, fs.Lookup(name))

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"golang.org/x/term"
@@ -23,37 +24,25 @@ func runRoot(args []string, stdout, stderr io.Writer) error {
 	case o.experiment != "" || o.record != "" || len(o.sweeps) > 0:
 		return runExperiment(o, stdout, stderr)
 	default:
-		if runDashboard == nil || !isTerminal(stdout) {
+		if !isTerminal(stdout) {
 			return usagef("the dashboard needs a terminal; for a headless run give --record FILE (with --experiment or --url)")
 		}
-		return runDashboard(o, stdout, stderr)
+		return dashboard(o, stdout, stderr)
 	}
 }
-
-// runDashboard is set by the file that implements the dashboard.
-var runDashboard func(o *options, stdout, stderr io.Writer) error
-
-// experimentRunner runs one experiment headless (o.record is set) or, when
-// dashboard is non-nil, hands it to the dashboard.
-type experimentRunner func(o *options, stdout, stderr io.Writer) error
-
-// experimentRunners maps --experiment names to their runners; each
-// experiment's file registers itself in init.
-var experimentRunners = map[string]experimentRunner{}
 
 // runExperiment dispatches --experiment.
 func runExperiment(o *options, stdout, stderr io.Writer) error {
+	names := strings.Join(experimentNames(), ", ")
 	if o.experiment == "" {
-		return usagef("--record and --sweep need --experiment NAME (%s) or --url URL", experimentNames())
+		return usagef("--record and --sweep need --experiment NAME (%s) or --url URL", names)
 	}
-	run, ok := experimentRunners[o.experiment]
+	c, ok := experimentCmdNamed(o.experiment)
 	if !ok {
-		return usagef("unknown experiment %q; choose one of: %s", o.experiment, experimentNames())
+		return usagef("unknown experiment %q; choose one of: %s", o.experiment, names)
 	}
-	return run(o, stdout, stderr)
+	return c.run(o, stdout, stderr)
 }
-
-func experimentNames() string { return keyList(experimentRunners, "none in this build") }
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {

@@ -8,22 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"perflab/experiments"
 	"perflab/server"
 )
 
-func init() {
-	subcommands["serve"] = subcommand{
-		summary: "run the reference twin alone, for k6, wrk or curl",
-		run:     runServe,
-	}
-}
-
 // serveOptions are `perflab serve`'s flags as given.
 type serveOptions struct {
-	cfg     server.Config
-	cache   string
-	offload string
-	every   time.Duration
+	cfg   server.Config
+	knobs map[string]string // the knob table's flags given
+	every time.Duration
 }
 
 func newServeFlags(o *serveOptions) *flag.FlagSet {
@@ -34,14 +27,8 @@ func newServeFlags(o *serveOptions) *flag.FlagSet {
 	c := &o.cfg
 	fs.StringVar(&c.Addr, "addr", c.Addr, "API listener `HOST:PORT`; port 0 picks a free one (default 127.0.0.1:8000)")
 	fs.StringVar(&c.EdgeAddr, "edge-addr", c.EdgeAddr, "static edge listener `HOST:PORT` (default a free loopback port)")
-	fs.IntVar(&c.Workers, "workers", c.Workers, "worker processes, `N` in 1..16 (default 1)")
-	fs.StringVar(&c.Mode, "mode", c.Mode, "view `MODE`: sync or async (default sync)")
-	fs.StringVar(&o.cache, "cache", "off", "Redis cache of the likes list: `on|off` (default off)")
-	fs.StringVar(&c.Query, "query", c.Query, "likes `QUERY`: naive (N+1) or prefetch (default naive)")
-	fs.StringVar(&o.offload, "offload", "off", "serve the SPA from the edge only: `on|off` (default off)")
-	fs.StringVar(&c.Profile, "profile", c.Profile, "cost `PROFILE`: django (declared framework costs) or go (none) (default django)")
-	fs.IntVar(&c.InstanceCPUs, "instance-cpus", 0, "pin the twin's processes to `N` cores (default half, at least 1)")
-	fs.StringVar(&c.Redis, "redis", c.Redis, "`REDIS` for cache and task queue: embedded or redis://host:port (default embedded)")
+	o.knobs = map[string]string{}
+	addKnobFlags(fs, o.knobs)
 	fs.StringVar(&c.DataDir, "data-dir", "", "keep database, SPA files and log in `DIR` (default a temporary directory)")
 	fs.BoolVar(&c.KeepData, "keep-data", false, "leave the data in place on exit (reused by the next start)")
 	fs.DurationVar(&o.every, "stats-every", 5*time.Second, "print a line of figures every `D`, 0 for never (default 5s)")
@@ -80,31 +67,22 @@ func parseServe(args []string, stdout io.Writer) (*serveOptions, error) {
 	if fs.NArg() > 0 {
 		return nil, usagef("serve: unexpected argument %q; perflab serve takes flags only; see perflab serve --help", fs.Arg(0))
 	}
-	var err error
-	if o.cfg.Cache, err = onOff("--cache", o.cache); err != nil {
-		return nil, err
-	}
-	if o.cfg.Offload, err = onOff("--offload", o.offload); err != nil {
-		return nil, err
-	}
 	if o.every < 0 {
 		return nil, usagef("serve: --stats-every must not be negative, got %s", o.every)
 	}
-	if err := o.cfg.Validate(); err != nil {
+	settings := experiments.Settings{}
+	for _, k := range experiments.Knobs {
+		settings[k.Name] = k.Default
+	}
+	for name, v := range o.knobs {
+		settings[name] = v
+	}
+	cfg, err := experiments.TwinConfig(o.cfg, settings)
+	if err != nil {
 		return nil, usagef("serve: %v; see perflab serve --help", err)
 	}
+	o.cfg = cfg
 	return o, nil
-}
-
-// onOff reads an on|off knob.
-func onOff(flag, v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "on":
-		return true, nil
-	case "off":
-		return false, nil
-	}
-	return false, usagef("serve: %s must be on or off, got %q", flag, v)
 }
 
 // runServe is `perflab serve`: start the twin, print where it is and a

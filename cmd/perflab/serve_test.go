@@ -25,11 +25,11 @@ func TestServeFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"serve", "--help"}, exitOK, "--workers N"},
-		{[]string{"serve", "--workers", "20"}, exitUsage, "--workers must be in 1..16, got 20"},
-		{[]string{"serve", "--workers", "x"}, exitUsage, "invalid value"},
-		{[]string{"serve", "--mode", "threads"}, exitUsage, "--mode must be sync or async"},
-		{[]string{"serve", "--cache", "maybe"}, exitUsage, "--cache must be on or off"},
-		{[]string{"serve", "--offload", "yes"}, exitUsage, "--offload must be on or off"},
+		{[]string{"serve", "--workers", "20"}, exitUsage, "--workers 20 is not allowed; use one of 1..16"},
+		{[]string{"serve", "--workers", "x"}, exitUsage, "--workers x is not allowed; use one of 1..16"},
+		{[]string{"serve", "--mode", "threads"}, exitUsage, "--mode threads is not allowed; use one of sync, async"},
+		{[]string{"serve", "--cache", "maybe"}, exitUsage, "--cache maybe is not allowed; use one of off, on"},
+		{[]string{"serve", "--offload", "yes"}, exitUsage, "--offload yes is not allowed; use one of off, on"},
 		{[]string{"serve", "--redis", "localhost:6379"}, exitUsage, "--redis must be embedded or redis://host:port"},
 		{[]string{"serve", "--addr", "8000"}, exitUsage, "--addr"},
 		{[]string{"serve", "--stats-every", "-1s"}, exitUsage, "--stats-every must not be negative"},

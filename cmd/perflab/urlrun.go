@@ -17,17 +17,11 @@ const (
 	defaultURLDuration = 10 * time.Second
 )
 
-// twinFlags are the knobs of the twin's experiments; they mean nothing
-// against an external URL.
-var twinFlags = []string{"workers", "mode", "cache", "query", "offload", "profile", "instance-cpus", "redis", "sweep", "experiment",
-	"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}
-
 // runURL drives load at an external URL.
 func runURL(o *options, stdout, stderr io.Writer) error {
-	for _, name := range twinFlags {
-		if o.set[name] {
-			return usagef("--%s is a twin experiment setting and does not apply to --url; drop it, or use --experiment", name)
-		}
+	experimentOnly := flagGroup{flags: []string{"sweep", "experiment"}}
+	if f := o.given(knobFlags(), fishialFlags, experimentOnly); f != "" {
+		return usagef("%s is a twin experiment setting and does not apply to --url; drop it, or use --experiment", f)
 	}
 	step, err := urlStep(o)
 	if err != nil {
@@ -50,8 +44,8 @@ func runURL(o *options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if o.record == "" && isTerminal(stdout) && runDashboard != nil {
-		return runDashboard(o, stdout, stderr)
+	if o.record == "" && isTerminal(stdout) {
+		return dashboard(o, stdout, stderr)
 	}
 	return headless(headlessRun{
 		gen:    gen,

@@ -1,11 +1,13 @@
-// Package report turns engine snapshots into text: an end-of-run summary,
-// a one-line progress display and tidy CSV rows.
+// Package report writes what a session measures: outputs that each write
+// one format (tidy CSV rows, the end-of-run summary) behind one small
+// interface and a registry by name, and the one-line progress display.
 package report
 
 import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -26,37 +28,57 @@ var Columns = []string{
 	"conns", "checks_passed", "checks_failed", "send_lag_p99_ms", "generator_cpu",
 }
 
-// Labels are the configuration cells of a run's rows. Empty cells mean the
-// knob does not apply.
-type Labels struct {
-	Run        int
-	Experiment string
-	Workers    string
-	Mode       string
-	Cache      string
-	Query      string
-	Offload    string
-	Profile    string
+func init() {
+	Register(Format{Name: "csv", Help: "tidy CSV: an interval row per second per series, summary rows per run", New: func(d Dest) (Output, error) {
+		return NewCSV(d.W, d.KnobColumns)
+	}})
 }
 
+// contractKnobs are the knob columns the design contract places among its
+// 23; a knob column not among them is appended after every fixed column.
+var contractKnobs = []string{"workers", "mode", "cache", "query", "offload", "profile"}
+
 // CSV writes load-run rows: the header first, an interval row per series
-// for every whole second, summary rows at the end. Every row reaches the
-// file as it is written, so a run cut short leaves a valid file.
+// for every whole second, summary rows at the end of each run. Every row
+// reaches the file as it is written, so a run cut short leaves a valid
+// file.
 type CSV struct {
 	mu     sync.Mutex
 	w      *csv.Writer
+	extra  []string // knob columns after the fixed ones
 	labels Labels
 	err    error
 }
 
-// NewCSV writes the header row to w and returns the recorder.
-func NewCSV(w io.Writer) (*CSV, error) {
+// NewCSV writes the header row to w and returns the recorder. knobColumns
+// are the knob table's columns; those the contract does not place come
+// last.
+func NewCSV(w io.Writer, knobColumns []string) (*CSV, error) {
 	c := &CSV{w: csv.NewWriter(w)}
-	if err := c.write(Columns); err != nil {
+	for _, col := range knobColumns {
+		if !slices.Contains(contractKnobs, col) {
+			c.extra = append(c.extra, col)
+		}
+	}
+	if err := c.write(append(slices.Clip(Columns), c.extra...)); err != nil {
 		return nil, fmt.Errorf("write CSV header: %w", err)
 	}
 	return c, nil
 }
+
+// Write takes a run's labels from Begin and writes rows for snapshots.
+func (c *CSV) Write(ev Event) error {
+	switch ev := ev.(type) {
+	case Begin:
+		c.SetLabels(ev.Labels)
+	case *engine.Snapshot:
+		return c.Snapshot(ev)
+	}
+	return nil
+}
+
+// Close reports the first write error; the caller owns the file.
+func (c *CSV) Close() error { return c.Err() }
 
 // SetLabels sets the configuration cells for the rows that follow.
 func (c *CSV) SetLabels(l Labels) {
@@ -114,12 +136,12 @@ func checksOf(checks []engine.Check, series string) (passed, failed int64) {
 func (c *CSV) row(kind, elapsed string, s *engine.Snapshot, series string, lat, svc engine.Figures, passed, failed int64) []string {
 	l := c.labels
 	open := s.Load.Model == "open"
-	row := []string{
-		kind, strconv.Itoa(l.Run), elapsed, l.Experiment, series,
-		l.Workers, l.Mode, l.Cache, l.Query, l.Offload, l.Profile,
-		"", "", strconv.FormatInt(lat.Requests, 10), strconv.FormatInt(lat.Errors, 10),
-		strconv.FormatFloat(lat.RPS, 'f', 2, 64),
+	row := []string{kind, strconv.Itoa(l.Run), elapsed, l.Experiment, series}
+	for _, col := range contractKnobs {
+		row = append(row, l.Knobs[col])
 	}
+	row = append(row, "", "", strconv.FormatInt(lat.Requests, 10), strconv.FormatInt(lat.Errors, 10),
+		strconv.FormatFloat(lat.RPS, 'f', 2, 64))
 	switch s.Load.Model {
 	case "closed":
 		row[11] = strconv.Itoa(s.Load.VUs)
@@ -144,7 +166,11 @@ func (c *CSV) row(kind, elapsed string, s *engine.Snapshot, series string, lat, 
 	if series == engine.AllSeries {
 		cpu = strconv.FormatFloat(s.Health.CPU, 'f', 3, 64)
 	}
-	return append(row, conns, strconv.FormatInt(passed, 10), strconv.FormatInt(failed, 10), lag, cpu)
+	row = append(row, conns, strconv.FormatInt(passed, 10), strconv.FormatInt(failed, 10), lag, cpu)
+	for _, col := range c.extra {
+		row = append(row, l.Knobs[col])
+	}
+	return row
 }
 
 // latencyCells formats durations in ms, or empty cells when nothing was

@@ -2,10 +2,45 @@ package report
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"perflab/engine"
 )
+
+func init() {
+	Register(Format{Name: "progress", Help: "a status line rewritten in place, for a terminal", New: func(d Dest) (Output, error) {
+		return &progressOutput{w: d.W}, nil
+	}})
+}
+
+// progressOutput keeps one status line up to date on a terminal while a
+// run goes on, prefixed by the run's place in a sweep, and clears it when
+// the run ends.
+type progressOutput struct {
+	w      io.Writer
+	prefix string
+}
+
+func (p *progressOutput) Write(ev Event) error {
+	switch ev := ev.(type) {
+	case Begin:
+		p.prefix = ""
+		if ev.Total > 1 {
+			p.prefix = fmt.Sprintf("%d/%d  ", ev.Index+1, ev.Total)
+		}
+	case *engine.Snapshot:
+		if ev.Done {
+			_, err := io.WriteString(p.w, "\r\x1b[K")
+			return err
+		}
+		_, err := fmt.Fprintf(p.w, "\r%s%s\x1b[K", p.prefix, ProgressLine(ev))
+		return err
+	}
+	return nil
+}
+
+func (p *progressOutput) Close() error { return nil }
 
 // ProgressLine renders one snapshot as a single status line: elapsed and
 // planned time, throughput, p50 and p99 over the last second, errors, and

@@ -29,11 +29,11 @@ func snapshot(second int, done bool) *engine.Snapshot {
 
 func TestCSVRows(t *testing.T) {
 	var b strings.Builder
-	w, err := NewCSV(&b)
+	w, err := NewCSV(&b, []string{"workers", "mode", "cache", "query", "offload", "profile"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.SetLabels(Labels{Run: 2, Experiment: "likes", Workers: "4", Mode: "sync", Cache: "off"})
+	w.SetLabels(Labels{Run: 2, Experiment: "likes", Knobs: map[string]string{"workers": "4", "mode": "sync", "cache": "off"}})
 	// A snapshot that closes no second writes nothing.
 	mid := snapshot(0, false)
 	for _, s := range []*engine.Snapshot{snapshot(1, false), mid, snapshot(2, false), snapshot(0, true)} {

@@ -126,3 +126,30 @@ func trim(v float64) string {
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	return s
 }
+
+func init() {
+	Register(Format{Name: "summary", Help: "the end-of-run summary, as k6 prints it, when the session ran once", New: func(d Dest) (Output, error) {
+		return &summaryOutput{w: d.W}, nil
+	}})
+}
+
+// summaryOutput prints the summary of a session's only run when it closes;
+// a sweep's runs are compared in a table instead.
+type summaryOutput struct {
+	w      io.Writer
+	finals []*engine.Snapshot
+}
+
+func (o *summaryOutput) Write(ev Event) error {
+	if s, ok := ev.(*engine.Snapshot); ok && s.Done {
+		o.finals = append(o.finals, s)
+	}
+	return nil
+}
+
+func (o *summaryOutput) Close() error {
+	if len(o.finals) != 1 {
+		return nil
+	}
+	return Summary(o.w, o.finals[0])
+}

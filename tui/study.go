@@ -19,7 +19,7 @@ const (
 
 // seedLines renders the study's figure for the configuration in force
 // beside ours, then the lesson, into inner width w and at most h lines.
-func seedLines(st *Styles, cell experiments.SeedCell, ok bool, lesson string, last engine.Figures, w, h int) []string {
+func seedLines(st *Styles, cell experiments.StudyCell, ok bool, lesson string, last engine.Figures, w, h int) []string {
 	var lines []string
 	if ok {
 		for _, l := range clip(wrap(cell.Label, w), 2, w) {
@@ -68,19 +68,19 @@ func seedLines(st *Styles, cell experiments.SeedCell, ok bool, lesson string, la
 // sweepState is a seed sweep started with s: the cells so far and
 // whether it still runs.
 type sweepState struct {
-	cells   []SweepCell // by index
+	cells   []experiments.SweepCell // by index
 	total   int
 	running bool
 	err     error
 	stop    func()
-	in      chan SweepCell
+	in      chan experiments.SweepCell
 	errc    chan error
 }
 
-func (s *sweepState) record(c SweepCell) {
+func (s *sweepState) record(c experiments.SweepCell) {
 	s.total = c.Total
 	for len(s.cells) <= c.Index {
-		s.cells = append(s.cells, SweepCell{Index: len(s.cells), Total: c.Total})
+		s.cells = append(s.cells, experiments.SweepCell{Index: len(s.cells), Total: c.Total})
 	}
 	s.cells[c.Index] = c
 }
@@ -121,16 +121,16 @@ func sweepLines(st *Styles, s *sweepState, w, h int) []string {
 		default:
 			row += padLeft("", 3*num)
 		}
-		if c.HasSeed {
+		if c.HasStudy {
 			seedP90 := "-"
-			if c.Seed.P90 > 0 {
-				seedP90 = seedMS(c.Seed.P90)
+			if c.Study.P90 > 0 {
+				seedP90 = seedMS(c.Study.P90)
 			}
 			vs := ""
 			if c.Figures.Answered > 0 && !c.Running {
-				vs = relChange(msOf(c.Seed.Mean), msOf(c.Figures.Mean))
+				vs = relChange(msOf(c.Study.Mean), msOf(c.Figures.Mean))
 			}
-			row += st.Dim.Render(padLeft(seedMS(c.Seed.Mean), num)+padLeft(seedP90, num)) + padLeft(vs, num)
+			row += st.Dim.Render(padLeft(seedMS(c.Study.Mean), num)+padLeft(seedP90, num)) + padLeft(vs, num)
 		}
 		rows = append(rows, row)
 	}

@@ -1,8 +1,8 @@
 package experiments
 
-// Why is the twin's side of the story over the last second: the figures
-// that explain the latency the generator sees.
-type Why struct {
+// ServerFigures are the twin's side of the story over the last second:
+// the figures that explain the latency the generator sees.
+type ServerFigures struct {
 	QueriesPerRequest float64   // DB queries per API request served
 	CacheHitPct       float64   // cache hits over lookups, 0..100
 	CacheLookups      int64     // lookups in the last second (0: no cache in use)

@@ -1,0 +1,122 @@
+package experiments
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"perflab/engine"
+	"perflab/engine/report"
+)
+
+// StudyCell is one measurement from the study, with the knob values it was
+// taken under. Zero durations were not reported.
+type StudyCell struct {
+	When  Settings // the knobs that must match; others are free
+	Label string   // e.g. "sync, 4 workers, no cache"
+	Mean  time.Duration
+	P50   time.Duration
+	P90   time.Duration
+	P95   time.Duration
+	Max   time.Duration
+	RPS   float64
+}
+
+// StudyFor returns the study's figures for settings s, if it measured them.
+func (e *Experiment) StudyFor(s Settings) (StudyCell, bool) {
+	for _, c := range e.Study {
+		if c.matches(s) {
+			return c, true
+		}
+	}
+	return StudyCell{}, false
+}
+
+func (c StudyCell) matches(s Settings) bool {
+	for k, v := range c.When {
+		if s[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+
+func init() {
+	report.Register(report.Format{Name: "study", Help: "each run's figures beside the study's for the same configuration", New: func(d report.Dest) (report.Output, error) {
+		return &studyTable{w: d.W}, nil
+	}})
+}
+
+// studyTable prints, when the session closes, each run's figures for the
+// experiment's measured step beside the study's figures for the same
+// configuration, where the study measured it.
+type studyTable struct {
+	w    io.Writer
+	exp  *Experiment
+	runs []studyRow
+}
+
+type studyRow struct {
+	config   string
+	settings Settings
+	final    *engine.Snapshot
+}
+
+func (t *studyTable) Write(ev report.Event) error {
+	switch ev := ev.(type) {
+	case report.Begin:
+		t.exp, _ = ByName(ev.Labels.Experiment)
+		t.runs = append(t.runs, studyRow{config: ev.Config, settings: Settings(ev.Settings)})
+	case *engine.Snapshot:
+		if ev.Done && len(t.runs) > 0 {
+			t.runs[len(t.runs)-1].final = ev
+		}
+	}
+	return nil
+}
+
+func (t *studyTable) Close() error {
+	if t.exp == nil || !slices.ContainsFunc(t.runs, func(r studyRow) bool { return r.final != nil }) {
+		return nil
+	}
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(&b, "\n%s experiment, perflab beside the seed (ms, req/s)\n", t.exp.Name)
+	fmt.Fprintln(tw, "run\tconfiguration\tmean\tp50\tp90\trps\t\tseed mean\tp50\tp90\trps\t")
+	for i, r := range t.runs {
+		if r.final == nil {
+			continue
+		}
+		f := t.exp.Measured(r.final).Run
+		line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%.1f\t\t", i+1, r.config, msCell(f.Mean), msCell(f.P50), msCell(f.P90), f.RPS)
+		if seed, ok := t.exp.StudyFor(r.settings); ok {
+			line += fmt.Sprintf("%s\t%s\t%s\t%s\t", msCell(seed.Mean), msCell(seed.P50), msCell(seed.P90), rpsCell(seed.RPS))
+		} else {
+			line += "-\t-\t-\t-\t"
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
+	b.WriteString("\n")
+	_, err := io.WriteString(t.w, b.String())
+	return err
+}
+
+func msCell(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond))
+}
+
+func rpsCell(r float64) string {
+	if r == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", r)
+}
