@@ -47,7 +47,7 @@ func (c *call) hop(fn func()) {
 
 // block runs fn, a stretch of ORM work that an async view hands over in
 // one sync_to_async call: one hop for all the queries in it, as the
-// seed's async likes view wrapped its whole N+1 loop.
+// study's async likes view wrapped its whole N+1 loop.
 func (c *call) block(fn func()) {
 	c.hop(func() {
 		c.inBlock = true
@@ -131,7 +131,7 @@ func matchRoute(path string) (route, int64, bool) {
 	return route{}, 0, false
 }
 
-// serveAPI runs an API view the way the seed's stack did: in sync mode
+// serveAPI runs an API view the way the study's stack did: in sync mode
 // one view at a time per worker, in async mode any number at once; each
 // pays the framework's per-request cost.
 func (w *worker) serveAPI(rw http.ResponseWriter, r *http.Request, k knobs) {
@@ -320,7 +320,7 @@ type likeEntry struct {
 	Likes []string `json:"likes"`
 }
 
-// likes is the seed's GET /api/logbooks/likes/: every logbook with at
+// likes is the study's GET /api/logbooks/likes/: every logbook with at
 // least one like and who liked it, from the cache when it is on.
 func (w *worker) likes(c *call, rw http.ResponseWriter, r *http.Request, _ int64) {
 	if _, ok := w.authenticate(c, rw, r); !ok {
@@ -358,7 +358,7 @@ func (w *worker) likes(c *call, rw http.ResponseWriter, r *http.Request, _ int64
 }
 
 // likesFromDB builds the likes list with the query in force: naive is the
-// seed's view (per logbook an exists() query, then a values_list() query),
+// study's view (per logbook an exists() query, then a values_list() query),
 // prefetch is prefetch_related's two queries whatever the logbook count.
 func (w *worker) likesFromDB(c *call) ([]byte, error) {
 	var ids []int64

@@ -19,9 +19,9 @@ import (
 	"perflab/engine"
 )
 
-// TestSeedK6Flows runs the seed's two k6 scripts, translated step for
+// TestStudyK6Flows runs the study's two k6 scripts, translated step for
 // step into perflab's engine, against the twin: every check must pass.
-func TestSeedK6Flows(t *testing.T) {
+func TestStudyK6Flows(t *testing.T) {
 	tw := startTwin(t, DefaultConfig())
 	base := tw.AppURL()
 	signin := engine.Step{
@@ -103,8 +103,8 @@ func servedMore(t *testing.T, tw *Twin, n uint64) {
 	waitFor(t, 60*time.Second, fmt.Sprintf("%d more requests answered", n), func() bool { return tw.Stats().Total.Requests >= target })
 }
 
-// seededCounts reads the seeded database: logbooks, and those with likes.
-func seededCounts(t *testing.T, tw *Twin) (logbooks, liked int) {
+// fixtureCounts reads the fixtures in the database: logbooks, and those with likes.
+func fixtureCounts(t *testing.T, tw *Twin) (logbooks, liked int) {
 	t.Helper()
 	db, err := sql.Open("sqlite", dsn(filepath.Join(tw.DataDir(), "twin.db")))
 	if err != nil {
@@ -124,9 +124,9 @@ func seededCounts(t *testing.T, tw *Twin) (logbooks, liked int) {
 // each likes request makes, the authentication query included.
 func TestLikesQueryCounts(t *testing.T) {
 	tw := startTwin(t, fastConfig())
-	logbooks, liked := seededCounts(t, tw)
+	logbooks, liked := fixtureCounts(t, tw)
 	if logbooks < 10 || liked < 5 || liked >= logbooks {
-		t.Fatalf("seeded %d logbooks, %d with likes: want tens, some liked", logbooks, liked)
+		t.Fatalf("fixtures have %d logbooks, %d with likes: want tens, some liked", logbooks, liked)
 	}
 	a := newAPI(t, tw.AppURL())
 	a.signin()
@@ -188,7 +188,7 @@ func TestCacheHitsAndInvalidation(t *testing.T) {
 		t.Errorf("a cache hit made %d queries, want 1 (the token's user)", n)
 	}
 
-	// Logbook 1 is unliked in the seed, and ruby likes nothing there.
+	// Logbook 1 is unliked in the fixtures, and ruby likes nothing there.
 	for i, tc := range []struct {
 		action string
 		want   bool

@@ -52,7 +52,7 @@ type Config struct {
 	KeepData bool   `json:"keep_data"`
 }
 
-// DefaultConfig is the seed's starting point: one sync worker, no cache,
+// DefaultConfig is the study's starting point: one sync worker, no cache,
 // the N+1 query, the SPA on the instance, Django's costs.
 func DefaultConfig() Config {
 	return Config{

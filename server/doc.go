@@ -1,4 +1,4 @@
-// Package server is the reference twin of the seed's stack: a Django REST
+// Package server is the reference twin of the study's stack: a Django REST
 // API behind gunicorn workers, a database, a Redis cache, a Celery task
 // worker and an SPA that nginx or a CDN edge serves.
 //

@@ -122,7 +122,7 @@ func TestModes(t *testing.T) {
 	}
 }
 
-// likesLoad drives the seed's second flow until stopped.
+// likesLoad drives the study's second flow until stopped.
 func likesLoad(t *testing.T, base string, vus int) *engine.Generator {
 	t.Helper()
 	scn := engine.Scenario{

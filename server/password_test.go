@@ -32,11 +32,11 @@ func TestPasswordFormat(t *testing.T) {
 	}
 }
 
-// TestPasswordCost checks the seeded password pays PasswordIterations and
+// TestPasswordCost checks the fixture user's password pays PasswordIterations and
 // prints what one check costs here (README quotes it).
 func TestPasswordCost(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "twin.db")
-	if err := seedDatabase(context.Background(), path); err != nil {
+	if err := loadFixtures(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	s, err := openStore(path)
@@ -44,16 +44,16 @@ func TestPasswordCost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.close()
-	u, err := s.user(context.Background(), "userByEmail", SeedEmail)
+	u, err := s.user(context.Background(), "userByEmail", FixtureEmail)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(u.Password, "pbkdf2_sha256$600000$") {
-		t.Fatalf("seeded hash %q does not use %d iterations", u.Password, PasswordIterations)
+		t.Fatalf("fixture hash %q does not use %d iterations", u.Password, PasswordIterations)
 	}
 	began := time.Now()
-	if !checkPassword(SeedPassword, u.Password) {
-		t.Fatal("the seed's password does not match its hash")
+	if !checkPassword(FixturePassword, u.Password) {
+		t.Fatal("the fixture password does not match its hash")
 	}
 	t.Logf("one password check (%d PBKDF2-SHA256 iterations): %s", PasswordIterations, time.Since(began))
 }

@@ -5,12 +5,12 @@ import (
 	"time"
 )
 
-// The django profile's costs. Each stands for CPU work the seed's Python
+// The django profile's costs. Each stands for CPU work the study's Python
 // stack did on its small instance and Go does not: the twin spends it for
 // real on the thread that serves the request (burn), never as a sleep, so
 // it queues and contends for the instance's cores the way the real work
 // did. Change them here only; README "The twin" keeps the calibration
-// against SEED.md's tables.
+// against the study's tables (SEED.md).
 const (
 	// RequestCost is Django + DRF around one API view: middleware chain,
 	// request parsing, authentication and permission classes, content
@@ -24,7 +24,7 @@ const (
 	// plan and execute, which ran on the same small instance (the twin's
 	// embedded SQLite costs it only tens of µs). The N+1 view's 42
 	// queries then put one likes request at about 20 ms of CPU, the
-	// seed's 19 ms minimum latency.
+	// study's 19 ms minimum latency.
 	QueryCost = 400 * time.Microsecond
 
 	// AsyncHopCost is one sync_to_async(thread_sensitive=True) hand-off
@@ -33,8 +33,8 @@ const (
 	// loop, and above all the GIL passing between the event loop's thread
 	// and the DB thread, each a forced switch with its cache misses. The
 	// async likes view pays it for the user lookup, once for its whole
-	// N+1 block (as the seed's view wrapped it) and once per cache call.
-	// Calibrated: at 500 µs async with 4 workers lands near the seed's
+	// N+1 block (as the study's view wrapped it) and once per cache call.
+	// Calibrated: at 500 µs async with 4 workers lands near the study's
 	// 1.55x of sync (README, "The twin"); the rest of async's cost is
 	// real, its views interleaving on the worker's one thread.
 	AsyncHopCost = 500 * time.Microsecond

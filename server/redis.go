@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// Redis keys, as the seed's Django cache and Celery used them.
+// Redis keys, as the study's Django cache and Celery used them.
 const (
 	cacheKey = "logbook_likes"
 	cacheTTL = 60 * time.Second

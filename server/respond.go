@@ -7,7 +7,7 @@ import (
 )
 
 // apiHeaders are what Django's default middleware and DRF put on every
-// API answer; they are part of the seed's ~630 bytes per likes answer.
+// API answer; they are part of the study's ~630 bytes per likes answer.
 var apiHeaders = [][2]string{
 	{"Vary", "Accept, Cookie"},
 	{"X-Frame-Options", "DENY"},

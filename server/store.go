@@ -5,39 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"strings"
-	"sync"
-	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
-)
-
-// The seeded population. ruby@gmail.com / 12345678 is the seed's k6 user;
-// the others exist to like logbooks and cannot sign in (unusable
-// passwords, as Django's set_unusable_password leaves them).
-const (
-	SeedEmail    = "ruby@gmail.com"
-	SeedPassword = "12345678"
-)
-
-var seedUsernames = []string{
-	"ruby", "minji", "jisoo", "haneul", "seojun", "doyun", "yuna", "jiho",
-	"sora", "taeyang", "eunwoo", "hana", "junho", "mina", "woojin", "sujin",
-	"daeun", "siwoo", "chaeyoung", "hyunwoo",
-}
-
-var diveSites = []string{
-	"Munseom", "Seopseom", "Beomseom", "Jigwido", "Udo", "Hongdo",
-	"Ulleungdo", "Dokdo", "Tongyeong", "Sokcho", "Goseong", "Yangyang",
-}
-
-const (
-	seedLogbooks = 30
-	// seedLikedShare of the logbooks have likes, one to three each: the
-	// seed's likes answers averaged ~630 bytes on the wire, tens of entries.
-	seedLikedShare = 0.35
 )
 
 const schema = `
@@ -73,101 +44,6 @@ func dsn(path string) string {
 	return path + "?_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"
 }
 
-// seedDatabase creates the database at path with the deterministic
-// population, unless it already exists (a kept --data-dir).
-func seedDatabase(ctx context.Context, path string) error {
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	}
-	err := seed(ctx, path)
-	if err != nil {
-		// A half-made file would be taken for a kept database next time.
-		for _, p := range []string{path, path + "-wal", path + "-shm"} {
-			os.Remove(p)
-		}
-	}
-	return err
-}
-
-func seed(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite", dsn(path))
-	if err != nil {
-		return fmt.Errorf("open database %s: %w", path, err)
-	}
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("seed database %s: %w", path, err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("create schema: %w", err)
-	}
-	rng := rand.New(rand.NewPCG(20251102, 1))
-	joined := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
-	for i, name := range seedUsernames {
-		email, pw := name+"@example.com", "!"+randomString(rng, 40)
-		if i == 0 {
-			email, pw = SeedEmail, seedPasswordHash(randomString(rng, 22))
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO users_user (id, password, email, username, date_joined) VALUES (?, ?, ?, ?, ?)`,
-			i+1, pw, email, name, joined.Add(time.Duration(i)*36*time.Hour).Format(time.RFC3339))
-		if err != nil {
-			return fmt.Errorf("seed users: %w", err)
-		}
-	}
-	day := time.Date(2025, 5, 3, 0, 0, 0, 0, time.UTC)
-	for id := 1; id <= seedLogbooks; id++ {
-		site := diveSites[rng.IntN(len(diveSites))]
-		dived := day.AddDate(0, 0, id*4+rng.IntN(3))
-		_, err := tx.ExecContext(ctx, `INSERT INTO logbooks_logbook (id, user_id, title, site, max_depth_m, bottom_time_min, dived_on, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, 1+rng.IntN(len(seedUsernames)), fmt.Sprintf("Dive #%d at %s", id, site), site,
-			float64(8+rng.IntN(250))/10+5, 25+rng.IntN(30), dived.Format(time.DateOnly), dived.Add(20*time.Hour).Format(time.RFC3339))
-		if err != nil {
-			return fmt.Errorf("seed logbooks: %w", err)
-		}
-		if rng.Float64() >= seedLikedShare {
-			continue
-		}
-		// Likes come from the population; ruby's own likes are left for the
-		// like and unlike endpoints to add.
-		for _, u := range rng.Perm(len(seedUsernames) - 1)[:1+rng.IntN(3)] {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO logbooks_logbook_likes (logbook_id, user_id) VALUES (?, ?)`, id, u+2); err != nil {
-				return fmt.Errorf("seed likes: %w", err)
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("seed database %s: %w", path, err)
-	}
-	return nil
-}
-
-// seedHash memoises the seeded user's hash: its salt is deterministic, so
-// every twin this process starts would pay PBKDF2 for the same answer.
-var seedHash struct {
-	sync.Mutex
-	salt, encoded string
-}
-
-func seedPasswordHash(salt string) string {
-	seedHash.Lock()
-	defer seedHash.Unlock()
-	if seedHash.salt != salt {
-		seedHash.salt, seedHash.encoded = salt, makePassword(SeedPassword, salt, PasswordIterations)
-	}
-	return seedHash.encoded
-}
-
-func randomString(rng *rand.Rand, n int) string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = alphabet[rng.IntN(len(alphabet))]
-	}
-	return string(b)
-}
-
 // store is one process's connection to the database. It holds a single
 // connection, as Django holds one per thread: a worker's queries never run
 // side by side.
@@ -176,7 +52,7 @@ type store struct {
 	stmt map[string]*sql.Stmt
 }
 
-// The statements are the ones Django's ORM issues for the seed's views.
+// The statements are the ones Django's ORM issues for the study's views.
 var statements = map[string]string{
 	"userByEmail": `SELECT id, password, username, is_active FROM users_user WHERE email = ?`,
 	"userByID":    `SELECT id, password, username, is_active FROM users_user WHERE id = ?`,

@@ -95,7 +95,7 @@ func (tw *taskWorker) run() {
 	}
 }
 
-// apply runs one task as the seed's Celery task did: get the logbook,
+// apply runs one task as the study's Celery task did: get the logbook,
 // change its likes, delete the cached list.
 func (tw *taskWorker) apply(ctx context.Context, k knobs, msg string) {
 	costs := k.costs()

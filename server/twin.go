@@ -170,7 +170,7 @@ func (t *Twin) prepareData(ctx context.Context) error {
 	if _, err := os.Stat(t.dbPath); os.IsNotExist(err) {
 		t.noteCreated(t.dbPath, t.dbPath+"-wal", t.dbPath+"-shm")
 	}
-	return seedDatabase(ctx, t.dbPath)
+	return loadFixtures(ctx, t.dbPath)
 }
 
 // noteCreated records paths made inside a DataDir that was given, so

@@ -150,7 +150,7 @@ func (a *api) do(method, path, body string, header ...string) (*http.Response, [
 	return resp, b
 }
 
-// signin logs in as the seed's user and keeps the access token.
+// signin logs in as the fixture user and keeps the access token.
 func (a *api) signin() {
 	a.t.Helper()
 	resp, body := a.do("POST", "/api/auths/signin/", `{"email":"ruby@gmail.com","password":"12345678"}`)

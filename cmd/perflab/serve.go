@@ -21,7 +21,7 @@ type serveOptions struct {
 
 func newServeFlags(o *serveOptions) *flag.FlagSet {
 	o.cfg = server.DefaultConfig()
-	o.cfg.Addr = "127.0.0.1:8000" // the seed's gunicorn port
+	o.cfg.Addr = "127.0.0.1:8000" // the study's gunicorn port
 	fs := flag.NewFlagSet("perflab serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	c := &o.cfg
@@ -45,7 +45,7 @@ Usage:
 
 Endpoints: POST /api/auths/signin/, GET /api/logbooks/likes/,
 POST /api/logbooks/{id}/like/ and /unlike/, GET / (the SPA), GET /_perflab/stats.
-The seeded user is ruby@gmail.com with password 12345678.
+The fixture user is ruby@gmail.com with password 12345678.
 
 Flags:
 `
@@ -125,7 +125,7 @@ func printServing(w io.Writer, tw *server.Twin) {
 	fmt.Fprintf(w, "  stats  %s%s\n", tw.AppURL(), server.StatsPath)
 	fmt.Fprintf(w, "  log    %s\n", tw.LogPath())
 	fmt.Fprintf(w, "  config %s\n", describeConfig(c))
-	fmt.Fprintf(w, "  user   %s / %s\n", server.SeedEmail, server.SeedPassword)
+	fmt.Fprintf(w, "  user   %s / %s\n", server.FixtureEmail, server.FixturePassword)
 	fmt.Fprintf(w, "Ctrl-C stops it.\n")
 }
 

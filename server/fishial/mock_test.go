@@ -172,6 +172,38 @@ func TestUploadFlowVerifiesSizeAndChecksum(t *testing.T) {
 		t.Fatalf("recognition before upload: %d %s, want 422", code, body)
 	}
 
+	putUploads(t, g, data)
+
+	code, body := recognise()
+	if code != 200 {
+		t.Fatalf("recognition: %d %s", code, body)
+	}
+	checkConfidentRecognition(t, body)
+	if _, again := recognise(); !bytes.Equal(again, body) {
+		t.Fatal("recognition of the same image changed between calls")
+	}
+
+	b, err := s.Lookup(g.SignedID)
+	sum := md5.Sum(data)
+	if err != nil || !b.Uploaded || b.Checksum != base64.StdEncoding.EncodeToString(sum[:]) || b.Filename != "a.jpg" {
+		t.Fatalf("Lookup = %+v, %v: want the uploaded a.jpg with its MD5", b, err)
+	}
+	if _, err := s.Lookup(g.SignedID[:len(g.SignedID)-1] + "0"); err == nil {
+		t.Fatal("Lookup accepted a tampered signed id")
+	}
+	if code, _, _ := call(t, "GET", s.URL()+"/v1/recognition/image?q="+g.SignedID+"0", tok, nil, nil); code != 404 {
+		t.Fatalf("recognition of a tampered signed id: %d, want 404", code)
+	}
+	st := s.Stats()
+	if st.Uploads != 1 || st.UploadRequests != 1 || st.Recognitions != 2 || st.Unprocessable != 5 {
+		t.Fatalf("stats %+v: want 1 upload request, 1 upload, 2 recognitions, 5 unprocessable", st)
+	}
+}
+
+// putUploads PUTs bodies that do not match the grant (three answered
+// 422, one 403) and a forged signature (403), then the declared bytes.
+func putUploads(t *testing.T, g uploadGrant, data []byte) {
+	t.Helper()
 	tampered := append([]byte{}, data...)
 	tampered[100] ^= 1
 	cases := []struct {
@@ -197,11 +229,12 @@ func TestUploadFlowVerifiesSizeAndChecksum(t *testing.T) {
 	if code, _, _ := call(t, "PUT", strings.Replace(g.Direct.URL, "signature=", "signature=0", 1), "", data, g.Direct.Headers); code != 403 {
 		t.Fatalf("PUT with a forged signature: %d, want 403", code)
 	}
+}
 
-	code, body := recognise()
-	if code != 200 {
-		t.Fatalf("recognition: %d %s", code, body)
-	}
+// checkConfidentRecognition wants one result whose first species has an
+// accuracy of at least 0.5.
+func checkConfidentRecognition(t *testing.T, body []byte) {
+	t.Helper()
 	var res struct {
 		Results []struct {
 			Species []struct {
@@ -212,25 +245,6 @@ func TestUploadFlowVerifiesSizeAndChecksum(t *testing.T) {
 	}
 	if err := json.Unmarshal(body, &res); err != nil || len(res.Results) != 1 || len(res.Results[0].Species) == 0 || res.Results[0].Species[0].Accuracy < 0.5 {
 		t.Fatalf("recognition body %s: want one result with a confident species (%v)", body, err)
-	}
-	if _, again := recognise(); !bytes.Equal(again, body) {
-		t.Fatal("recognition of the same image changed between calls")
-	}
-
-	b, err := s.Lookup(g.SignedID)
-	sum := md5.Sum(data)
-	if err != nil || !b.Uploaded || b.Checksum != base64.StdEncoding.EncodeToString(sum[:]) || b.Filename != "a.jpg" {
-		t.Fatalf("Lookup = %+v, %v: want the uploaded a.jpg with its MD5", b, err)
-	}
-	if _, err := s.Lookup(g.SignedID[:len(g.SignedID)-1] + "0"); err == nil {
-		t.Fatal("Lookup accepted a tampered signed id")
-	}
-	if code, _, _ := call(t, "GET", s.URL()+"/v1/recognition/image?q="+g.SignedID+"0", tok, nil, nil); code != 404 {
-		t.Fatalf("recognition of a tampered signed id: %d, want 404", code)
-	}
-	st := s.Stats()
-	if st.Uploads != 1 || st.UploadRequests != 1 || st.Recognitions != 2 || st.Unprocessable != 5 {
-		t.Fatalf("stats %+v: want 1 upload request, 1 upload, 2 recognitions, 5 unprocessable", st)
 	}
 }
 
