@@ -4,12 +4,7 @@ import (
 	"time"
 
 	"perflab/engine"
-)
-
-// Seed credentials: the study's k6 scripts sign in as this user.
-const (
-	SeedEmail    = "ruby@gmail.com"
-	SeedPassword = "12345678"
+	"perflab/server"
 )
 
 // Likes is the study's experiment 2: GET /api/logbooks/likes/ under 50
@@ -30,7 +25,7 @@ var Likes = &Experiment{
 				Setup: []engine.Step{{
 					Name: "signin", Method: "POST", URL: site.API + "/api/auths/signin/",
 					Header:  []engine.Header{{Key: "Content-Type", Value: "application/json"}},
-					Body:    `{"email":"` + SeedEmail + `","password":"` + SeedPassword + `"}`,
+					Body:    `{"email":"` + server.FixtureEmail + `","password":"` + server.FixturePassword + `"}`,
 					Expect:  200,
 					Check:   "login succeeded",
 					Capture: []engine.Capture{{Var: "access", Field: "access"}},
