@@ -1,7 +1,11 @@
-// Package experiments holds the study's experiments as data and runs
-// them: each declares its knobs, load plan, the study's reference numbers
-// and the lesson it teaches; a Session runs one live on the twin, and a
-// sweep runs it across configurations.
+// Package experiments holds the study's load experiments as data and runs
+// them. The knob table (knobs.go) declares every setting of the twin once;
+// each experiment (static.go, likes.go) declares its load plan, the
+// study's reference numbers and the lesson it teaches. A Session runs one
+// live on the twin; Session.Sweep is the one loop that runs it across
+// configurations, for headless runs and the dashboard alike; Live is a
+// session as the dashboard drives it, External a run against any URL.
+// The Fishial race lives in the fishial sub-package.
 package experiments
 
 import (

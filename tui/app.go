@@ -1,8 +1,10 @@
 // Package tui is perflab's dashboard: a home screen listing the
-// experiments, a load screen over a Stage (knobs, live charts, figures,
-// the twin's why, the study's seed) and a race screen over a Race. It
-// depends only on the small Stage and Race interfaces, which the
-// experiments satisfy with thin adapters, and on engine snapshots.
+// experiments, a load screen over a Stage (live charts, figures, the
+// generator's health; with a TwinStage also the knobs, the server's
+// figures and the study's) and a race screen over a Race. It only renders
+// and sends keys: the load, the twin and sweeps live in experiments, which
+// implement the small Stage, TwinStage and Race interfaces; the screens
+// read engine snapshots.
 package tui
 
 import (
