@@ -170,93 +170,95 @@ func TestSetupFailureStopsBeforeLoad(t *testing.T) {
 	}
 }
 
-func TestLiveControl(t *testing.T) {
+func TestLiveUsersUpAndDown(t *testing.T) {
 	url := okServer(t)
-	t.Run("closed users up and down", func(t *testing.T) {
-		g, err := New(oneStep(url), Closed{VUs: 2, Think: 50 * time.Millisecond}, Duration(3*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var mu sync.Mutex
-		perSecond := map[int]int64{}
-		g.Observe(func(s *Snapshot) {
-			if s.Second > 0 {
-				mu.Lock()
-				perSecond[s.Second] = s.All.Last.Requests
-				mu.Unlock()
-			}
-		})
-		go func() {
-			time.Sleep(1100 * time.Millisecond)
-			g.SetVUs(10)
-			time.Sleep(1000 * time.Millisecond)
-			g.SetVUs(1)
-		}()
-		if _, err := g.Run(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		// ~20 req/s per user: 2 users ~40/s, 10 users ~200/s, 1 user ~20/s.
-		if !(perSecond[2] > 2*perSecond[1] && perSecond[3] < perSecond[2]/2) {
-			t.Fatalf("requests per second %v do not follow 2 -> 10 -> 1 users", perSecond)
-		}
-		if got := g.Load().VUs; got != 1 {
-			t.Fatalf("Load().VUs = %d, want 1", got)
-		}
-	})
-	t.Run("open rate change and pause", func(t *testing.T) {
-		g, err := New(oneStep(url), Open{Rate: 100}, Duration(3*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var mu sync.Mutex
-		perSecond := map[int]int64{}
-		paused := false
-		g.Observe(func(s *Snapshot) {
+	g, err := New(oneStep(url), Closed{VUs: 2, Think: 50 * time.Millisecond}, Duration(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	perSecond := map[int]int64{}
+	g.Observe(func(s *Snapshot) {
+		if s.Second > 0 {
 			mu.Lock()
-			defer mu.Unlock()
-			if s.Second > 0 {
-				perSecond[s.Second] = s.All.Last.Requests
-			}
-			paused = paused || s.Paused
-		})
-		go func() {
-			time.Sleep(1000 * time.Millisecond)
-			g.SetRate(300)
-			time.Sleep(1000 * time.Millisecond)
-			g.Pause()
-			time.Sleep(500 * time.Millisecond)
-			g.Resume()
-		}()
-		if _, err := g.Run(context.Background()); err != nil {
-			t.Fatal(err)
+			perSecond[s.Second] = s.All.Last.Requests
+			mu.Unlock()
 		}
+	})
+	go func() {
+		time.Sleep(1100 * time.Millisecond)
+		g.SetVUs(10)
+		time.Sleep(1000 * time.Millisecond)
+		g.SetVUs(1)
+	}()
+	if _, err := g.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// ~20 req/s per user: 2 users ~40/s, 10 users ~200/s, 1 user ~20/s.
+	if !(perSecond[2] > 2*perSecond[1] && perSecond[3] < perSecond[2]/2) {
+		t.Fatalf("requests per second %v do not follow 2 -> 10 -> 1 users", perSecond)
+	}
+	if got := g.Load().VUs; got != 1 {
+		t.Fatalf("Load().VUs = %d, want 1", got)
+	}
+}
+
+func TestLiveRateChangeAndPause(t *testing.T) {
+	url := okServer(t)
+	g, err := New(oneStep(url), Open{Rate: 100}, Duration(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	perSecond := map[int]int64{}
+	paused := false
+	g.Observe(func(s *Snapshot) {
 		mu.Lock()
 		defer mu.Unlock()
-		if perSecond[1] < 90 || perSecond[1] > 110 || perSecond[2] < 270 || perSecond[2] > 310 {
-			t.Fatalf("requests per second %v, want ~100 then ~300", perSecond)
+		if s.Second > 0 {
+			perSecond[s.Second] = s.All.Last.Requests
 		}
-		// Half of the third second was paused, and resuming must not
-		// fire the skipped slots in a burst.
-		if perSecond[3] > 200 || perSecond[3] < 60 || !paused {
-			t.Fatalf("third second %d requests (paused seen: %v), want ~150 with no burst", perSecond[3], paused)
-		}
+		paused = paused || s.Paused
 	})
-	t.Run("stop ends the run early", func(t *testing.T) {
-		g, err := New(oneStep(url), Max{Conns: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.AfterFunc(300*time.Millisecond, g.Stop)
-		snap, err := g.Run(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if snap.Elapsed > 2*time.Second || snap.All.Run.Requests == 0 {
-			t.Fatalf("stopped run: elapsed %s, %d requests", snap.Elapsed, snap.All.Run.Requests)
-		}
-	})
+	go func() {
+		time.Sleep(1000 * time.Millisecond)
+		g.SetRate(300)
+		time.Sleep(1000 * time.Millisecond)
+		g.Pause()
+		time.Sleep(500 * time.Millisecond)
+		g.Resume()
+	}()
+	if _, err := g.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if perSecond[1] < 90 || perSecond[1] > 110 || perSecond[2] < 270 || perSecond[2] > 310 {
+		t.Fatalf("requests per second %v, want ~100 then ~300", perSecond)
+	}
+	// Half of the third second was paused, and resuming must not
+	// fire the skipped slots in a burst.
+	if perSecond[3] > 200 || perSecond[3] < 60 || !paused {
+		t.Fatalf("third second %d requests (paused seen: %v), want ~150 with no burst", perSecond[3], paused)
+	}
+}
+
+func TestStopEndsTheRunEarly(t *testing.T) {
+	url := okServer(t)
+	g, err := New(oneStep(url), Max{Conns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(300*time.Millisecond, g.Stop)
+	snap, err := g.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Elapsed > 2*time.Second || snap.All.Run.Requests == 0 {
+		t.Fatalf("stopped run: elapsed %s, %d requests", snap.Elapsed, snap.All.Run.Requests)
+	}
 }
 
 func TestIntervalSnapshotsCoverEachSecond(t *testing.T) {

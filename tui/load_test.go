@@ -1,0 +1,315 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"perflab/engine"
+	"perflab/experiments"
+)
+
+func TestKnobKeys(t *testing.T) {
+	tests := []struct {
+		keys  []string
+		calls []string
+		mark  string
+	}{
+		{[]string{"w"}, []string{"set workers=5"}, "w=5"},
+		{[]string{"W"}, []string{"set workers=3"}, "w=3"},
+		{[]string{"m"}, []string{"set mode=async"}, "mode async"},
+		{[]string{"c"}, []string{"set cache=off"}, "cache off"}, // on since 25 s
+		{[]string{"n"}, []string{"set query=prefetch"}, "query prefetch"},
+		{[]string{"p"}, []string{"set profile=go"}, "profile go"},
+		{[]string{"i"}, []string{"set instance-cpus=2"}, "i=2"},
+		{[]string{"m", "m"}, []string{"set mode=async", "set mode=sync"}, "mode sync"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.keys, ""), func(t *testing.T) {
+			hn, f := likesRun(t, 120, 40)
+			f.calls = nil
+			for _, k := range tt.keys {
+				hn.press(k)
+				hn.await("change", is[changeDoneMsg])
+			}
+			if got := f.Calls(); !slices.Equal(got, tt.calls) {
+				t.Fatalf("calls %q, want %q", got, tt.calls)
+			}
+			// The mark is on the chart's time axis by the next update.
+			hn.frame(f, snapshot(160, true, f.Load()))
+			if !strings.Contains(hn.screen(), tt.mark) {
+				t.Fatalf("no %q mark on the chart:\n%s", tt.mark, hn.screen())
+			}
+		})
+	}
+}
+
+// A knob pressed again while a restart is under way costs one more
+// change with the newest value, not one per press; the panel shows where
+// the knob is going meanwhile.
+func TestKnobChangesCoalesce(t *testing.T) {
+	hn, f := likesRun(t, 120, 40)
+	f.calls = nil
+	f.gate = make(chan struct{})
+	hn.press("w")
+	hn.press("w", "w")
+	if !strings.Contains(hn.screen(), "4 → 7…") {
+		t.Fatalf("the knob panel does not show the change under way:\n%s", hn.screen())
+	}
+	f.gate <- struct{}{}
+	hn.await("first change", is[changeDoneMsg])
+	f.gate <- struct{}{}
+	hn.await("second change", is[changeDoneMsg])
+	if got, want := f.Calls(), []string{"set workers=5", "set workers=7"}; !slices.Equal(got, want) {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+	hn.frame(f, snapshot(161, true, f.Load()))
+	if s := hn.screen(); !strings.Contains(s, "workers  7") || strings.Contains(s, "→") {
+		t.Fatalf("the panel does not settle on 7:\n%s", s)
+	}
+}
+
+// On a narrow panel a change under way shows where it goes, whole.
+func TestPendingChangeOnNarrowPanel(t *testing.T) {
+	hn, f := likesRun(t, 80, 24)
+	f.gate = make(chan struct{})
+	hn.press("p")
+	if s := hn.screen(); !strings.Contains(s, "profile  → go…") {
+		t.Fatalf("the pending profile change is not shown whole:\n%s", s)
+	}
+	close(f.gate)
+	hn.await("change", is[changeDoneMsg])
+}
+
+// Load changes never wait behind a twin restart.
+func TestLoadKeysDoNotWaitForTheTwin(t *testing.T) {
+	hn, f := likesRun(t, 120, 40)
+	f.calls = nil
+	f.gate = make(chan struct{})
+	hn.press("w", "v")
+	hn.await("users change", is[changeDoneMsg])
+	if got := f.Calls(); !slices.Contains(got, "vus 60") {
+		t.Fatalf("calls %q: the users change waited for the workers restart", got)
+	}
+	close(f.gate)
+	hn.await("workers change", is[changeDoneMsg])
+}
+
+func TestFailedChange(t *testing.T) {
+	hn, f := likesRun(t, 120, 40)
+	f.setErr = errors.New("the workers did not come up")
+	hn.press("w")
+	hn.await("change", is[changeDoneMsg])
+	s := hn.screen()
+	if !strings.Contains(s, "workers 5: the workers did not come up") {
+		t.Fatalf("the failure is not shown:\n%s", s)
+	}
+	if strings.Contains(s, "w=5") {
+		t.Fatalf("a change that failed is still marked on the chart:\n%s", s)
+	}
+	if !strings.Contains(s, "workers  4") {
+		t.Fatalf("the panel does not keep the value in force:\n%s", s)
+	}
+}
+
+func TestLoadKeys(t *testing.T) {
+	tests := []struct {
+		load  engine.Load
+		keys  []string
+		calls []string
+		shows string
+	}{
+		{engine.Load{Model: "closed", VUs: 50}, []string{"v"}, []string{"vus 60"}, "users    60"},
+		{engine.Load{Model: "closed", VUs: 50}, []string{"V"}, []string{"vus 40"}, "users    40"},
+		{engine.Load{Model: "closed", VUs: 1}, []string{"V"}, []string{"vus 1"}, "users    1"},
+		{engine.Load{Model: "max", Conns: 64}, []string{"v"}, []string{"vus 80"}, "conns    80"},
+		{engine.Load{Model: "open", Rate: 500}, []string{"r"}, []string{"rate 600"}, "rate/s   600"},
+		{engine.Load{Model: "open", Rate: 500}, []string{"R"}, []string{"rate 400"}, "rate/s   400"},
+		{engine.Load{Model: "open", Rate: 500}, []string{"v"}, nil, "rate/s   500"},
+		{engine.Load{Model: "closed", VUs: 50}, []string{"r"}, nil, "users    50"},
+		{engine.Load{Model: "closed", VUs: 50}, []string{"space"}, []string{"pause"}, "paused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.load.String()+" "+strings.Join(tt.keys, ""), func(t *testing.T) {
+			hn, f := urlRun(t, 120, 40, tt.load)
+			f.calls = nil
+			for _, k := range tt.keys {
+				hn.press(k)
+			}
+			if tt.calls != nil {
+				hn.await("change", is[changeDoneMsg])
+			} else {
+				hn.drain()
+			}
+			if got := f.Calls(); !slices.Equal(got, tt.calls) {
+				t.Fatalf("calls %q, want %q", got, tt.calls)
+			}
+			s := snapshot(30, false, f.Load())
+			s.Paused = f.Paused()
+			hn.frame(f, s)
+			if !strings.Contains(hn.screen(), tt.shows) {
+				t.Fatalf("the panel does not show %q:\n%s", tt.shows, hn.screen())
+			}
+		})
+	}
+}
+
+func TestPauseResumes(t *testing.T) {
+	hn, f := urlRun(t, 120, 40, engine.Load{Model: "closed", VUs: 5})
+	hn.press("space")
+	hn.await("pause", is[changeDoneMsg])
+	s := snapshot(30, false, f.Load())
+	s.Paused = true
+	hn.frame(f, s)
+	if !strings.Contains(hn.screen(), "space resume") || !strings.Contains(hn.screen(), "paused 0:") {
+		t.Fatalf("the screen does not say it is paused:\n%s", hn.screen())
+	}
+	hn.press("space")
+	hn.await("resume", is[changeDoneMsg])
+	if got := f.Calls(); !slices.Equal(got, []string{"pause", "resume"}) {
+		t.Fatalf("calls %q", got)
+	}
+}
+
+func TestBaseline(t *testing.T) {
+	hn, f := urlRun(t, 120, 40, engine.Load{Model: "closed", VUs: 5})
+	if strings.Contains(hn.screen(), "change ") {
+		t.Fatal("a change row before any baseline")
+	}
+	hn.press("b")
+	s := snapshot(23, false, f.Load()) // the figures the baseline took
+	s.Elapsed += 10 * time.Second
+	s.All.Last.P90 = s.All.Last.P90 * 3 / 10
+	hn.frame(f, s)
+	screen := hn.screen()
+	if !strings.Contains(screen, "baseline") || !strings.Contains(screen, "-70%") {
+		t.Fatalf("p90 at 30%% of the baseline should read -70%%:\n%s", screen)
+	}
+	if !strings.Contains(screen, "base ") && !strings.Contains(screen, "base\n") {
+		t.Fatalf("the baseline is not marked on the chart:\n%s", screen)
+	}
+}
+
+func TestStudySweep(t *testing.T) {
+	hn, f := likesRun(t, 120, 40)
+	f.sweep = sweepCells(f)
+	hn.press("s")
+	hn.await("sweep end", is[sweepDoneMsg])
+	s := hn.screen()
+	for _, want := range []string{"seed sweep", "sync, 1 worker, no cache", "100.58", "running…", "6/9"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the sweep screen lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Fatal(s)
+	}
+	if got := f.Calls(); !slices.Contains(got, "sweep") {
+		t.Fatalf("calls %q: no sweep", got)
+	}
+	// s during a sweep stops it: the sweep's context ends.
+	f2 := newFakeTwin(testLikes, likesSettings)
+	stopped := make(chan struct{})
+	blocking := &blockingSweep{fakeTwin: f2, started: make(chan struct{}), stopped: stopped}
+	hn2 := newHarness(t, Config{Stage: blocking}, 120, 40)
+	hn2.awaitOpened()
+	hn2.frame(f2, snapshot(0, false, f2.Load()))
+	hn2.press("s")
+	<-blocking.started
+	if !strings.Contains(hn2.screen(), "s stop sweep") {
+		t.Fatalf("the help does not offer to stop the sweep:\n%s", hn2.screen())
+	}
+	hn2.press("w")
+	if slices.Contains(f2.Calls(), "set workers=5") {
+		t.Fatal("knob keys work during a sweep, which sets the knobs itself")
+	}
+	hn2.press("s")
+	<-stopped
+	hn2.await("sweep end", is[sweepDoneMsg])
+	if strings.Contains(hn2.screen(), "sweep stopped:") {
+		t.Fatalf("a sweep stopped by the presenter is not an error:\n%s", hn2.screen())
+	}
+}
+
+type blockingSweep struct {
+	*fakeTwin
+	started chan struct{}
+	stopped chan struct{}
+}
+
+func (b *blockingSweep) StudySweep(ctx context.Context, onCell func(experiments.SweepCell)) error {
+	close(b.started)
+	<-ctx.Done()
+	close(b.stopped)
+	return ctx.Err()
+}
+
+func TestPanelsKeyRotates(t *testing.T) {
+	hn, _ := likesRun(t, 80, 24)
+	seen := map[string]bool{}
+	for range 4 {
+		s := hn.screen()
+		for _, p := range []string{"figures", "why", "seed", "throughput"} {
+			if strings.Contains(s, "─ "+p) {
+				seen[p] = true
+			}
+		}
+		hn.press("tab")
+	}
+	for _, p := range []string{"figures", "why", "seed", "throughput"} {
+		if !seen[p] {
+			t.Errorf("tab never shows the %s panel at 80x24", p)
+		}
+	}
+	wide, _ := likesRun(t, 160, 50)
+	if strings.Contains(wide.screen(), "tab panels") {
+		t.Error("tab is offered where every panel fits")
+	}
+}
+
+func TestServerFiguresFollowCache(t *testing.T) {
+	hn, _ := likesRun(t, 120, 40)
+	s := hn.screen()
+	if !strings.Contains(s, "cache hit         98 %") {
+		t.Fatalf("the why panel does not show the cache hits after c:\n%s", s)
+	}
+}
+
+func TestStaleFramesIgnored(t *testing.T) {
+	f := newFakeTwin(testLikes, likesSettings)
+	hn := newHarness(t, Config{Entries: entries(f, newFakeRace()), Start: "likes"}, 80, 24)
+	hn.awaitOpened()
+	hn.press("esc")
+	// The frame command left behind reads a snapshot after the page has
+	// gone; it must not bring the page back or disturb home.
+	f.snaps <- snapshot(0, false, f.Load())
+	var frame, closed bool
+	hn.await("stale frame and close", func(m tea.Msg) bool {
+		frame = frame || is[frameMsg](m)
+		closed = closed || is[closedMsg](m)
+		return frame && closed
+	})
+	if hn.app.page != hn.app.home {
+		t.Fatal("a stale frame moved the screen")
+	}
+	if f.closed != 1 {
+		t.Fatalf("the stage was closed %d times, want once", f.closed)
+	}
+}
+
+func TestStageEnd(t *testing.T) {
+	hn, f := urlRun(t, 120, 40, engine.Load{Model: "closed", VUs: 5})
+	close(f.snaps)
+	hn.await("end", is[stageEndedMsg])
+	s := hn.screen()
+	lines := strings.Split(s, "\n")
+	helpLine := lines[len(lines)-1]
+	if !strings.Contains(lines[0], "finished") || strings.Contains(helpLine, "users") || strings.Contains(helpLine, "pause") {
+		t.Fatalf("after the end the screen should say finished and offer no load keys:\n%s", s)
+	}
+}
