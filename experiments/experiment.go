@@ -24,11 +24,9 @@ type Experiment struct {
 	Title  string // one line for the dashboard's header and home screen
 	Lesson string // what the study concluded, in a sentence or two
 	Plan   Plan
-	// Study are the study's measurements for configurations it ran.
+	// Study are the study's measurements for configurations it ran, in
+	// the order it ran them, which the dashboard's study sweep replays.
 	Study []StudyCell
-	// StudySweep is the sequence of configurations the study measured,
-	// which the dashboard's study sweep replays.
-	StudySweep []Settings
 }
 
 // Plan is an experiment's load: the study's virtual users, think time and

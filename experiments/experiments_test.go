@@ -91,16 +91,49 @@ func TestStudyLookup(t *testing.T) {
 	if _, ok := Likes.StudyFor(s); ok {
 		t.Fatal("the study has no async 3-worker cell")
 	}
-	if c, ok := Static.StudyFor(Settings{"offload": "on"}); !ok || c.RPS != 193.61 {
+	if c, ok := Static.StudyFor(Settings{"offload": "on", "profile": "django"}); !ok || c.RPS != 193.61 {
 		t.Fatalf("static offload on study = %+v", c)
 	}
 	for _, e := range All() {
-		for _, run := range e.StudySweep {
+		for _, run := range e.StudyRuns() {
 			for k, v := range run {
 				if err := e.Check(k, v); err != nil {
 					t.Errorf("%s study sweep: %v", e.Name, err)
 				}
 			}
 		}
+	}
+}
+
+// TestStudyOnlyBesideWhatItRan: the study's figures stand beside the
+// configuration it ran, under its conditions (the N+1 query uncached, the
+// prefetch behind the cache, Django's costs); elsewhere the gap says why.
+func TestStudyOnlyBesideWhatItRan(t *testing.T) {
+	base := Likes.Defaults()
+	cases := []struct {
+		name    string
+		changes map[string]string
+		ok      bool
+		gap     string
+	}{
+		{"as the study ran it", map[string]string{"workers": "4"}, true, ""},
+		{"go profile", map[string]string{"workers": "4", "profile": "go"}, false, "the study ran this with profile django"},
+		{"prefetch uncached", map[string]string{"workers": "4", "query": "prefetch"}, false, "the study ran this with query naive"},
+		{"cached prefetch", map[string]string{"workers": "4", "cache": "on", "query": "prefetch"}, true, ""},
+		{"cached naive, go", map[string]string{"workers": "4", "cache": "on", "profile": "go"}, false, "the study ran this with query prefetch, profile django"},
+		{"never ran", map[string]string{"workers": "3", "mode": "async"}, false, "the study did not measure this configuration"},
+	}
+	for _, c := range cases {
+		s, err := Likes.Apply(base, c.changes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ok := Likes.StudyFor(s)
+		if gap := Likes.StudyGap(s); ok != c.ok || gap != c.gap {
+			t.Errorf("%s: found %v, gap %q; want %v, %q", c.name, ok, gap, c.ok, c.gap)
+		}
+	}
+	if runs := Likes.StudyRuns(); len(runs) != 9 || runs[7]["query"] != "prefetch" || runs[0]["profile"] != "django" {
+		t.Errorf("study runs %v: want 9, the cached ones with prefetch, all on django", runs)
 	}
 }

@@ -51,17 +51,6 @@ var Likes = &Experiment{
 		likesCell("sync", "4", "on", 45.64, 27.29, 74.61, 0, 0, 45.7),
 		likesCell("async", "4", "on", 74.07, 0, 0, 0, 0, 0),
 	},
-	StudySweep: []Settings{
-		{"mode": "sync", "workers": "1", "cache": "off", "query": "naive"},
-		{"mode": "sync", "workers": "2", "cache": "off", "query": "naive"},
-		{"mode": "sync", "workers": "3", "cache": "off", "query": "naive"},
-		{"mode": "sync", "workers": "4", "cache": "off", "query": "naive"},
-		{"mode": "async", "workers": "1", "cache": "off", "query": "naive"},
-		{"mode": "async", "workers": "2", "cache": "off", "query": "naive"},
-		{"mode": "async", "workers": "4", "cache": "off", "query": "naive"},
-		{"mode": "sync", "workers": "4", "cache": "on", "query": "prefetch"},
-		{"mode": "async", "workers": "4", "cache": "on", "query": "prefetch"},
-	},
 }
 
 func likesCell(mode, workers, cache string, mean, p50, p90, p95, max, rps float64) StudyCell {
@@ -74,8 +63,13 @@ func likesCell(mode, workers, cache string, mean, p50, p90, p95, max, rps float6
 	} else {
 		label += ", no cache"
 	}
+	query := server.QueryNaive
+	if cache == "on" {
+		query = server.QueryPrefetch
+	}
 	return StudyCell{
 		When:  Settings{"mode": mode, "workers": workers, "cache": cache},
+		Under: Settings{"query": query, "profile": server.ProfileDjango},
 		Label: label, Mean: ms(mean), P50: ms(p50), P90: ms(p90), P95: ms(p95), Max: ms(max), RPS: rps,
 	}
 }

@@ -206,8 +206,9 @@ func (l *Live) runSweep(req *sweepRequest) error {
 	e := l.sess.Experiment()
 	before := l.sess.Settings()
 	defer l.sess.Configure(l.ctx, before)
-	runs := make([]Settings, len(e.StudySweep))
-	for i, change := range e.StudySweep {
+	study := e.StudyRuns()
+	runs := make([]Settings, len(study))
+	for i, change := range study {
 		s, err := e.Apply(before, change)
 		if err != nil {
 			return err
@@ -357,12 +358,17 @@ func (l *Live) Paused() bool {
 func (l *Live) ServerFigures() ServerFigures { return l.sess.ServerFigures() }
 
 // Study is the study's figure for the configuration in force, if it
-// measured one, and the experiment's lesson.
-func (l *Live) Study() (StudyCell, string, bool) {
-	e := l.sess.Experiment()
-	cell, ok := e.StudyFor(l.sess.Settings())
-	return cell, e.Lesson, ok
+// measured one, else why it has none.
+func (l *Live) Study() (cell StudyCell, gap string, ok bool) {
+	e, s := l.sess.Experiment(), l.sess.Settings()
+	if cell, ok := e.StudyFor(s); ok {
+		return cell, "", true
+	}
+	return StudyCell{}, e.StudyGap(s), false
 }
+
+// Lesson is what the study concluded from the experiment.
+func (l *Live) Lesson() string { return l.sess.Experiment().Lesson }
 
 // StudySweep stops the live load, runs the study's configurations one
 // after another, calling onCell (from its own goroutine) as each starts

@@ -15,7 +15,12 @@ import (
 // StudyCell is one measurement from the study, with the knob values it was
 // taken under. Zero durations were not reported.
 type StudyCell struct {
-	When  Settings // the knobs that must match; others are free
+	// When is the configuration the figure is for, e.g. sync, 4 workers,
+	// no cache; Under the conditions the study ran it under, e.g. the N+1
+	// query and Django's costs. A run matches when both hold; other knobs
+	// are free.
+	When  Settings
+	Under Settings
 	Label string   // e.g. "sync, 4 workers, no cache"
 	Mean  time.Duration
 	P50   time.Duration
@@ -36,12 +41,51 @@ func (e *Experiment) StudyFor(s Settings) (StudyCell, bool) {
 }
 
 func (c StudyCell) matches(s Settings) bool {
-	for k, v := range c.When {
-		if s[k] != v {
-			return false
+	return len(differences(c.When, s)) == 0 && len(differences(c.Under, s)) == 0
+}
+
+// differences lists the knobs of want that s sets otherwise, as "profile
+// django", in the table's order.
+func differences(want, s Settings) []string {
+	var out []string
+	for _, k := range Knobs {
+		if v, ok := want[k.Name]; ok && s[k.Name] != v {
+			out = append(out, k.Name+" "+v)
 		}
 	}
-	return true
+	return out
+}
+
+// StudyGap says why the study has no figure for settings s: the
+// conditions it ran a configuration like this one under ("the study ran
+// this with query naive, profile django"), or that it never ran it. It is
+// "" when StudyFor finds a figure.
+func (e *Experiment) StudyGap(s Settings) string {
+	for _, c := range e.Study {
+		if len(differences(c.When, s)) == 0 {
+			if d := differences(c.Under, s); len(d) > 0 {
+				return "the study ran this with " + strings.Join(d, ", ")
+			}
+			return ""
+		}
+	}
+	return "the study did not measure this configuration"
+}
+
+// StudyRuns are the configurations the study measured, with the
+// conditions it ran them under, in its order: the dashboard's study sweep.
+func (e *Experiment) StudyRuns() []Settings {
+	runs := make([]Settings, len(e.Study))
+	for i, c := range e.Study {
+		runs[i] = Settings{}
+		for k, v := range c.When {
+			runs[i][k] = v
+		}
+		for k, v := range c.Under {
+			runs[i][k] = v
+		}
+	}
+	return runs
 }
 
 func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
@@ -97,7 +141,7 @@ func (t *studyTable) Close() error {
 		if seed, ok := t.exp.StudyFor(r.settings); ok {
 			line += fmt.Sprintf("%s\t%s\t%s\t%s\t", msCell(seed.Mean), msCell(seed.P50), msCell(seed.P90), rpsCell(seed.RPS))
 		} else {
-			line += "-\t-\t-\t-\t"
+			line += "-\t-\t-\t-\t  " + t.exp.StudyGap(r.settings)
 		}
 		fmt.Fprintln(tw, line)
 	}

@@ -96,9 +96,9 @@ func urlRun(t *testing.T, w, h int, l engine.Load) (*harness, *fakeStage) {
 // running.
 func sweepCells(f *fakeTwin) []experiments.SweepCell {
 	var cells []experiments.SweepCell
-	for i, s := range testLikes.StudySweep {
+	for i, s := range testLikes.StudyRuns() {
 		seed, ok := testLikes.StudyFor(s)
-		cell := experiments.SweepCell{Index: i, Total: len(testLikes.StudySweep), Settings: s, Label: seed.Label, Study: seed, HasStudy: ok}
+		cell := experiments.SweepCell{Index: i, Total: len(testLikes.StudyRuns()), Settings: s, Label: seed.Label, Study: seed, HasStudy: ok}
 		running := cell
 		running.Running = true
 		cells = append(cells, running)

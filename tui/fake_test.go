@@ -177,8 +177,10 @@ func (f *fakeTwin) Study() (experiments.StudyCell, string, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.exp.StudyFor(f.settings)
-	return c, f.exp.Lesson, ok
+	return c, f.exp.StudyGap(f.settings), ok
 }
+
+func (f *fakeTwin) Lesson() string { return f.exp.Lesson }
 
 func (f *fakeTwin) StudySweep(ctx context.Context, onCell func(experiments.SweepCell)) error {
 	f.record("sweep")

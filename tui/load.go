@@ -29,7 +29,7 @@ func describeStage(st Stage) stageInfo {
 	if tw, ok := st.(TwinStage); ok {
 		info.hasTwin = true
 		info.knobs = tw.Knobs()
-		_, info.lesson, _ = tw.Study()
+		info.lesson = tw.Lesson()
 	}
 	return info
 }
@@ -45,6 +45,7 @@ type frameMsg struct {
 	hasWhy  bool
 	seed    experiments.StudyCell
 	hasSeed bool
+	seedGap string // why the study has no figure, when it has none
 }
 
 // stageEndedMsg says the stage's snapshots have stopped for good.
@@ -73,7 +74,7 @@ func readFrame(st Stage, snap *engine.Snapshot) frameMsg {
 	if tw, ok := st.(TwinStage); ok {
 		f.knobs = tw.Knobs()
 		f.why, f.hasWhy = tw.ServerFigures(), true
-		f.seed, _, f.hasSeed = tw.Study()
+		f.seed, f.seedGap, f.hasSeed = tw.Study()
 	}
 	return f
 }

@@ -55,8 +55,10 @@ type TwinStage interface {
 	// ServerFigures are the twin's side of the last second.
 	ServerFigures() experiments.ServerFigures
 	// Study is the study's figure for the configuration in force, if it
-	// measured one, and the experiment's lesson.
-	Study() (cell experiments.StudyCell, lesson string, ok bool)
+	// measured one, else why it has none.
+	Study() (cell experiments.StudyCell, gap string, ok bool)
+	// Lesson is what the study concluded from the experiment.
+	Lesson() string
 	// StudySweep replays the configurations the study measured, one run
 	// each, calling onCell (from its own goroutine) when a run starts and
 	// when it ends; its snapshots keep coming through Snapshots. It

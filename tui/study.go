@@ -19,7 +19,7 @@ const (
 
 // seedLines renders the study's figure for the configuration in force
 // beside ours, then the lesson, into inner width w and at most h lines.
-func seedLines(st *Styles, cell experiments.StudyCell, ok bool, lesson string, last engine.Figures, w, h int) []string {
+func seedLines(st *Styles, cell experiments.StudyCell, ok bool, gap, lesson string, last engine.Figures, w, h int) []string {
 	var lines []string
 	if ok {
 		for _, l := range clip(wrap(cell.Label, w), 2, w) {
@@ -51,7 +51,10 @@ func seedLines(st *Styles, cell experiments.StudyCell, ok bool, lesson string, l
 			lines = append(lines, fmt.Sprintf("%s req/s", rate(cell.RPS)))
 		}
 	} else {
-		lines = append(lines, wrap(st.Dim.Render("the study did not measure this configuration"), w)...)
+		if gap == "" {
+			gap = "the study did not measure this configuration"
+		}
+		lines = append(lines, wrap(st.Dim.Render(gap), w)...)
 	}
 	if lesson != "" {
 		room := h - len(lines) - 1

@@ -232,7 +232,7 @@ func (p *loadPage) panel(pl placed, h int, allFit, last bool) string {
 		if snap != nil {
 			last = snap.All.Last
 		}
-		return st.box("seed"+more, seedLines(st, p.frame.seed, p.frame.hasSeed, p.info.lesson, last, iw, ih), pl.w, h)
+		return st.box("seed"+more, seedLines(st, p.frame.seed, p.frame.hasSeed, p.frame.seedGap, p.info.lesson, last, iw, ih), pl.w, h)
 	case panelSweep:
 		return st.box("seed sweep"+more, sweepLines(st, p.sweep, iw, ih), pl.w, h)
 	case panelRPS:
