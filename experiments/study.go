@@ -21,7 +21,7 @@ type StudyCell struct {
 	// are free.
 	When  Settings
 	Under Settings
-	Label string   // e.g. "sync, 4 workers, no cache"
+	Label string // e.g. "sync, 4 workers, no cache"
 	Mean  time.Duration
 	P50   time.Duration
 	P90   time.Duration
