@@ -370,6 +370,9 @@ func (l *Live) Study() (cell StudyCell, gap string, ok bool) {
 // Lesson is what the study concluded from the experiment.
 func (l *Live) Lesson() string { return l.sess.Experiment().Lesson }
 
+// Measured names the step whose figures are the experiment's result.
+func (l *Live) Measured() string { return l.sess.Experiment().Plan.Measured }
+
 // StudySweep stops the live load, runs the study's configurations one
 // after another, calling onCell (from its own goroutine) as each starts
 // and ends, and starts the live load again. It returns when the sweep is

@@ -182,6 +182,8 @@ func (f *fakeTwin) Study() (experiments.StudyCell, string, bool) {
 
 func (f *fakeTwin) Lesson() string { return f.exp.Lesson }
 
+func (f *fakeTwin) Measured() string { return f.exp.Plan.Measured }
+
 func (f *fakeTwin) StudySweep(ctx context.Context, onCell func(experiments.SweepCell)) error {
 	f.record("sweep")
 	for _, c := range f.sweep {

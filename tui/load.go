@@ -68,10 +68,26 @@ func nextFrame(st Stage) tea.Cmd {
 	}
 }
 
+// measuredView is snap with the measured step's figures in place of the
+// total, so that every chart and figure of the screen shows the step the
+// experiment measures, as headless runs report it. The total stays when
+// the step is not in the snapshot.
+func measuredView(snap *engine.Snapshot, step string) *engine.Snapshot {
+	for _, s := range snap.Steps {
+		if s.Name == step && step != "" {
+			v := *snap
+			v.All = s
+			return &v
+		}
+	}
+	return snap
+}
+
 // readFrame gathers what the screen shows beside a snapshot.
 func readFrame(st Stage, snap *engine.Snapshot) frameMsg {
 	f := frameMsg{st: st, snap: snap, info: st.Info()}
 	if tw, ok := st.(TwinStage); ok {
+		f.snap = measuredView(snap, tw.Measured())
 		f.knobs = tw.Knobs()
 		f.why, f.hasWhy = tw.ServerFigures(), true
 		f.seed, f.seedGap, f.hasSeed = tw.Study()

@@ -313,3 +313,31 @@ func TestStageEnd(t *testing.T) {
 		t.Fatalf("after the end the screen should say finished and offer no load keys:\n%s", s)
 	}
 }
+
+// TestFiguresShowTheMeasuredStep: on an experiment the screen shows the
+// step it measures (likes), as headless runs report it, not the total
+// with the sign-in in it.
+func TestFiguresShowTheMeasuredStep(t *testing.T) {
+	f := newFakeTwin(testLikes, likesSettings)
+	hn := newHarness(t, Config{Stage: f}, 120, 40)
+	hn.awaitOpened()
+	s := snapshot(8, false, f.Load())
+	likes := s.All
+	likes.Name = "likes"
+	likes.Run.Mean = 12_340_000
+	signin := s.All
+	signin.Name = "signin"
+	signin.Run.Mean = 900_000_000
+	s.All.Run.Mean = 456_000_000
+	s.Steps = []engine.Series{signin, likes}
+	hn.frame(f, s)
+	var run string
+	for _, line := range strings.Split(hn.screen(), "\n") {
+		if i := strings.Index(line, "│ run "); i >= 0 {
+			run = line[i:]
+		}
+	}
+	if !strings.Contains(run, " 12.3 ") || strings.Contains(run, "456") {
+		t.Fatalf("run row %q: want the likes step's mean 12.3, not the total's 456", run)
+	}
+}

@@ -59,6 +59,10 @@ type TwinStage interface {
 	Study() (cell experiments.StudyCell, gap string, ok bool)
 	// Lesson is what the study concluded from the experiment.
 	Lesson() string
+	// Measured names the step whose figures are the experiment's result
+	// (the likes request, not the one sign-in before it), as headless runs
+	// report it; the screen's charts and figures show that step.
+	Measured() string
 	// StudySweep replays the configurations the study measured, one run
 	// each, calling onCell (from its own goroutine) when a run starts and
 	// when it ends; its snapshots keep coming through Snapshots. It

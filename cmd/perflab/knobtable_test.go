@@ -182,6 +182,7 @@ func (s *knobStage) Study() (experiments.StudyCell, string, bool) {
 	return experiments.StudyCell{}, "", false
 }
 func (s *knobStage) Lesson() string                                                { return "" }
+func (s *knobStage) Measured() string                                              { return "likes" }
 func (s *knobStage) StudySweep(context.Context, func(experiments.SweepCell)) error { return nil }
 func (s *knobStage) Knobs() []experiments.KnobValue {
 	var out []experiments.KnobValue
