@@ -246,10 +246,6 @@ func colourEscape(s string) string {
 // keys change the twin live, the knob panel and the chart marks follow,
 // and the why panel shows the cache hits rising after c.
 func TestDashboardLikesInTerminal(t *testing.T) {
-	_, stderr, _ := perflab(t, "--experiment", "likes")
-	if strings.Contains(stderr, "unknown experiment") || strings.Contains(stderr, "has no experiment") {
-		t.Skipf("SKIPPED: this build has no likes experiment on the dashboard yet (%s)", strings.TrimSpace(stderr))
-	}
 	tm := startTerminal(t, 120, 40, nil, "--experiment", "likes")
 	tm.waitFor("the charts", 60*time.Second, chartsDrawn)
 	tm.waitText("why", 5*time.Second)

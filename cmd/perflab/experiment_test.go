@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -56,6 +57,9 @@ func TestExperimentsHeadless(t *testing.T) {
 				if r[col["series"]] == c.series && r[col["errors"]] != "0" {
 					t.Fatalf("errors in row %v", r)
 				}
+				if r[col["kind"]] == "summary" && r[col["series"]] == c.series {
+					checkMeasured(t, r, col)
+				}
 			}
 			for _, k := range []string{"interval/all", "interval/" + c.series, "summary/all", "summary/" + c.series} {
 				if !seen[k] {
@@ -66,6 +70,37 @@ func TestExperimentsHeadless(t *testing.T) {
 				t.Fatalf("no seed table on stdout:\n%s", stdout)
 			}
 		})
+	}
+}
+
+// checkMeasured fails unless a summary row shows requests made and
+// answered: a request count, a rate and every latency cell filled with a
+// positive figure in order (min <= p50 <= p90 <= p99 <= max).
+func checkMeasured(t *testing.T, r []string, col map[string]int) {
+	t.Helper()
+	num := func(name string) float64 {
+		v, err := strconv.ParseFloat(r[col[name]], 64)
+		if err != nil {
+			t.Fatalf("row %v: %s = %q is not a number", r, name, r[col[name]])
+		}
+		return v
+	}
+	if n := num("requests"); n < 5 {
+		t.Fatalf("row %v: %v requests, want a real run", r, n)
+	}
+	if num("rps") <= 0 {
+		t.Fatalf("row %v: no throughput", r)
+	}
+	prev := 0.0
+	for _, name := range []string{"min_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms"} {
+		v := num(name)
+		if v <= 0 || v < prev {
+			t.Fatalf("row %v: %s = %v after %v; latency cells must be positive and ordered", r, name, v, prev)
+		}
+		prev = v
+	}
+	if m := num("mean_ms"); m < num("min_ms") || m > num("max_ms") {
+		t.Fatalf("row %v: mean outside min..max", r)
 	}
 }
 
@@ -89,6 +124,9 @@ func TestSweepRunsAreSeparate(t *testing.T) {
 			t.Fatalf("run column went back from %s to %s", lastRun, run)
 		}
 		lastRun = run
+		if r[col["kind"]] == "summary" && r[col["series"]] == "likes" {
+			checkMeasured(t, r, col)
+		}
 		if r[col["kind"]] == "summary" && r[col["series"]] == "all" {
 			if _, dup := summaries[run]; dup {
 				t.Fatalf("run %s has two summaries", run)

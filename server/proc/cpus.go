@@ -19,3 +19,15 @@ func CPUList(n int) []int {
 	}
 	return out
 }
+
+// CanPin reports whether pinning processes to cores takes effect here,
+// and if not, why: it needs Linux and at least two cores.
+func CanPin() (bool, string) {
+	switch {
+	case runtime.GOOS != "linux":
+		return false, "processes are pinned to cores on Linux only, and this is " + runtime.GOOS
+	case runtime.NumCPU() < 2:
+		return false, "this machine has one core, so the twin and the generator share it"
+	}
+	return true, ""
+}
