@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"bufio"
@@ -16,22 +16,22 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"perflab/server/fishial"
+	mock "perflab/server/fishial"
 	"perflab/server/proc"
 )
 
-// race is one RunFishial: the mock API, the photo bucket and (for the
+// race is one Run: the mock API, the photo bucket and (for the
 // distributed strategy) the Redis, shared by the strategies it runs.
 type race struct {
-	cfg    FishialConfig
-	mock   *fishial.Server
+	cfg    Config
+	mock   *mock.Server
 	bucket *photoBucket
-	images []FishialImage
+	images []Image
 	md5s   []string
 	lease  time.Duration // distributed: a node silent this long is dead
 
 	emitMu sync.Mutex
-	emit   func(FishialProgress)
+	emit   func(Progress)
 
 	seqMu      sync.Mutex
 	seqSeconds float64 // measured sequential time, once known
@@ -50,14 +50,14 @@ const defaultLease = time.Second
 // a race-detector build, can take several seconds).
 const readyTimeout = 60 * time.Second
 
-func newRace(c FishialConfig, onProgress func(FishialProgress)) (*race, error) {
+func newRace(c Config, onProgress func(Progress)) (*race, error) {
 	r := &race{cfg: c, lease: defaultLease, emit: onProgress}
-	r.images = FishialImages(c.Images)
+	r.images = Images(c.Images)
 	for _, im := range r.images {
 		r.md5s = append(r.md5s, im.MD5())
 	}
 	var err error
-	r.mock, err = fishial.Start(fishial.Config{TimeScale: c.TimeScale, Prob429: c.Prob429, Seed: uint64(time.Now().UnixNano())})
+	r.mock, err = mock.Start(mock.Config{TimeScale: c.TimeScale, Prob429: c.Prob429, Seed: uint64(time.Now().UnixNano())})
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (r *race) close() {
 	}
 }
 
-func (r *race) progress(p FishialProgress) {
+func (r *race) progress(p Progress) {
 	if r.emit == nil {
 		return
 	}
@@ -101,7 +101,7 @@ func (r *race) jobs(run string) []photoJob {
 
 // run races one strategy and checks every image came back exactly once
 // with the right bytes behind it.
-func (r *race) run(ctx context.Context, strategy string) (FishialResult, []imageResult, error) {
+func (r *race) run(ctx context.Context, strategy string) (Result, []imageResult, error) {
 	t := newTally(r, strategy, r.cfg.Images)
 	var cpu time.Duration
 	var requeued int
@@ -119,11 +119,11 @@ func (r *race) run(ctx context.Context, strategy string) (FishialResult, []image
 		err = fmt.Errorf("unknown strategy %q", strategy)
 	}
 	if err != nil {
-		return FishialResult{}, nil, fmt.Errorf("%s: %w", strategy, err)
+		return Result{}, nil, fmt.Errorf("%s: %w", strategy, err)
 	}
 	recs, err := t.verify()
 	if err != nil {
-		return FishialResult{}, nil, fmt.Errorf("%s: %w", strategy, err)
+		return Result{}, nil, fmt.Errorf("%s: %w", strategy, err)
 	}
 	workers := r.cfg.Workers(strategy)
 	if strategy == StrategyDistributed {
@@ -134,12 +134,12 @@ func (r *race) run(ctx context.Context, strategy string) (FishialResult, []image
 		}
 		workers = max(workers, len(seen))
 	}
-	res := FishialResult{
+	res := Result{
 		Strategy:     strategy,
 		Images:       r.cfg.Images,
 		Workers:      workers,
 		Seconds:      t.wall().Seconds(),
-		IdealSeconds: FishialIdeal(strategy, r.cfg.Images, workers, r.mock.Latencies()).Seconds(),
+		IdealSeconds: Ideal(strategy, r.cfg.Images, workers, r.mock.Latencies()).Seconds(),
 		CPUSeconds:   cpu.Seconds(),
 		Requeued:     requeued,
 	}
@@ -157,11 +157,11 @@ func (r *race) run(ctx context.Context, strategy string) (FishialResult, []image
 	base := r.seqSeconds
 	r.seqMu.Unlock()
 	if base == 0 {
-		base = FishialIdeal(StrategySequential, r.cfg.Images, 1, r.mock.Latencies()).Seconds()
+		base = Ideal(StrategySequential, r.cfg.Images, 1, r.mock.Latencies()).Seconds()
 	}
 	res.Speedup = speedup(base, res.Seconds)
 	final := res
-	r.progress(FishialProgress{Strategy: strategy, Done: r.cfg.Images, Total: r.cfg.Images, Elapsed: t.wall(), Result: &final})
+	r.progress(Progress{Strategy: strategy, Done: r.cfg.Images, Total: r.cfg.Images, Elapsed: t.wall(), Result: &final})
 	return res, recs, nil
 }
 
@@ -209,7 +209,7 @@ func (t *tally) add(res imageResult) error {
 	if t.done == t.total {
 		close(t.complete)
 	}
-	t.race.progress(FishialProgress{Strategy: t.strategy, Done: t.done, Total: t.total, Elapsed: t.last.Sub(t.start)})
+	t.race.progress(Progress{Strategy: t.strategy, Done: t.done, Total: t.total, Elapsed: t.last.Sub(t.start)})
 	return nil
 }
 
@@ -480,7 +480,7 @@ func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (ti
 		if k == 1 {
 			name = t.strategy + " process"
 		}
-		ch, err := startChild(name, roleFishialClient)
+		ch, err := startChild(name, roleClient)
 		if err != nil {
 			killChildren(children)
 			return 0, err

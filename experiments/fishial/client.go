@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"bytes"
@@ -18,37 +18,37 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// FishialEndpoints are where a client finds the service. The real one
+// Endpoints are where a client finds the service. The real one
 // splits authentication and API across two hosts; the mock serves both
 // (and its storage) on one.
-type FishialEndpoints struct {
+type Endpoints struct {
 	Auth string // token endpoint host
 	API  string // recognition API host
 }
 
-// RealFishialEndpoints are the public service's hosts.
-var RealFishialEndpoints = FishialEndpoints{Auth: "https://api-users.fishial.ai", API: "https://api.fishial.ai"}
+// RealEndpoints are the public service's hosts.
+var RealEndpoints = Endpoints{Auth: "https://api-users.fishial.ai", API: "https://api.fishial.ai"}
 
 // defaultTokenLife is assumed when a token carries no readable expiry;
 // the service documents ten minutes.
 const defaultTokenLife = 10 * time.Minute
 
-// fishialClient speaks the service's flow: token, signed upload, PUT to
+// apiClient speaks the service's flow: token, signed upload, PUT to
 // storage, recognition. Nothing in it knows the service is a mock.
-type fishialClient struct {
-	ep     FishialEndpoints
+type apiClient struct {
+	ep     Endpoints
 	id     string
 	secret string
 	http   *http.Client
 }
 
-func newFishialClient(ep FishialEndpoints, id, secret string) *fishialClient {
+func newAPIClient(ep Endpoints, id, secret string) *apiClient {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	// Every image of the async strategy may be in flight on its own
 	// connection; keep them all for the next step instead of redialling.
-	tr.MaxIdleConnsPerHost = MaxFishialImages
+	tr.MaxIdleConnsPerHost = MaxImages
 	tr.MaxIdleConns = 0
-	return &fishialClient{ep: ep, id: id, secret: secret, http: &http.Client{Transport: tr, Timeout: 5 * time.Minute}}
+	return &apiClient{ep: ep, id: id, secret: secret, http: &http.Client{Transport: tr, Timeout: 5 * time.Minute}}
 }
 
 // photoJob is one image to recognise: where to download it from.
@@ -96,7 +96,7 @@ func (e *statusError) Error() string {
 
 // send runs one request, waiting out 429s as the service's Retry-After
 // says. build is called for every attempt.
-func (c *fishialClient) send(ctx context.Context, step string, st *flowStats, build func() (*http.Request, error)) (int, []byte, error) {
+func (c *apiClient) send(ctx context.Context, step string, st *flowStats, build func() (*http.Request, error)) (int, []byte, error) {
 	for {
 		req, err := build()
 		if err != nil {
@@ -139,7 +139,7 @@ func retryAfter(h string, now time.Time) time.Duration {
 
 // fetchToken exchanges the credentials for a bearer token and reads its
 // expiry from the token itself (a JWT), as the service sends no other.
-func (c *fishialClient) fetchToken(ctx context.Context, st *flowStats) (string, time.Time, error) {
+func (c *apiClient) fetchToken(ctx context.Context, st *flowStats) (string, time.Time, error) {
 	body, _ := json.Marshal(map[string]string{"client_id": c.id, "client_secret": c.secret})
 	code, answer, err := c.send(ctx, "token", st, func() (*http.Request, error) {
 		req, err := http.NewRequest(http.MethodPost, c.ep.Auth+"/v1/auth/token", bytes.NewReader(body))
@@ -179,7 +179,7 @@ func reuseUntil(exp time.Time) time.Time {
 // authorized runs an API call with the flow's bearer token, getting one
 // first if the flow has none, and a new one once if the service says the
 // one it had is no longer good.
-func (c *fishialClient) authorized(ctx context.Context, step string, tokens tokenSource, tok *string, st *flowStats, build func() (*http.Request, error)) ([]byte, error) {
+func (c *apiClient) authorized(ctx context.Context, step string, tokens tokenSource, tok *string, st *flowStats, build func() (*http.Request, error)) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
 		if *tok == "" {
 			t, err := tokens.Token(ctx, st)
@@ -213,7 +213,7 @@ func (c *fishialClient) authorized(ctx context.Context, step string, tokens toke
 // recognise is the whole flow for one photo. The metadata step comes
 // first: it needs no token, so a shared token's wait is never spent
 // holding a photo that could already be hashed.
-func (c *fishialClient) recognise(ctx context.Context, job photoJob, tokens tokenSource, worker string) (imageResult, error) {
+func (c *apiClient) recognise(ctx context.Context, job photoJob, tokens tokenSource, worker string) (imageResult, error) {
 	var st flowStats
 	fail := func(err error) (imageResult, error) {
 		return imageResult{}, fmt.Errorf("%s: %w", job.Name, err)
@@ -307,7 +307,7 @@ func (c *fishialClient) recognise(ctx context.Context, job photoJob, tokens toke
 
 // perImageTokens fetches a new token for every call, as the study's
 // sequential script did.
-type perImageTokens struct{ c *fishialClient }
+type perImageTokens struct{ c *apiClient }
 
 func (p perImageTokens) Token(ctx context.Context, st *flowStats) (string, error) {
 	tok, _, err := p.c.fetchToken(ctx, st)
@@ -319,7 +319,7 @@ func (perImageTokens) Stale(context.Context, string) {}
 // localTokens is one token shared by the goroutines of a process: the
 // first caller fetches it holding the lock, the others wait on the lock.
 type localTokens struct {
-	c     *fishialClient
+	c     *apiClient
 	mu    sync.Mutex
 	tok   string
 	until time.Time

@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"context"
@@ -17,13 +17,13 @@ import (
 // Child roles of the race. Each strategy's work runs in processes of
 // its own so that their rusage is that strategy's CPU and nothing else.
 const (
-	roleFishialClient = "fishial-client" // sequential, async, and each multiprocess process
-	roleFishialNode   = "fishial-node"   // one distributed node
+	roleClient = "fishial-client" // sequential, async, and each multiprocess process
+	roleNode   = "fishial-node"   // one distributed node
 )
 
 func init() {
-	proc.Register(roleFishialClient, runFishialClientRole)
-	proc.Register(roleFishialNode, runFishialNodeRole)
+	proc.Register(roleClient, runClientRole)
+	proc.Register(roleNode, runNodeRole)
 }
 
 // Modes of a fishial-client process.
@@ -106,7 +106,7 @@ func (l *parentLink) call(m linkMsg) (linkMsg, error) {
 // parent, fetched by whichever process the parent's lock lets in first
 // while the others wait.
 type parentTokens struct {
-	c    *fishialClient
+	c    *apiClient
 	link *parentLink
 }
 
@@ -136,9 +136,9 @@ func (p *parentTokens) Stale(_ context.Context, tok string) {
 	p.link.send(linkMsg{Op: "token-stale", Token: tok})
 }
 
-// runFishialClientRole is a race process. The parent ends it by closing
+// runClientRole is a race process. The parent ends it by closing
 // the link or killing it; it has no other way out but finishing.
-func runFishialClientRole(args []string) int {
+func runClientRole(args []string) int {
 	link := newParentLink(os.Stdin, os.Stdout)
 	first, err := link.receive()
 	if err != nil || first.Op != "config" || first.Config == nil {
@@ -146,7 +146,7 @@ func runFishialClientRole(args []string) int {
 		return 2
 	}
 	cfg := *first.Config
-	c := newFishialClient(FishialEndpoints{Auth: cfg.Auth, API: cfg.API}, cfg.ClientID, cfg.ClientSecret)
+	c := newAPIClient(Endpoints{Auth: cfg.Auth, API: cfg.API}, cfg.ClientID, cfg.ClientSecret)
 	if err := link.send(linkMsg{Op: "ready"}); err != nil {
 		return 1
 	}
@@ -158,7 +158,7 @@ func runFishialClientRole(args []string) int {
 	return 0
 }
 
-func runClientMode(ctx context.Context, link *parentLink, c *fishialClient, cfg childConfig) error {
+func runClientMode(ctx context.Context, link *parentLink, c *apiClient, cfg childConfig) error {
 	switch cfg.Mode {
 	case modeSequential, modeProcess:
 		var tokens tokenSource = perImageTokens{c}

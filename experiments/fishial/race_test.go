@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"context"
@@ -9,32 +9,32 @@ import (
 	"testing"
 	"time"
 
-	"perflab/server/fishial"
+	mock "perflab/server/fishial"
 )
 
-func TestFishialConfigValidate(t *testing.T) {
-	ok := DefaultFishialConfig()
+func TestConfigValidate(t *testing.T) {
+	ok := DefaultConfig()
 	cases := []struct {
 		name    string
-		change  func(*FishialConfig)
+		change  func(*Config)
 		wantErr string // "" = valid
 	}{
-		{"default", func(*FishialConfig) {}, ""},
-		{"one image", func(c *FishialConfig) { c.Images = 1 }, ""},
-		{"no images", func(c *FishialConfig) { c.Images = 0 }, "--images"},
-		{"too many images", func(c *FishialConfig) { c.Images = MaxFishialImages + 1 }, "--images"},
-		{"zero scale", func(c *FishialConfig) { c.TimeScale = 0 }, "--time-scale"},
-		{"negative scale", func(c *FishialConfig) { c.TimeScale = -1 }, "--time-scale"},
-		{"NaN scale", func(c *FishialConfig) { c.TimeScale = math.NaN() }, "--time-scale"},
-		{"unknown strategy", func(c *FishialConfig) { c.Strategies = []string{"threads"} }, `unknown strategy "threads"`},
-		{"twice", func(c *FishialConfig) { c.Strategies = []string{"async", "async"} }, "twice"},
-		{"none", func(c *FishialConfig) { c.Strategies = nil }, "--strategies"},
-		{"no processes", func(c *FishialConfig) { c.Processes = 0 }, "--processes"},
-		{"too many nodes", func(c *FishialConfig) { c.Nodes = MaxFishialNodes + 1 }, "--nodes"},
-		{"429 of 1", func(c *FishialConfig) { c.Prob429 = 1 }, "--fishial-429"},
-		{"negative 429", func(c *FishialConfig) { c.Prob429 = -0.1 }, "--fishial-429"},
-		{"redis URL", func(c *FishialConfig) { c.Redis = "redis://127.0.0.1:6379/0" }, ""},
-		{"redis nonsense", func(c *FishialConfig) { c.Redis = "localhost:6379" }, "--redis"},
+		{"default", func(*Config) {}, ""},
+		{"one image", func(c *Config) { c.Images = 1 }, ""},
+		{"no images", func(c *Config) { c.Images = 0 }, "--images"},
+		{"too many images", func(c *Config) { c.Images = MaxImages + 1 }, "--images"},
+		{"zero scale", func(c *Config) { c.TimeScale = 0 }, "--time-scale"},
+		{"negative scale", func(c *Config) { c.TimeScale = -1 }, "--time-scale"},
+		{"NaN scale", func(c *Config) { c.TimeScale = math.NaN() }, "--time-scale"},
+		{"unknown strategy", func(c *Config) { c.Strategies = []string{"threads"} }, `unknown strategy "threads"`},
+		{"twice", func(c *Config) { c.Strategies = []string{"async", "async"} }, "twice"},
+		{"none", func(c *Config) { c.Strategies = nil }, "--strategies"},
+		{"no processes", func(c *Config) { c.Processes = 0 }, "--processes"},
+		{"too many nodes", func(c *Config) { c.Nodes = MaxNodes + 1 }, "--nodes"},
+		{"429 of 1", func(c *Config) { c.Prob429 = 1 }, "--fishial-429"},
+		{"negative 429", func(c *Config) { c.Prob429 = -0.1 }, "--fishial-429"},
+		{"redis URL", func(c *Config) { c.Redis = "redis://127.0.0.1:6379/0" }, ""},
+		{"redis nonsense", func(c *Config) { c.Redis = "localhost:6379" }, "--redis"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -52,9 +52,9 @@ func TestFishialConfigValidate(t *testing.T) {
 	}
 }
 
-// The issue's ideal figures follow from the seed's latencies.
-func TestFishialIdealFromLatencies(t *testing.T) {
-	c := DefaultFishialConfig()
+// The ideal figures follow from the study's latencies.
+func TestIdealFromLatencies(t *testing.T) {
+	c := DefaultConfig()
 	want := map[string]float64{StrategySequential: 34.0, StrategyMultiprocess: 7.6, StrategyDistributed: 2.5, StrategyAsync: 0.85}
 	for s, w := range want {
 		if got := c.Ideal(s).Seconds(); math.Abs(got-w) > 1e-9 {
@@ -92,21 +92,21 @@ func TestRetryAfter(t *testing.T) {
 }
 
 // testBench is a mock and a photo bucket for client tests.
-func testBench(t *testing.T, cfg fishial.Config, images int) (*fishial.Server, *fishialClient, []photoJob) {
+func testBench(t *testing.T, cfg mock.Config, images int) (*mock.Server, *apiClient, []photoJob) {
 	t.Helper()
-	m, err := fishial.Start(cfg)
+	m, err := mock.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	ims := FishialImages(images)
+	ims := Images(images)
 	b, err := startPhotoBucket(ims)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
 	id, secret := m.Credentials()
-	c := newFishialClient(FishialEndpoints{Auth: m.URL(), API: m.URL()}, id, secret)
+	c := newAPIClient(Endpoints{Auth: m.URL(), API: m.URL()}, id, secret)
 	var jobs []photoJob
 	for i, im := range ims {
 		jobs = append(jobs, photoJob{Image: i, Name: im.Name, URL: b.url + "/photos/" + im.Name})
@@ -137,7 +137,7 @@ func (s *staleOnce) Stale(ctx context.Context, tok string) {
 }
 
 func TestClientFlowRecognisesAndRecoversFrom401(t *testing.T) {
-	m, c, jobs := testBench(t, fishial.Config{TimeScale: 0.01}, 2)
+	m, c, jobs := testBench(t, mock.Config{TimeScale: 0.01}, 2)
 	src := &staleOnce{inner: &localTokens{c: c}}
 	res, err := c.recognise(context.Background(), jobs[1], src, "w")
 	if err != nil {
@@ -146,7 +146,7 @@ func TestClientFlowRecognisesAndRecoversFrom401(t *testing.T) {
 	if src.stales != 1 {
 		t.Fatalf("token reported stale %d times, want once (the forged one)", src.stales)
 	}
-	im := FishialImages(2)[1]
+	im := Images(2)[1]
 	b, err := m.Lookup(res.SignedID)
 	if err != nil || res.MD5 != im.MD5() || b.Checksum != im.MD5() || !b.Uploaded || res.Species == "" || res.Image != 1 {
 		t.Fatalf("result %+v, blob %+v (%v): want image 1's MD5, uploaded, with a species", res, b, err)
@@ -157,7 +157,7 @@ func TestClientFlowRecognisesAndRecoversFrom401(t *testing.T) {
 }
 
 func TestClientRefusesExpiredTokensWithoutLooping(t *testing.T) {
-	_, c, jobs := testBench(t, fishial.Config{TimeScale: 0.01, TokenTTL: -time.Minute}, 1)
+	_, c, jobs := testBench(t, mock.Config{TimeScale: 0.01, TokenTTL: -time.Minute}, 1)
 	_, err := c.recognise(context.Background(), jobs[0], &localTokens{c: c}, "w")
 	var se *statusError
 	if !errors.As(err, &se) || se.status != 401 || !strings.Contains(err.Error(), "expired") {
@@ -166,7 +166,7 @@ func TestClientRefusesExpiredTokensWithoutLooping(t *testing.T) {
 }
 
 func TestClientCountsEvery429(t *testing.T) {
-	m, c, jobs := testBench(t, fishial.Config{TimeScale: 0.01, Prob429: 0.4, Seed: 3}, 6)
+	m, c, jobs := testBench(t, mock.Config{TimeScale: 0.01, Prob429: 0.4, Seed: 3}, 6)
 	retries := 0
 	for _, j := range jobs {
 		res, err := c.recognise(context.Background(), j, perImageTokens{c}, "w")
@@ -181,11 +181,11 @@ func TestClientCountsEvery429(t *testing.T) {
 }
 
 // raceOnce runs one strategy of a small race with its own mock.
-func raceOnce(t *testing.T, cfg FishialConfig, strategy string) (*race, FishialResult, []imageResult, []FishialProgress) {
+func raceOnce(t *testing.T, cfg Config, strategy string) (*race, Result, []imageResult, []Progress) {
 	t.Helper()
 	var mu sync.Mutex
-	var events []FishialProgress
-	r, err := newRace(cfg, func(p FishialProgress) {
+	var events []Progress
+	r, err := newRace(cfg, func(p Progress) {
 		mu.Lock()
 		events = append(events, p)
 		mu.Unlock()
@@ -203,8 +203,8 @@ func raceOnce(t *testing.T, cfg FishialConfig, strategy string) (*race, FishialR
 	return r, res, recs, events
 }
 
-func smallRace() FishialConfig {
-	c := DefaultFishialConfig()
+func smallRace() Config {
+	c := DefaultConfig()
 	c.Images, c.TimeScale, c.Processes, c.Nodes, c.Prob429 = 12, 0.02, 3, 4, 0.1
 	return c
 }

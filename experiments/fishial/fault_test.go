@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"context"
@@ -71,7 +71,7 @@ func TestDistributedSurvivesANodeKilledMidImage(t *testing.T) {
 		}
 		killed <- ""
 	}
-	r, err := newRace(cfg, func(p FishialProgress) {
+	r, err := newRace(cfg, func(p Progress) {
 		if p.Strategy == StrategyDistributed && p.Done == 1 {
 			once.Do(func() { go kill() })
 		}
@@ -137,7 +137,7 @@ func TestCancelStopsEveryProcess(t *testing.T) {
 		concurrent bool
 	}{
 		{"sequential", []string{StrategySequential}, false},
-		{"all at once", FishialStrategies, true},
+		{"all at once", Strategies, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -148,7 +148,7 @@ func TestCancelStopsEveryProcess(t *testing.T) {
 			var mu sync.Mutex
 			seen := 0
 			start := time.Now()
-			results, err := RunFishial(ctx, cfg, c.concurrent, func(p FishialProgress) {
+			results, err := Run(ctx, cfg, c.concurrent, func(p Progress) {
 				mu.Lock()
 				defer mu.Unlock()
 				if p.Strategy == StrategySequential && p.Done == 2 {
@@ -178,8 +178,8 @@ func TestRacingAllAtOnce(t *testing.T) {
 	cfg := smallRace()
 	var mu sync.Mutex
 	done := map[string]int{}
-	finals := map[string]*FishialResult{}
-	results, err := RunFishial(context.Background(), cfg, true, func(p FishialProgress) {
+	finals := map[string]*Result{}
+	results, err := Run(context.Background(), cfg, true, func(p Progress) {
 		mu.Lock()
 		defer mu.Unlock()
 		if p.Result != nil {
@@ -198,8 +198,8 @@ func TestRacingAllAtOnce(t *testing.T) {
 		t.Fatalf("%d results, want 4", len(results))
 	}
 	for i, r := range results {
-		if r.Strategy != FishialStrategies[i] || done[r.Strategy] != cfg.Images || finals[r.Strategy] == nil {
-			t.Fatalf("result %d = %+v (events %d, final %v): want %s with %d images", i, r, done[r.Strategy], finals[r.Strategy], FishialStrategies[i], cfg.Images)
+		if r.Strategy != Strategies[i] || done[r.Strategy] != cfg.Images || finals[r.Strategy] == nil {
+			t.Fatalf("result %d = %+v (events %d, final %v): want %s with %d images", i, r, done[r.Strategy], finals[r.Strategy], Strategies[i], cfg.Images)
 		}
 	}
 	if results[0].Speedup != 1 {
@@ -274,7 +274,7 @@ func TestOutsideNodeJoinsTheRace(t *testing.T) {
 	ready := make(chan string, 1)
 	nodeDone := make(chan error, 1)
 	go func() {
-		nodeDone <- RunFishialNode(ctx, FishialNodeOptions{Redis: url, ID: "outside", Ready: func(id string) { ready <- id }})
+		nodeDone <- RunNode(ctx, NodeOptions{Redis: url, ID: "outside", Ready: func(id string) { ready <- id }})
 	}()
 	select {
 	case <-ready:

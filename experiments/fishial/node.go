@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"bufio"
@@ -99,8 +99,8 @@ func randomID(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// FishialNodeOptions configure one distributed node.
-type FishialNodeOptions struct {
+// NodeOptions configure one distributed node.
+type NodeOptions struct {
 	Redis string        // redis://host:port of the shared queue
 	ID    string        // unique node id; default host-pid-random
 	Lease time.Duration // heartbeat lease; default 1 s
@@ -110,11 +110,11 @@ type FishialNodeOptions struct {
 	Log   io.Writer // errors met on jobs; default os.Stderr
 }
 
-// RunFishialNode serves jobs from the shared queue until ctx ends: any
+// RunNode serves jobs from the shared queue until ctx ends: any
 // race whose parent put jobs there, on this machine or another. A job
 // it cannot finish goes back to the queue; on the way out, so does
 // whatever it holds.
-func RunFishialNode(ctx context.Context, o FishialNodeOptions) error {
+func RunNode(ctx context.Context, o NodeOptions) error {
 	opts, err := parseRedisURL(o.Redis)
 	if err != nil {
 		return fmt.Errorf("--redis %q: %v", o.Redis, err)
@@ -178,7 +178,7 @@ type node struct {
 }
 
 type nodeRun struct {
-	client *fishialClient
+	client *apiClient
 	tokens *redisTokens
 }
 
@@ -297,7 +297,7 @@ func (n *node) run(ctx context.Context, id string) (*nodeRun, error) {
 	if len(h) == 0 {
 		return nil, errRaceOver
 	}
-	c := newFishialClient(FishialEndpoints{Auth: h["auth"], API: h["api"]}, h["client_id"], h["client_secret"])
+	c := newAPIClient(Endpoints{Auth: h["auth"], API: h["api"]}, h["client_id"], h["client_secret"])
 	r := &nodeRun{client: c, tokens: &redisTokens{n: n, run: id, client: c}}
 	n.runs[id] = r
 	return r, nil
@@ -331,7 +331,7 @@ func (n *node) wake(channel string) {
 type redisTokens struct {
 	n      *node
 	run    string
-	client *fishialClient
+	client *apiClient
 	stored string    // the value in Redis: "<reuse-until unix ms> <token>"
 	tok    string    // the token itself
 	until  time.Time // reuse it until then
@@ -432,10 +432,10 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-// runFishialNodeRole is a node started by a race: it stops when the
+// runNodeRole is a node started by a race: it stops when the
 // parent closes its stdin, and says "ready <id>" on stdout when it is.
-func runFishialNodeRole(args []string) int {
-	fs := flag.NewFlagSet(roleFishialNode, flag.ContinueOnError)
+func runNodeRole(args []string) int {
+	fs := flag.NewFlagSet(roleNode, flag.ContinueOnError)
 	url := fs.String("redis", "", "shared Redis")
 	id := fs.String("id", "", "node id")
 	lease := fs.Duration("lease", defaultLease, "heartbeat lease")
@@ -447,7 +447,7 @@ func runFishialNodeRole(args []string) int {
 		io.Copy(io.Discard, os.Stdin)
 		cancel()
 	}()
-	err := RunFishialNode(ctx, FishialNodeOptions{Redis: *url, ID: *id, Lease: *lease, Ready: func(id string) {
+	err := RunNode(ctx, NodeOptions{Redis: *url, ID: *id, Lease: *lease, Ready: func(id string) {
 		fmt.Fprintf(os.Stdout, "ready %s\n", id)
 	}})
 	if err != nil && ctx.Err() == nil {
@@ -559,7 +559,7 @@ func (r *race) runDistributed(ctx context.Context, t *tally) (cpu time.Duration,
 	ready := make(chan string, r.cfg.Nodes)
 	exits := make(chan *child, r.cfg.Nodes)
 	for i := range r.cfg.Nodes {
-		ch, err := startChild(fmt.Sprintf("node %d", i+1), roleFishialNode,
+		ch, err := startChild(fmt.Sprintf("node %d", i+1), roleNode,
 			"--redis", url, "--id", fmt.Sprintf("%s-node-%d", run[:6], i+1), "--lease", r.lease.String())
 		if err != nil {
 			killChildren(nodes)

@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"context"
@@ -10,12 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"perflab/server/fishial"
+	mock "perflab/server/fishial"
 )
 
-// The Fishial race (the study's experiment 3): recognise a batch of fish
-// photos through a slow external API, four ways, each a real mechanism
-// in its own OS processes so that its CPU cost is its own.
+// The strategies: four ways to call the API, as the study ran them.
 const (
 	StrategySequential   = "sequential"   // one process, one thread, a token per image
 	StrategyMultiprocess = "multiprocess" // P processes, a shared queue, one token under a lock
@@ -23,36 +21,36 @@ const (
 	StrategyAsync        = "async"        // one process, one thread, every image in flight
 )
 
-// FishialStrategies are the strategies in the study's order, slowest
+// Strategies are the strategies in the study's order, slowest
 // first; runs always follow this order.
-var FishialStrategies = []string{StrategySequential, StrategyMultiprocess, StrategyDistributed, StrategyAsync}
+var Strategies = []string{StrategySequential, StrategyMultiprocess, StrategyDistributed, StrategyAsync}
 
-// FishialConfig is one race. DefaultFishialConfig is the study's.
-type FishialConfig struct {
+// Config is one race. DefaultConfig is the study's.
+type Config struct {
 	Images     int      // photos to recognise
 	TimeScale  float64  // multiplies the mock API's latencies
-	Strategies []string // subset of FishialStrategies
+	Strategies []string // subset of Strategies
 	Processes  int      // multiprocess: OS processes
 	Nodes      int      // distributed: nodes
 	Prob429    float64  // chance the mock answers an API call with 429
 	Redis      string   // distributed: "embedded" (or empty) or redis://host:port[/db]
 }
 
-// Bounds of FishialConfig, checked by Validate.
+// Bounds of Config, checked by Validate.
 const (
-	MaxFishialImages    = 1000
-	MaxFishialScale     = 10
-	MaxFishialProcesses = 64
-	MaxFishialNodes     = 64
+	MaxImages    = 1000
+	MaxScale     = 10
+	MaxProcesses = 64
+	MaxNodes     = 64
 )
 
-// DefaultFishialConfig is the study's race: 40 images at the mock's real
+// DefaultConfig is the study's race: 40 images at the mock's real
 // latencies, all four strategies, 4 processes, 16 nodes, embedded Redis.
-func DefaultFishialConfig() FishialConfig {
-	return FishialConfig{
+func DefaultConfig() Config {
+	return Config{
 		Images:     40,
 		TimeScale:  1,
-		Strategies: slices.Clone(FishialStrategies),
+		Strategies: slices.Clone(Strategies),
 		Processes:  4,
 		Nodes:      16,
 		Redis:      "embedded",
@@ -60,25 +58,25 @@ func DefaultFishialConfig() FishialConfig {
 }
 
 // Validate names the flag at fault and what it accepts.
-func (c FishialConfig) Validate() error {
+func (c Config) Validate() error {
 	switch {
-	case c.Images < 1 || c.Images > MaxFishialImages:
-		return fmt.Errorf("--images must be 1..%d (got %d)", MaxFishialImages, c.Images)
-	case math.IsNaN(c.TimeScale) || c.TimeScale <= 0 || c.TimeScale > MaxFishialScale:
-		return fmt.Errorf("--time-scale must be above 0 and at most %d (got %g); 1 is the study's latencies, 0.1 ten times faster", MaxFishialScale, c.TimeScale)
+	case c.Images < 1 || c.Images > MaxImages:
+		return fmt.Errorf("--images must be 1..%d (got %d)", MaxImages, c.Images)
+	case math.IsNaN(c.TimeScale) || c.TimeScale <= 0 || c.TimeScale > MaxScale:
+		return fmt.Errorf("--time-scale must be above 0 and at most %d (got %g); 1 is the study's latencies, 0.1 ten times faster", MaxScale, c.TimeScale)
 	case len(c.Strategies) == 0:
-		return fmt.Errorf("--strategies is empty; choose from %s", strings.Join(FishialStrategies, ","))
-	case c.Processes < 1 || c.Processes > MaxFishialProcesses:
-		return fmt.Errorf("--processes must be 1..%d (got %d)", MaxFishialProcesses, c.Processes)
-	case c.Nodes < 1 || c.Nodes > MaxFishialNodes:
-		return fmt.Errorf("--nodes must be 1..%d (got %d)", MaxFishialNodes, c.Nodes)
+		return fmt.Errorf("--strategies is empty; choose from %s", strings.Join(Strategies, ","))
+	case c.Processes < 1 || c.Processes > MaxProcesses:
+		return fmt.Errorf("--processes must be 1..%d (got %d)", MaxProcesses, c.Processes)
+	case c.Nodes < 1 || c.Nodes > MaxNodes:
+		return fmt.Errorf("--nodes must be 1..%d (got %d)", MaxNodes, c.Nodes)
 	case math.IsNaN(c.Prob429) || c.Prob429 < 0 || c.Prob429 >= 1:
 		return fmt.Errorf("--fishial-429 must be at least 0 and below 1 (got %g): it is the chance that an API call is answered 429", c.Prob429)
 	}
 	seen := map[string]bool{}
 	for _, s := range c.Strategies {
-		if !slices.Contains(FishialStrategies, s) {
-			return fmt.Errorf("--strategies: unknown strategy %q; choose from %s", s, strings.Join(FishialStrategies, ","))
+		if !slices.Contains(Strategies, s) {
+			return fmt.Errorf("--strategies: unknown strategy %q; choose from %s", s, strings.Join(Strategies, ","))
 		}
 		if seen[s] {
 			return fmt.Errorf("--strategies names %s twice", s)
@@ -94,9 +92,9 @@ func (c FishialConfig) Validate() error {
 }
 
 // ordered returns the chosen strategies in the study's order.
-func (c FishialConfig) ordered() []string {
+func (c Config) ordered() []string {
 	out := make([]string, 0, len(c.Strategies))
-	for _, s := range FishialStrategies {
+	for _, s := range Strategies {
 		if slices.Contains(c.Strategies, s) {
 			out = append(out, s)
 		}
@@ -106,7 +104,7 @@ func (c FishialConfig) ordered() []string {
 
 // Workers is how many processes or nodes a strategy runs (threads for
 // the one-process strategies).
-func (c FishialConfig) Workers(strategy string) int {
+func (c Config) Workers(strategy string) int {
 	switch strategy {
 	case StrategyMultiprocess:
 		return c.Processes
@@ -117,16 +115,16 @@ func (c FishialConfig) Workers(strategy string) int {
 }
 
 // Latencies are the mock API's waits at this config's time scale.
-func (c FishialConfig) Latencies() fishial.Latencies {
-	return fishial.SeedLatencies().Scaled(c.TimeScale)
+func (c Config) Latencies() mock.Latencies {
+	return mock.SeedLatencies().Scaled(c.TimeScale)
 }
 
 // Ideal is the strategy's best possible wall time against the mock.
-func (c FishialConfig) Ideal(strategy string) time.Duration {
-	return FishialIdeal(strategy, c.Images, c.Workers(strategy), c.Latencies())
+func (c Config) Ideal(strategy string) time.Duration {
+	return Ideal(strategy, c.Images, c.Workers(strategy), c.Latencies())
 }
 
-// FishialIdeal is a strategy's wall time with zero overhead, from the
+// Ideal is a strategy's wall time with zero overhead, from the
 // API's latencies and the strategy's shape:
 //
 //	sequential:   images x (token + chain)          token fetched per image
@@ -135,7 +133,7 @@ func (c FishialConfig) Ideal(strategy string) time.Duration {
 //	async:        token + chain                     every image at once
 //
 // where chain is signed upload + upload + recognition.
-func FishialIdeal(strategy string, images, workers int, lat fishial.Latencies) time.Duration {
+func Ideal(strategy string, images, workers int, lat mock.Latencies) time.Duration {
 	rounds := func(w int) time.Duration { return time.Duration((images + w - 1) / w) }
 	switch strategy {
 	case StrategySequential:
@@ -150,19 +148,19 @@ func FishialIdeal(strategy string, images, workers int, lat fishial.Latencies) t
 	return 0
 }
 
-// FishialProgress is one finished image of one strategy. The strategy's
+// Progress is one finished image of one strategy. The strategy's
 // last event also carries its Result, once its processes have exited
 // and their CPU time is known.
-type FishialProgress struct {
+type Progress struct {
 	Strategy string
 	Done     int
 	Total    int
 	Elapsed  time.Duration // since the strategy's clock started
-	Result   *FishialResult
+	Result   *Result
 }
 
-// FishialResult is one strategy's race.
-type FishialResult struct {
+// Result is one strategy's race.
+type Result struct {
 	Strategy     string
 	Images       int
 	Workers      int     // threads, processes or nodes (distributed: nodes that took part, outside ones included)
@@ -179,15 +177,15 @@ type FishialResult struct {
 }
 
 // VsIdeal is how far the measured time is above the ideal, as a fraction.
-func (r FishialResult) VsIdeal() float64 {
+func (r Result) VsIdeal() float64 {
 	if r.IdealSeconds <= 0 {
 		return 0
 	}
 	return r.Seconds/r.IdealSeconds - 1
 }
 
-// FishialSeedRow is one line of the study's table.
-type FishialSeedRow struct {
+// StudyRow is one line of the study's table.
+type StudyRow struct {
 	Strategy  string
 	Resources string
 	Workers   int
@@ -195,30 +193,30 @@ type FishialSeedRow struct {
 	Speedup   float64
 }
 
-// FishialSeed is the study's table: 40 images against its mock.
-var FishialSeed = []FishialSeedRow{
+// Study is the study's table: 40 images against its mock.
+var Study = []StudyRow{
 	{StrategySequential, "1 thread", 1, 34.59, 1.0},
 	{StrategyMultiprocess, "4 processes", 4, 9.31, 3.7},
 	{StrategyDistributed, "16 nodes", 16, 2.76, 12.5},
 	{StrategyAsync, "1 thread", 1, 0.86, 40.2},
 }
 
-// FishialSeedImages is the study's batch size.
-const FishialSeedImages = 40
+// StudyImages is the study's batch size.
+const StudyImages = 40
 
-// FishialSeedFor returns the study's row for a strategy.
-func FishialSeedFor(strategy string) (FishialSeedRow, bool) {
-	for _, r := range FishialSeed {
+// StudyFor returns the study's row for a strategy.
+func StudyFor(strategy string) (StudyRow, bool) {
+	for _, r := range Study {
 		if r.Strategy == strategy {
 			return r, true
 		}
 	}
-	return FishialSeedRow{}, false
+	return StudyRow{}, false
 }
 
-// FishialLesson is the closing note: the study's lesson, and the CPU
+// Lesson is the closing note: the study's lesson, and the CPU
 // column it could not show.
-const FishialLesson = `The study's lesson: for network-I/O-bound work, non-blocking async beats
+const Lesson = `The study's lesson: for network-I/O-bound work, non-blocking async beats
 adding processes or machines, which mostly buy CPUs that sit waiting.
 Waiting costs no CPU, but every extra process or node does: each one
 starts a runtime, holds connections and polls its queue, so the CPU
@@ -226,13 +224,13 @@ spent per image grows with the workers while the work itself (hash a
 photo, send it, read an answer) stays the same. One thread with every
 image in flight finishes first and spends the least.`
 
-// RunFishial runs the race: the strategies one after another, or all at
+// Run runs the race: the strategies one after another, or all at
 // once when concurrent is true (they then share the machine's cores, so
 // each is slower than alone). onProgress, if not nil, is called for every
 // finished image, never from two goroutines at once. Cancelling ctx stops
 // the race and its processes; the results of the strategies that finished
 // come back with the context's error.
-func RunFishial(ctx context.Context, c FishialConfig, concurrent bool, onProgress func(FishialProgress)) ([]FishialResult, error) {
+func Run(ctx context.Context, c Config, concurrent bool, onProgress func(Progress)) ([]Result, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -245,7 +243,7 @@ func RunFishial(ctx context.Context, c FishialConfig, concurrent bool, onProgres
 }
 
 // runAll runs the configured strategies and fills in the speed-ups.
-func (r *race) runAll(ctx context.Context, concurrent bool) ([]FishialResult, error) {
+func (r *race) runAll(ctx context.Context, concurrent bool) ([]Result, error) {
 	order := r.cfg.ordered()
 	if slices.Contains(order, StrategyDistributed) {
 		// Find out now, not after the slower strategies ran, whether the
@@ -254,7 +252,7 @@ func (r *race) runAll(ctx context.Context, concurrent bool) ([]FishialResult, er
 			return nil, fmt.Errorf("%s: %w", StrategyDistributed, err)
 		}
 	}
-	results := make([]*FishialResult, len(order))
+	results := make([]*Result, len(order))
 	errs := make([]error, len(order))
 	runOne := func(i int) {
 		res, _, err := r.run(ctx, order[i])
@@ -281,13 +279,13 @@ func (r *race) runAll(ctx context.Context, concurrent bool) ([]FishialResult, er
 			}
 		}
 	}
-	var out []FishialResult
+	var out []Result
 	for _, res := range results {
 		if res != nil {
 			out = append(out, *res)
 		}
 	}
-	if seq := slices.IndexFunc(out, func(x FishialResult) bool { return x.Strategy == StrategySequential }); seq >= 0 {
+	if seq := slices.IndexFunc(out, func(x Result) bool { return x.Strategy == StrategySequential }); seq >= 0 {
 		for i := range out {
 			out[i].Speedup = speedup(out[seq].Seconds, out[i].Seconds)
 		}
