@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	mock "perflab/server/fishial"
 )
 
 // Endpoints are where a client finds the service. The real one
@@ -115,7 +117,7 @@ func (c *apiClient) send(ctx context.Context, step string, st *flowStats, build 
 			return resp.StatusCode, body, nil
 		}
 		st.retries429++
-		t := time.NewTimer(retryAfter(resp.Header.Get("Retry-After"), time.Now()))
+		t := time.NewTimer(retryAfter(resp.Header.Get(mock.HeaderRetryAfter), time.Now()))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -140,9 +142,9 @@ func retryAfter(h string, now time.Time) time.Duration {
 // fetchToken exchanges the credentials for a bearer token and reads its
 // expiry from the token itself (a JWT), as the service sends no other.
 func (c *apiClient) fetchToken(ctx context.Context, st *flowStats) (string, time.Time, error) {
-	body, _ := json.Marshal(map[string]string{"client_id": c.id, "client_secret": c.secret})
+	body, _ := json.Marshal(mock.TokenRequest{ClientID: c.id, ClientSecret: c.secret})
 	code, answer, err := c.send(ctx, "token", st, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodPost, c.ep.Auth+"/v1/auth/token", bytes.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, c.ep.Auth+mock.PathToken, bytes.NewReader(body))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
@@ -154,20 +156,18 @@ func (c *apiClient) fetchToken(ctx context.Context, st *flowStats) (string, time
 	if code != http.StatusOK {
 		return "", time.Time{}, &statusError{"token", code, string(answer)}
 	}
-	var tok struct {
-		Access string `json:"access_token"`
-	}
-	if err := json.Unmarshal(answer, &tok); err != nil || tok.Access == "" {
+	var tok mock.TokenResponse
+	if err := json.Unmarshal(answer, &tok); err != nil || tok.AccessToken == "" {
 		return "", time.Time{}, fmt.Errorf("token: answer has no access_token: %.200s", answer)
 	}
 	exp := time.Now().Add(defaultTokenLife)
 	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(tok.Access, claims); err == nil {
+	if _, _, err := jwt.NewParser().ParseUnverified(tok.AccessToken, claims); err == nil {
 		if e, err := claims.GetExpirationTime(); err == nil && e != nil {
 			exp = e.Time
 		}
 	}
-	return tok.Access, exp, nil
+	return tok.AccessToken, exp, nil
 }
 
 // reuseUntil is when a cached token should be replaced: a little before
@@ -191,7 +191,7 @@ func (c *apiClient) authorized(ctx context.Context, step string, tokens tokenSou
 		code, body, err := c.send(ctx, step, st, func() (*http.Request, error) {
 			req, err := build()
 			if err == nil {
-				req.Header.Set("Authorization", "Bearer "+*tok)
+				req.Header.Set(mock.HeaderAuthorization, mock.BearerPrefix+*tok)
 				req.Header.Set("Accept", "application/json")
 			}
 			return req, err
@@ -231,18 +231,18 @@ func (c *apiClient) recognise(ctx context.Context, job photoJob, tokens tokenSou
 	}
 	sum := md5.Sum(data)
 	checksum := base64.StdEncoding.EncodeToString(sum[:])
-	meta, _ := json.Marshal(map[string]any{"blob": map[string]any{
-		"filename":     job.Name,
-		"content_type": http.DetectContentType(data),
-		"byte_size":    len(data),
-		"checksum":     checksum,
+	meta, _ := json.Marshal(mock.UploadRequest{Blob: mock.BlobMeta{
+		Filename:    job.Name,
+		ContentType: http.DetectContentType(data),
+		ByteSize:    int64(len(data)),
+		Checksum:    checksum,
 	}})
 
 	// Ask for a signed upload URL; the token got here serves the
 	// recognition too.
 	var tok string
 	answer, err := c.authorized(ctx, "signed upload", tokens, &tok, &st, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodPost, c.ep.API+"/v1/recognition/upload", bytes.NewReader(meta))
+		req, err := http.NewRequest(http.MethodPost, c.ep.API+mock.PathSignedUpload, bytes.NewReader(meta))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
@@ -251,24 +251,18 @@ func (c *apiClient) recognise(ctx context.Context, job photoJob, tokens tokenSou
 	if err != nil {
 		return fail(err)
 	}
-	var grant struct {
-		SignedID string `json:"signed-id"`
-		Direct   struct {
-			URL     string            `json:"url"`
-			Headers map[string]string `json:"headers"`
-		} `json:"direct-upload"`
-	}
-	if err := json.Unmarshal(answer, &grant); err != nil || grant.SignedID == "" || grant.Direct.URL == "" {
+	var grant mock.UploadResponse
+	if err := json.Unmarshal(answer, &grant); err != nil || grant.SignedID == "" || grant.DirectUpload.URL == "" {
 		return fail(fmt.Errorf("signed upload: answer lacks signed-id or direct-upload.url: %.200s", answer))
 	}
 
 	// Upload the bytes with exactly the headers the grant lists.
 	code, answer, err = c.send(ctx, "upload", &st, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodPut, grant.Direct.URL, bytes.NewReader(data))
+		req, err := http.NewRequest(http.MethodPut, grant.DirectUpload.URL, bytes.NewReader(data))
 		if err != nil {
 			return nil, err
 		}
-		for k, v := range grant.Direct.Headers {
+		for k, v := range grant.DirectUpload.Headers {
 			req.Header.Set(k, v)
 		}
 		return req, nil
@@ -282,19 +276,12 @@ func (c *apiClient) recognise(ctx context.Context, job photoJob, tokens tokenSou
 
 	// Recognise.
 	answer, err = c.authorized(ctx, "recognition", tokens, &tok, &st, func() (*http.Request, error) {
-		return http.NewRequest(http.MethodGet, c.ep.API+"/v1/recognition/image?q="+url.QueryEscape(grant.SignedID), nil)
+		return http.NewRequest(http.MethodGet, c.ep.API+mock.PathRecognition+"?"+mock.ParamSignedID+"="+url.QueryEscape(grant.SignedID), nil)
 	})
 	if err != nil {
 		return fail(err)
 	}
-	var rec struct {
-		Results []struct {
-			Species []struct {
-				Name     string  `json:"name"`
-				Accuracy float64 `json:"accuracy"`
-			} `json:"species"`
-		} `json:"results"`
-	}
+	var rec mock.RecognitionResponse
 	if err := json.Unmarshal(answer, &rec); err != nil {
 		return fail(fmt.Errorf("recognition: %w", err))
 	}
