@@ -11,6 +11,7 @@ import (
 	"time"
 
 	mock "perflab/server/fishial"
+	"perflab/server/redisconn"
 )
 
 // The strategies: four ways to call the API, as the study ran them.
@@ -84,7 +85,7 @@ func (c Config) Validate() error {
 		seen[s] = true
 	}
 	if c.Redis != "" && c.Redis != "embedded" {
-		if _, err := parseRedisURL(c.Redis); err != nil {
+		if _, err := redisconn.ParseURL(c.Redis, raceRedis); err != nil {
 			return fmt.Errorf("--redis %q: %v; give embedded or redis://host:port", c.Redis, err)
 		}
 	}

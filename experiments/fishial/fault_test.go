@@ -15,8 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"perflab/server/redisconn"
 )
 
 // A node killed with SIGKILL while it holds an image: the race still
@@ -24,16 +25,15 @@ import (
 // every image is in the results exactly once (run verifies signed id and
 // MD5 of each).
 func TestDistributedSurvivesANodeKilledMidImage(t *testing.T) {
-	m := miniredis.NewMiniRedis()
-	m.ClockTTL(true)
-	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+	m, err := redisconn.StartEmbedded()
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 
 	cfg := smallRace()
 	cfg.Images, cfg.TimeScale, cfg.Nodes, cfg.Prob429 = 24, 0.05, 5, 0
-	cfg.Redis = "redis://" + m.Addr()
+	cfg.Redis = m.URL()
 
 	var once sync.Once
 	killed := make(chan string, 1) // "node-id job", or "" if no node could be caught
@@ -262,13 +262,12 @@ func TestDistributedOnRealRedis(t *testing.T) {
 // race it knows nothing about through the shared Redis, and leaves
 // cleanly when stopped.
 func TestOutsideNodeJoinsTheRace(t *testing.T) {
-	m := miniredis.NewMiniRedis()
-	m.ClockTTL(true)
-	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+	m, err := redisconn.StartEmbedded()
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	url := "redis://" + m.Addr()
+	url := m.URL()
 
 	ctx, stop := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

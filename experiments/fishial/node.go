@@ -16,9 +16,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"perflab/server/redisconn"
 )
 
 // The distributed strategy's nodes share nothing but a Redis:
@@ -77,21 +77,11 @@ end
 return 0`)
 )
 
-// parseRedisURL reads redis://host:port[/db] into client options.
-func parseRedisURL(s string) (*redis.Options, error) {
-	if !strings.HasPrefix(s, "redis://") && !strings.HasPrefix(s, "rediss://") {
-		return nil, errors.New("not a redis:// URL")
-	}
-	o, err := redis.ParseURL(s)
-	if err != nil {
-		return nil, err
-	}
-	// Plain Redis servers (and the embedded one) have no maintenance
-	// notifications; asking for them only adds a failing handshake.
-	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	o.DisableIdentity = true
-	return o, nil
-}
+// raceRedis shapes the Redis clients of the race and of its nodes:
+// go-redis's defaults, retries included. The twin's short timeouts and
+// single attempts suit a cache with a database behind it; a race has
+// nothing to fall back on.
+var raceRedis = redisconn.Options{}
 
 func randomID(n int) string {
 	b := make([]byte, n)
@@ -115,10 +105,11 @@ type NodeOptions struct {
 // it cannot finish goes back to the queue; on the way out, so does
 // whatever it holds.
 func RunNode(ctx context.Context, o NodeOptions) error {
-	opts, err := parseRedisURL(o.Redis)
+	rdb, err := redisconn.NewClient(o.Redis, raceRedis)
 	if err != nil {
 		return fmt.Errorf("--redis %q: %v", o.Redis, err)
 	}
+	defer rdb.Close()
 	if o.Lease <= 0 {
 		o.Lease = defaultLease
 	}
@@ -129,8 +120,6 @@ func RunNode(ctx context.Context, o NodeOptions) error {
 	if o.Log == nil {
 		o.Log = os.Stderr
 	}
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("reach Redis at %s: %w", o.Redis, err)
 	}
@@ -467,19 +456,17 @@ func (r *race) redisClient(ctx context.Context) (*redis.Client, string, error) {
 	}
 	url := r.cfg.Redis
 	if url == "" || url == "embedded" {
-		m := miniredis.NewMiniRedis()
-		m.ClockTTL(true) // leases and token expiry run on the wall clock
-		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		m, err := redisconn.StartEmbedded() // leases and token expiry run on the wall clock
+		if err != nil {
 			return nil, "", fmt.Errorf("start embedded Redis: %w", err)
 		}
 		r.mini = m
-		url = "redis://" + m.Addr()
+		url = m.URL()
 	}
-	opts, err := parseRedisURL(url)
+	rdb, err := redisconn.NewClient(url, raceRedis)
 	if err != nil {
 		return nil, "", fmt.Errorf("--redis %q: %v", url, err)
 	}
-	rdb := redis.NewClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
 		return nil, "", fmt.Errorf("reach Redis at %s: %w; start redis-server there or use --redis embedded", url, err)

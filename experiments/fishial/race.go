@@ -13,11 +13,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	mock "perflab/server/fishial"
 	"perflab/server/proc"
+	"perflab/server/redisconn"
 )
 
 // race is one Run: the mock API, the photo bucket and (for the
@@ -37,7 +37,7 @@ type race struct {
 	seqSeconds float64 // measured sequential time, once known
 
 	redisMu  sync.Mutex
-	mini     *miniredis.Miniredis
+	mini     *redisconn.Embedded
 	rdb      *redis.Client
 	redisURL string
 }
