@@ -1,10 +1,7 @@
 package fishial
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,73 +18,9 @@ import (
 	"perflab/server/redisconn"
 )
 
-// The distributed strategy's nodes share nothing but a Redis:
-//
-//	queue       list of jobs (JSON photoJob); nodes BLMOVE one into their
-//	            own processing list, so a job is never only in flight
-//	nodes       set of node ids; each node keeps node:<id>:alive alive
-//	            with a lease it renews, and whoever finds the lease gone
-//	            (the race's parent) moves its processing list back
-//	run:<id>    hash: the race's endpoints and credentials
-//	run:<id>:done / :results / :errors
-//	            a result is recorded with HSETNX on done and only then
-//	            pushed on results, so each image is reported once even
-//	            if a slow node and its replacement both finish it
-//	run:<id>:token (+:lock, channel :token-ready)
-//	            one token per race, fetched by the node that wins SET NX
-//	            on the lock and stored with the token's expiry
-const keyPrefix = "perflab:fishial:"
-
-var (
-	keyQueue = keyPrefix + "queue"
-	keyNodes = keyPrefix + "nodes"
-)
-
-func keyNode(id string) string       { return keyPrefix + "node:" + id }
-func keyProcessing(id string) string { return keyNode(id) + ":processing" }
-func keyAlive(id string) string      { return keyNode(id) + ":alive" }
-func keyRun(run string) string       { return keyPrefix + "run:" + run }
-func keyDone(run string) string      { return keyRun(run) + ":done" }
-func keyResults(run string) string   { return keyRun(run) + ":results" }
-func keyErrors(run string) string    { return keyRun(run) + ":errors" }
-func keyToken(run string) string     { return keyRun(run) + ":token" }
-func keyTokenLock(run string) string { return keyRun(run) + ":token:lock" }
-func chanToken(run string) string    { return keyRun(run) + ":token-ready" }
-
-var (
-	// complete records a result once and lets go of the job. A job of a
-	// race that is over (its run hash gone) is just dropped.
-	completeScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[4]) == 1 and redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  redis.call('RPUSH', KEYS[2], ARGV[2])
-end
-redis.call('LREM', KEYS[3], 1, ARGV[3])
-return 1`)
-	// requeue gives a job back to the head of the queue.
-	requeueScript = redis.NewScript(`
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) > 0 then
-  redis.call('LPUSH', KEYS[2], ARGV[1])
-end
-return 1`)
-	// deleteIfScript deletes a key only if it still holds the value.
-	deleteIfScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0`)
-)
-
-// raceRedis shapes the Redis clients of the race and of its nodes:
-// go-redis's defaults, retries included. The twin's short timeouts and
-// single attempts suit a cache with a database behind it; a race has
-// nothing to fall back on.
-var raceRedis = redisconn.Options{}
-
-func randomID(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
+// defaultLease is the distributed nodes' heartbeat lease: short enough
+// that a dead node's image is back in the queue within about a second.
+const defaultLease = time.Second
 
 // NodeOptions configure one distributed node.
 type NodeOptions struct {
@@ -407,11 +340,6 @@ func (r *redisTokens) Stale(ctx context.Context, tok string) {
 	}
 }
 
-// blockFor is a blocking command's timeout in (fractional) seconds, which
-// Redis 6 and later accept; the client library's helpers round it up to
-// a whole second, too coarse to notice a dead node or a stop in time.
-func blockFor(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
-
 func sleepCtx(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -444,191 +372,4 @@ func runNodeRole(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// redisClient returns the race's Redis: the embedded one, started on
-// first use, or the server --redis names.
-func (r *race) redisClient(ctx context.Context) (*redis.Client, string, error) {
-	r.redisMu.Lock()
-	defer r.redisMu.Unlock()
-	if r.rdb != nil {
-		return r.rdb, r.redisURL, nil
-	}
-	url := r.cfg.Redis
-	if url == "" || url == "embedded" {
-		m, err := redisconn.StartEmbedded() // leases and token expiry run on the wall clock
-		if err != nil {
-			return nil, "", fmt.Errorf("start embedded Redis: %w", err)
-		}
-		r.mini = m
-		url = m.URL()
-	}
-	rdb, err := redisconn.NewClient(url, raceRedis)
-	if err != nil {
-		return nil, "", fmt.Errorf("--redis %q: %v", url, err)
-	}
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		return nil, "", fmt.Errorf("reach Redis at %s: %w; start redis-server there or use --redis embedded", url, err)
-	}
-	r.rdb, r.redisURL = rdb, url
-	return rdb, url, nil
-}
-
-// reapDeadNodes moves the jobs of nodes whose lease ran out back to the queue and
-// returns how many of them belong to run.
-func reapDeadNodes(ctx context.Context, rdb *redis.Client, run string) (int, error) {
-	ids, err := rdb.SMembers(ctx, keyNodes).Result()
-	if err != nil {
-		return 0, err
-	}
-	mine := 0
-	for _, id := range ids {
-		alive, err := rdb.Exists(ctx, keyAlive(id)).Result()
-		if err != nil {
-			return mine, err
-		}
-		if alive == 1 {
-			continue
-		}
-		for {
-			raw, err := rdb.LMove(ctx, keyProcessing(id), keyQueue, "RIGHT", "LEFT").Result()
-			if errors.Is(err, redis.Nil) {
-				break
-			}
-			if err != nil {
-				return mine, err
-			}
-			var job photoJob
-			if json.Unmarshal([]byte(raw), &job) == nil && job.Run == run {
-				mine++
-			}
-		}
-		rdb.SRem(ctx, keyNodes, id)
-		rdb.Del(ctx, keyNode(id))
-	}
-	return mine, nil
-}
-
-// runDistributed starts the nodes, queues the photos, collects results
-// from Redis, and takes back the jobs of nodes that die.
-func (r *race) runDistributed(ctx context.Context, t *tally) (cpu time.Duration, requeued int, err error) {
-	rdb, url, err := r.redisClient(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	run := randomID(8)
-	id, secret := r.mock.Credentials()
-	// Nodes reach the API by its remote door: they stand for machines
-	// elsewhere, and pay the study's network overhead per image there.
-	if err := rdb.HSet(ctx, keyRun(run), "auth", r.mock.RemoteURL(), "api", r.mock.RemoteURL(),
-		"client_id", id, "client_secret", secret, "images", r.cfg.Images).Err(); err != nil {
-		return 0, 0, fmt.Errorf("publish the race in Redis: %w", err)
-	}
-	jobs := r.jobs(run)
-	payloads := make([]any, len(jobs))
-	for i, j := range jobs {
-		b, _ := json.Marshal(j)
-		payloads[i] = string(b)
-	}
-	defer func() {
-		// Whatever is left of this race in Redis goes: stray jobs (a
-		// presumed-dead node's image done twice) and the race's keys.
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, p := range payloads {
-			rdb.LRem(c, keyQueue, 0, p)
-		}
-		rdb.Del(c, keyRun(run), keyDone(run), keyResults(run), keyErrors(run), keyToken(run), keyTokenLock(run))
-	}()
-
-	var nodes []*child
-	ready := make(chan string, r.cfg.Nodes)
-	exits := make(chan *child, r.cfg.Nodes)
-	for i := range r.cfg.Nodes {
-		ch, err := startChild(fmt.Sprintf("node %d", i+1), roleNode,
-			"--redis", url, "--id", fmt.Sprintf("%s-node-%d", run[:6], i+1), "--lease", r.lease.String())
-		if err != nil {
-			killChildren(nodes)
-			return 0, 0, err
-		}
-		nodes = append(nodes, ch)
-		go func() {
-			sc := bufio.NewScanner(ch.stdout)
-			for sc.Scan() {
-				if id, ok := strings.CutPrefix(sc.Text(), "ready "); ok {
-					ready <- id
-				}
-			}
-			ch.reap()
-			exits <- ch
-		}()
-	}
-	abort := func(err error) (time.Duration, int, error) {
-		killChildren(nodes)
-		return 0, requeued, err
-	}
-	timeout := time.NewTimer(readyTimeout)
-	defer timeout.Stop()
-	for n := 0; n < len(nodes); {
-		select {
-		case <-ready:
-			n++
-		case ch := <-exits:
-			return abort(fmt.Errorf("before it was ready: %w", ch.failure()))
-		case <-timeout.C:
-			return abort(fmt.Errorf("%d of %d nodes ready after %v; the machine may be overloaded", n, len(nodes), readyTimeout))
-		case <-ctx.Done():
-			return abort(ctx.Err())
-		}
-	}
-
-	t.begin()
-	if err := rdb.RPush(ctx, keyQueue, payloads...).Err(); err != nil {
-		return abort(fmt.Errorf("queue the photos: %w", err))
-	}
-	alive := len(nodes)
-	nextReap := time.Now().Add(r.lease / 4)
-	for {
-		select {
-		case <-t.complete:
-			return stopChildren(nodes), requeued, nil
-		case <-ctx.Done():
-			return abort(ctx.Err())
-		case ch := <-exits:
-			// A node died (killed, crashed): its lease runs out and its
-			// job is taken back below; only losing them all is fatal.
-			if alive--; alive == 0 {
-				return abort(fmt.Errorf("every node exited with %d of %d images recognised; last: %v", t.count(), t.total, ch.failure()))
-			}
-		default:
-		}
-		kv, err := rdb.Do(ctx, "BLPOP", keyResults(run), keyErrors(run), blockFor(100*time.Millisecond)).StringSlice()
-		switch {
-		case errors.Is(err, redis.Nil):
-		case err != nil:
-			if ctx.Err() != nil {
-				return abort(ctx.Err())
-			}
-			return abort(fmt.Errorf("read results: %w", err))
-		case kv[0] == keyErrors(run):
-			return abort(errors.New(kv[1]))
-		default:
-			var res imageResult
-			if err := json.Unmarshal([]byte(kv[1]), &res); err != nil {
-				return abort(fmt.Errorf("unreadable result %.80q: %w", kv[1], err))
-			}
-			if err := t.add(res); err != nil {
-				return abort(err)
-			}
-		}
-		if time.Now().After(nextReap) {
-			n, err := reapDeadNodes(ctx, rdb, run)
-			if err != nil && ctx.Err() == nil {
-				return abort(fmt.Errorf("take back jobs of dead nodes: %w", err))
-			}
-			requeued += n
-			nextReap = time.Now().Add(r.lease / 4)
-		}
-	}
 }

@@ -1,24 +1,72 @@
 package fishial
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	mock "perflab/server/fishial"
-	"perflab/server/proc"
 	"perflab/server/redisconn"
 )
+
+// Progress is one finished image of one strategy. The strategy's
+// last event also carries its Result, once its processes have exited
+// and their CPU time is known.
+type Progress struct {
+	Strategy string
+	Done     int
+	Total    int
+	Elapsed  time.Duration // since the strategy's clock started
+	Result   *Result
+}
+
+// Result is one strategy's race.
+type Result struct {
+	Strategy     string
+	Images       int
+	Workers      int     // threads, processes or nodes (distributed: nodes that took part, outside ones included)
+	Seconds      float64 // wall: first image handed out to last result in
+	IdealSeconds float64
+	// Speedup is over the sequential run measured in the same race, or
+	// over sequential's ideal when it was not run (or, racing all at
+	// once, had not finished yet when this strategy did).
+	Speedup            float64
+	CPUSeconds         float64 // user + system of every process the strategy started
+	ImagesPerCPUSecond float64
+	Retries429         int // 429s answered and retried after Retry-After
+	Requeued           int // distributed: in-flight images taken back from dead nodes
+}
+
+// VsIdeal is how far the measured time is above the ideal, as a fraction.
+func (r Result) VsIdeal() float64 {
+	if r.IdealSeconds <= 0 {
+		return 0
+	}
+	return r.Seconds/r.IdealSeconds - 1
+}
+
+// Run runs the race: the strategies one after another, or all at
+// once when concurrent is true (they then share the machine's cores, so
+// each is slower than alone). onProgress, if not nil, is called for every
+// finished image, never from two goroutines at once. Cancelling ctx stops
+// the race and its processes; the results of the strategies that finished
+// come back with the context's error.
+func Run(ctx context.Context, c Config, concurrent bool, onProgress func(Progress)) ([]Result, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	r, err := newRace(c, onProgress)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	return r.runAll(ctx, concurrent)
+}
 
 // race is one Run: the mock API, the photo bucket and (for the
 // distributed strategy) the Redis, shared by the strategies it runs.
@@ -41,14 +89,6 @@ type race struct {
 	rdb      *redis.Client
 	redisURL string
 }
-
-// defaultLease is the distributed nodes' heartbeat lease: short enough
-// that a dead node's image is back in the queue within about a second.
-const defaultLease = time.Second
-
-// readyTimeout bounds process start-up (16 nodes on two busy cores, or
-// a race-detector build, can take several seconds).
-const readyTimeout = 60 * time.Second
 
 func newRace(c Config, onProgress func(Progress)) (*race, error) {
 	r := &race{cfg: c, lease: defaultLease, emit: onProgress}
@@ -97,6 +137,60 @@ func (r *race) jobs(run string) []photoJob {
 		out[i] = photoJob{Image: i, Name: im.Name, URL: r.bucket.url + "/photos/" + im.Name, Run: run}
 	}
 	return out
+}
+
+// runAll runs the configured strategies and fills in the speed-ups.
+func (r *race) runAll(ctx context.Context, concurrent bool) ([]Result, error) {
+	order := r.cfg.ordered()
+	if slices.Contains(order, StrategyDistributed) {
+		// Find out now, not after the slower strategies ran, whether the
+		// Redis is there.
+		if _, _, err := r.redisClient(ctx); err != nil {
+			return nil, fmt.Errorf("%s: %w", StrategyDistributed, err)
+		}
+	}
+	results := make([]*Result, len(order))
+	errs := make([]error, len(order))
+	runOne := func(i int) {
+		res, _, err := r.run(ctx, order[i])
+		if err == nil {
+			results[i] = &res
+		}
+		errs[i] = err
+	}
+	if concurrent {
+		var wg sync.WaitGroup
+		for i := range order {
+			wg.Go(func() { runOne(i) })
+		}
+		wg.Wait()
+	} else {
+		for i := range order {
+			if ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				break
+			}
+			runOne(i)
+			if errs[i] != nil {
+				break
+			}
+		}
+	}
+	var out []Result
+	for _, res := range results {
+		if res != nil {
+			out = append(out, *res)
+		}
+	}
+	if seq := slices.IndexFunc(out, func(x Result) bool { return x.Strategy == StrategySequential }); seq >= 0 {
+		for i := range out {
+			out[i].Speedup = speedup(out[seq].Seconds, out[i].Seconds)
+		}
+	}
+	if ctx.Err() != nil {
+		return out, ctx.Err()
+	}
+	return out, errors.Join(errs...)
 }
 
 // run races one strategy and checks every image came back exactly once
@@ -163,6 +257,13 @@ func (r *race) run(ctx context.Context, strategy string) (Result, []imageResult,
 	final := res
 	r.progress(Progress{Strategy: strategy, Done: r.cfg.Images, Total: r.cfg.Images, Elapsed: t.wall(), Result: &final})
 	return res, recs, nil
+}
+
+func speedup(base, t float64) float64 {
+	if t <= 0 {
+		return 0
+	}
+	return base / t
 }
 
 // tally collects one strategy's results as they come in.
@@ -256,342 +357,4 @@ func (t *tally) verify() ([]imageResult, error) {
 		out = append(out, *rec)
 	}
 	return out, nil
-}
-
-// child is one race process and the parent's end of its pipes.
-type child struct {
-	name   string
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout io.ReadCloser
-	stderr *tailBuffer
-	wmu    sync.Mutex
-	enc    *json.Encoder
-	exited chan struct{} // closed once the process is reaped
-	state  *os.ProcessState
-}
-
-// startChild starts a race process with one OS thread for Go code, like
-// the single interpreter thread of the study's Python workers.
-func startChild(name, role string, args ...string) (*child, error) {
-	cmd, err := proc.Command(role, args...)
-	if err != nil {
-		return nil, err
-	}
-	cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
-	ch := &child{name: name, cmd: cmd, stderr: &tailBuffer{}, exited: make(chan struct{})}
-	cmd.Stderr = ch.stderr
-	if ch.stdin, err = cmd.StdinPipe(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	if ch.stdout, err = cmd.StdoutPipe(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	ch.enc = json.NewEncoder(ch.stdin)
-	if err := proc.Start(cmd, nil); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	return ch, nil
-}
-
-func (c *child) send(m linkMsg) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.enc.Encode(m)
-}
-
-// reap waits for the process once its stdout is drained.
-func (c *child) reap() {
-	io.Copy(io.Discard, c.stdout)
-	c.cmd.Wait()
-	c.state = c.cmd.ProcessState
-	close(c.exited)
-}
-
-func (c *child) kill() {
-	select {
-	case <-c.exited:
-	default:
-		c.cmd.Process.Kill()
-	}
-}
-
-// failure describes how a child ended, with the end of its stderr.
-func (c *child) failure() error {
-	msg := "exited"
-	if c.state != nil {
-		msg = c.state.String()
-	}
-	if tail := strings.TrimSpace(c.stderr.String()); tail != "" {
-		msg += ": " + lastLines(tail, 3)
-	}
-	return fmt.Errorf("%s %s", c.name, msg)
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
-}
-
-// stopChildren closes every child's stdin (the way to ask it to leave),
-// waits up to childGrace, kills what is left and returns their CPU time.
-func stopChildren(children []*child) time.Duration {
-	for _, c := range children {
-		c.stdin.Close()
-	}
-	deadline := time.NewTimer(childGrace)
-	defer deadline.Stop()
-	var cpu time.Duration
-	for _, c := range children {
-		select {
-		case <-c.exited:
-		case <-deadline.C:
-			for _, k := range children {
-				k.kill()
-			}
-			<-c.exited
-		}
-		if c.state != nil {
-			cpu += c.state.UserTime() + c.state.SystemTime()
-		}
-	}
-	return cpu
-}
-
-func killChildren(children []*child) {
-	for _, c := range children {
-		c.kill()
-	}
-	for _, c := range children {
-		<-c.exited
-	}
-}
-
-// jobQueue is the parent's queue for the client processes.
-type jobQueue struct {
-	mu   sync.Mutex
-	jobs []photoJob
-}
-
-// take hands out up to n jobs (all of them for n <= 0).
-func (q *jobQueue) take(n int) []photoJob {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if n <= 0 || n > len(q.jobs) {
-		n = len(q.jobs)
-	}
-	out := q.jobs[:n:n]
-	q.jobs = q.jobs[n:]
-	return out
-}
-
-// tokenLock is the multiprocess strategy's shared token: a cache with a
-// lock, held by the process fetching the token while the others wait.
-type tokenLock struct {
-	mu      sync.Mutex
-	tok     string
-	until   time.Time
-	holder  int // -1: nobody is fetching
-	changed chan struct{}
-}
-
-func newTokenLock() *tokenLock { return &tokenLock{holder: -1, changed: make(chan struct{})} }
-
-// acquire returns the cached token, or fetch=true when the caller now
-// holds the lock and must fetch it.
-func (l *tokenLock) acquire(ctx context.Context, who int) (tok string, fetch bool, err error) {
-	for {
-		l.mu.Lock()
-		if l.tok != "" && time.Now().Before(l.until) {
-			tok := l.tok
-			l.mu.Unlock()
-			return tok, false, nil
-		}
-		if l.holder < 0 {
-			l.holder = who
-			l.mu.Unlock()
-			return "", true, nil
-		}
-		wait := l.changed
-		l.mu.Unlock()
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return "", false, ctx.Err()
-		}
-	}
-}
-
-func (l *tokenLock) broadcastLocked() {
-	close(l.changed)
-	l.changed = make(chan struct{})
-}
-
-func (l *tokenLock) set(who int, tok string, until time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.tok, l.until = tok, until
-	if l.holder == who {
-		l.holder = -1
-	}
-	l.broadcastLocked()
-}
-
-// release lets another process fetch: the holder failed or is gone.
-func (l *tokenLock) release(who int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.holder == who {
-		l.holder = -1
-		l.broadcastLocked()
-	}
-}
-
-func (l *tokenLock) stale(tok string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.tok == tok {
-		l.tok = ""
-	}
-}
-
-// runClients runs k fishial-client processes in one mode, serves them
-// the queue (and the token lock), and returns their CPU time.
-func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (time.Duration, error) {
-	id, secret := r.mock.Credentials()
-	queue := &jobQueue{jobs: r.jobs("")}
-	lock := newTokenLock()
-	gate := make(chan struct{})
-	ready := make(chan int, k)
-	failed := make(chan error, 4*k)
-	fail := func(err error) {
-		select {
-		case failed <- err:
-		default:
-		}
-	}
-
-	var children []*child
-	for i := range k {
-		name := fmt.Sprintf("%s process %d", t.strategy, i+1)
-		if k == 1 {
-			name = t.strategy + " process"
-		}
-		ch, err := startChild(name, roleClient)
-		if err != nil {
-			killChildren(children)
-			return 0, err
-		}
-		children = append(children, ch)
-		cfg := childConfig{Mode: mode, Worker: fmt.Sprintf("%s-%d", t.strategy, i+1), Auth: r.mock.URL(), API: r.mock.URL(), ClientID: id, ClientSecret: secret}
-		go r.serveClient(ctx, ch, i, cfg, queue, lock, gate, ready, t, fail)
-	}
-
-	exited := 0
-	exits := make(chan *child, k)
-	for _, ch := range children {
-		go func() { <-ch.exited; exits <- ch }()
-	}
-	abort := func(err error) (time.Duration, error) {
-		killChildren(children)
-		return 0, err
-	}
-	timeout := time.NewTimer(readyTimeout)
-	defer timeout.Stop()
-	for n := 0; n < k; {
-		select {
-		case <-ready:
-			n++
-		case err := <-failed:
-			return abort(err)
-		case ch := <-exits:
-			return abort(fmt.Errorf("before it was ready: %w", ch.failure()))
-		case <-timeout.C:
-			return abort(fmt.Errorf("%d of %d processes ready after %v; the machine may be overloaded", n, k, readyTimeout))
-		case <-ctx.Done():
-			return abort(ctx.Err())
-		}
-	}
-	t.begin()
-	close(gate)
-	for done := false; !done; {
-		select {
-		case <-t.complete:
-			done = true
-		case err := <-failed:
-			return abort(err)
-		case ch := <-exits:
-			exited++
-			if !ch.state.Success() {
-				return abort(ch.failure())
-			}
-			if exited == k {
-				select {
-				case <-t.complete:
-					done = true
-				default:
-					return abort(fmt.Errorf("every process left with %d of %d images recognised", t.count(), t.total))
-				}
-			}
-		case <-ctx.Done():
-			return abort(ctx.Err())
-		}
-	}
-	// Every image is in: the processes are leaving on their own.
-	return stopChildren(children), nil
-}
-
-// serveClient is the parent's side of one client process's link.
-func (r *race) serveClient(ctx context.Context, ch *child, idx int, cfg childConfig, queue *jobQueue, lock *tokenLock, gate chan struct{}, ready chan<- int, t *tally, fail func(error)) {
-	defer ch.reap()
-	defer lock.release(idx)
-	if err := ch.send(linkMsg{Op: "config", Config: &cfg}); err != nil {
-		fail(fmt.Errorf("%s: write config: %w", ch.name, err))
-		return
-	}
-	dec := json.NewDecoder(bufio.NewReader(ch.stdout))
-	for {
-		var m linkMsg
-		if err := dec.Decode(&m); err != nil {
-			if !errors.Is(err, io.EOF) {
-				fail(fmt.Errorf("%s: read link: %w", ch.name, err))
-			}
-			return
-		}
-		switch m.Op {
-		case "ready":
-			ready <- idx
-		case "next":
-			select {
-			case <-gate:
-				ch.send(linkMsg{Op: "jobs", Jobs: queue.take(m.N)})
-			case <-ctx.Done():
-			}
-		case "token":
-			if tok, fetch, err := lock.acquire(ctx, idx); err == nil {
-				ch.send(linkMsg{Op: "token", Token: tok, Fetch: fetch})
-			}
-		case "token-set":
-			lock.set(idx, m.Token, time.UnixMilli(m.Until))
-		case "token-release":
-			lock.release(idx)
-		case "token-stale":
-			lock.stale(m.Token)
-		case "done":
-			if m.Result == nil {
-				fail(fmt.Errorf("%s sent a result without content", ch.name))
-			} else if err := t.add(*m.Result); err != nil {
-				fail(err)
-			}
-		case "retries":
-			t.addRetries(m.N)
-		case "error":
-			fail(fmt.Errorf("%s: %s", ch.name, m.Error))
-		default:
-			fail(fmt.Errorf("%s sent unknown message %q", ch.name, m.Op))
-		}
-	}
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"time"
 
 	"perflab/server/proc"
 )
@@ -225,31 +224,3 @@ func runClientMode(ctx context.Context, link *parentLink, c *apiClient, cfg chil
 	}
 	return fmt.Errorf("unknown mode %q", cfg.Mode)
 }
-
-// tailBuffer keeps the end of a child's stderr for error messages.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-const tailSize = 4 << 10
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > tailSize {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
-}
-
-// childGrace is how long a child that was told to stop may take before
-// it is killed.
-const childGrace = 10 * time.Second
