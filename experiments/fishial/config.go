@@ -114,7 +114,7 @@ func (c Config) Workers(strategy string) int {
 
 // Latencies are the mock API's waits at this config's time scale.
 func (c Config) Latencies() mock.Latencies {
-	return mock.SeedLatencies().Scaled(c.TimeScale)
+	return mock.StudyLatencies().Scaled(c.TimeScale)
 }
 
 // Ideal is the strategy's best possible wall time against the mock.

@@ -5,7 +5,7 @@
 // PUT of the bytes to the signed URL (size and MD5 verified), and a
 // recognition call on the blob's signed id.
 //
-// Each step waits for the seed study's latency, scaled by a time scale.
+// Each step waits for the study's latency, scaled by a time scale.
 // Those waits are sleeps on purpose: they stand for the remote service's
 // own work (its AI, its storage), which is not what the race measures.
 package fishial
@@ -31,17 +31,17 @@ type Latencies struct {
 	SignedUpload time.Duration // image metadata -> upload URL and signed id
 	Upload       time.Duration // PUT of the image bytes to storage
 	Recognition  time.Duration // signed id -> species
-	// Network is the seed's per-image overhead for nodes on other
+	// Network is the study's per-image overhead for nodes on other
 	// machines. It is paid once per image, on the upload (the one
 	// transfer of the image's bytes), by clients that come in through
 	// the remote door (RemoteURL).
 	Network time.Duration
 }
 
-// SeedLatencies are the study's mock latencies: token 0.10 s, signed
+// StudyLatencies are the study's mock latencies: token 0.10 s, signed
 // upload 0.05 s, upload 0.20 s, recognition 0.50 s, and 0.05 s of network
 // overhead per image for the distributed run.
-func SeedLatencies() Latencies {
+func StudyLatencies() Latencies {
 	return Latencies{
 		Token:        100 * time.Millisecond,
 		SignedUpload: 50 * time.Millisecond,
@@ -61,10 +61,10 @@ func (l Latencies) Scaled(f float64) Latencies {
 // and recognition.
 func (l Latencies) PerImage() time.Duration { return l.SignedUpload + l.Upload + l.Recognition }
 
-// Config shapes a mock. The zero value is the seed's service at time
+// Config shapes a mock. The zero value is the study's service at time
 // scale 1 with no injected faults.
 type Config struct {
-	Latencies Latencies // zero: SeedLatencies
+	Latencies Latencies // zero: StudyLatencies
 	TimeScale float64   // multiplies Latencies and RetryAfter; zero means 1
 	// Prob429 is the chance that an API call (token, signed upload,
 	// recognition) is turned away with 429 Too Many Requests.
@@ -134,7 +134,7 @@ type blob struct {
 // Start listens on two loopback ports and serves the mock until Close.
 func Start(c Config) (*Server, error) {
 	if c.Latencies == (Latencies{}) {
-		c.Latencies = SeedLatencies()
+		c.Latencies = StudyLatencies()
 	}
 	if c.TimeScale == 0 {
 		c.TimeScale = 1
