@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"perflab/server/redisconn"
 )
 
 // Redis keys, as the study's Django cache and Celery used them.
@@ -37,22 +38,17 @@ func quietRedis(w io.Writer) {
 // newRedisClient connects to a redis:// URL with short timeouts and no
 // retries, of commands or of dials: a failed call is counted and the
 // caller falls back at once.
-// RESP2 and no client identity keep the handshake to what both a real
-// Redis and the embedded one understand.
+// RESP2 keeps the handshake to what both a real Redis and the embedded
+// one understand.
 func newRedisClient(rawURL string, poolSize int) (*redis.Client, error) {
-	opt, err := redis.ParseURL(rawURL)
+	rdb, err := redisconn.NewClient(rawURL, redisconn.Options{
+		PoolSize:  poolSize,
+		Timeout:   redisTimeout,
+		NoRetries: true,
+		RESP2:     true,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("redis URL %q: %w", rawURL, err)
 	}
-	opt.Protocol = 2
-	opt.DisableIdentity = true
-	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	opt.DialTimeout = redisTimeout
-	opt.DialerRetries = 1 // one attempt: go-redis's default is five, 100 ms apart
-	opt.ReadTimeout = redisTimeout
-	opt.WriteTimeout = redisTimeout
-	opt.PoolTimeout = redisTimeout
-	opt.MaxRetries = -1
-	opt.PoolSize = poolSize
-	return redis.NewClient(opt), nil
+	return rdb, nil
 }

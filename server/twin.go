@@ -15,10 +15,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"perflab/server/proc"
+	"perflab/server/redisconn"
 )
 
 // Twin is a running reference server. Its methods are safe for concurrent
@@ -62,7 +62,7 @@ type Twin struct {
 	edgeSrv *http.Server
 	edgeURL string
 
-	mini     *miniredis.Miniredis
+	mini     *redisconn.Embedded
 	redisURL string
 	rdb      *redis.Client
 
@@ -188,37 +188,17 @@ func (t *Twin) noteCreated(paths ...string) {
 // startRedis starts the embedded Redis, or checks the configured URL.
 func (t *Twin) startRedis() error {
 	if t.started.Redis == RedisEmbedded {
-		t.mini = miniredis.NewMiniRedis()
-		if err := t.mini.StartAddr("127.0.0.1:0"); err != nil {
+		mini, err := redisconn.StartEmbedded()
+		if err != nil {
 			return fmt.Errorf("start embedded redis: %w", err)
 		}
-		t.redisURL = "redis://" + t.mini.Addr()
-		t.bg.Add(1)
-		go t.tickRedisClock()
+		t.mini, t.redisURL = mini, mini.URL()
 	} else {
 		t.redisURL = t.started.Redis
 	}
 	var err error
 	t.rdb, err = newRedisClient(t.redisURL, 2)
 	return err
-}
-
-// tickRedisClock moves the embedded Redis's clock with the wall clock:
-// miniredis expires keys only when told time has passed.
-func (t *Twin) tickRedisClock() {
-	defer t.bg.Done()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	last := time.Now()
-	for {
-		select {
-		case <-t.quit:
-			return
-		case now := <-tick.C:
-			t.mini.FastForward(now.Sub(last))
-			last = now
-		}
-	}
 }
 
 // watchRedis keeps the queue depth and Redis's reachability on the board,

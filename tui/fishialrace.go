@@ -5,32 +5,32 @@ import (
 	"fmt"
 	"strings"
 
-	"perflab/experiments"
+	"perflab/experiments/fishial"
 )
 
 // FishialRace is the Fishial race as the dashboard drives it: every
 // strategy at once against the mock API, with the presenter's images and
 // time-scale over the base configuration.
 type FishialRace struct {
-	base experiments.FishialConfig
+	base fishial.Config
 }
 
 // NewFishialRace prepares a race from base (processes, nodes, Redis, 429s
 // and the strategies stay as given).
-func NewFishialRace(base experiments.FishialConfig) *FishialRace { return &FishialRace{base: base} }
+func NewFishialRace(base fishial.Config) *FishialRace { return &FishialRace{base: base} }
 
 func (r *FishialRace) Setup() RaceSetup {
 	setup := RaceSetup{
 		Defaults: RaceConfig{Images: r.base.Images, TimeScale: r.base.TimeScale},
-		Lesson:   strings.Join(strings.Fields(experiments.FishialLesson), " "),
+		Lesson:   strings.Join(strings.Fields(fishial.Lesson), " "),
 	}
 	lat := r.base.Latencies()
 	setup.Mock = fmt.Sprintf("token %s  signed %s  upload %s  recognise %s s",
 		seconds(lat.Token.Seconds()), seconds(lat.SignedUpload.Seconds()), seconds(lat.Upload.Seconds()), seconds(lat.Recognition.Seconds()))
 	for _, name := range r.base.Strategies {
 		st := RaceStrategy{Name: name, Resources: resources(name, r.base.Workers(name))}
-		if row, ok := experiments.FishialSeedFor(name); ok {
-			st.SeedSeconds, st.SeedImages = row.Seconds, experiments.FishialSeedImages
+		if row, ok := fishial.StudyFor(name); ok {
+			st.SeedSeconds, st.SeedImages = row.Seconds, fishial.StudyImages
 		}
 		setup.Strategies = append(setup.Strategies, st)
 	}
@@ -39,9 +39,9 @@ func (r *FishialRace) Setup() RaceSetup {
 
 func resources(strategy string, n int) string {
 	switch strategy {
-	case experiments.StrategyMultiprocess:
+	case fishial.StrategyMultiprocess:
 		return fmt.Sprintf("%d procs", n)
-	case experiments.StrategyDistributed:
+	case fishial.StrategyDistributed:
 		return fmt.Sprintf("%d nodes", n)
 	}
 	return "1 thread"
@@ -70,7 +70,7 @@ func (r *FishialRace) Start(ctx context.Context, c RaceConfig) (<-chan RaceEvent
 	}
 	go func() {
 		defer close(events)
-		results, err := experiments.RunFishial(ctx, cfg, true, func(p experiments.FishialProgress) {
+		results, err := fishial.Run(ctx, cfg, true, func(p fishial.Progress) {
 			send(RaceEvent{Progress: RaceProgress{Strategy: p.Strategy, Done: p.Done, Total: p.Total, Elapsed: p.Elapsed}})
 		})
 		final := RaceEvent{Done: true, Err: err}

@@ -6,6 +6,7 @@ import (
 
 	"perflab/engine"
 	"perflab/experiments"
+	"perflab/experiments/fishial"
 	"perflab/server"
 	"perflab/tui"
 )
@@ -49,7 +50,7 @@ func twinEntry(e *experiments.Experiment, o *options) (tui.Entry, error) {
 // the command line opens the race itself; from elsewhere it starts from
 // the study's configuration.
 func fishialEntry(o *options) (tui.Entry, error) {
-	base := experiments.DefaultFishialConfig()
+	base := fishial.DefaultConfig()
 	if o.experiment == "fishial" {
 		c, err := fishialConfig(o)
 		if err != nil {

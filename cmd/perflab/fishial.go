@@ -7,13 +7,13 @@ import (
 	"slices"
 	"strings"
 
-	"perflab/experiments"
+	"perflab/experiments/fishial"
 )
 
 // fishialConfig turns the root flags into a race, refusing flags of the
 // other experiments.
-func fishialConfig(o *options) (experiments.FishialConfig, error) {
-	c := experiments.DefaultFishialConfig()
+func fishialConfig(o *options) (fishial.Config, error) {
+	c := fishial.DefaultConfig()
 	twinKnobs := knobFlags()
 	twinKnobs.flags = slices.DeleteFunc(slices.Clone(twinKnobs.flags), func(n string) bool { return n == "redis" })
 	if f := o.given(flagGroup{flags: []string{"sweep"}}, loadFlags, requestFlags, twinKnobs); f != "" {
@@ -72,7 +72,7 @@ func runFishial(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer f.Close()
-	rows, err := experiments.NewFishialCSV(f)
+	rows, err := fishial.NewCSV(f)
 	if err != nil {
 		return fmt.Errorf("--record %s: %w", o.record, err)
 	}
@@ -81,7 +81,7 @@ func runFishial(o *options, stdout, stderr io.Writer) error {
 
 	fmt.Fprintf(stderr, "perflab: Fishial race, %d images at time-scale %g: %s\n", c.Images, c.TimeScale, strings.Join(c.Strategies, ", "))
 	tty := isTerminal(stderr)
-	results, err := experiments.RunFishial(ctx, c, false, func(p experiments.FishialProgress) {
+	results, err := fishial.Run(ctx, c, false, func(p fishial.Progress) {
 		rows.Progress(p)
 		switch {
 		case p.Result != nil:
@@ -102,14 +102,14 @@ func runFishial(o *options, stdout, stderr io.Writer) error {
 	interrupted := ctx.Err() != nil
 	if err != nil && !interrupted {
 		if len(results) > 0 {
-			experiments.WriteFishialTable(stdout, c, results)
+			fishial.WriteTable(stdout, c, results)
 		}
 		return failedError{err.Error()}
 	}
 	if interrupted {
 		fmt.Fprintln(stderr, "perflab: interrupted; the table covers the strategies that finished")
 	}
-	return experiments.WriteFishialTable(stdout, c, results)
+	return fishial.WriteTable(stdout, c, results)
 }
 
 // bar is a text progress bar n/total wide w.
@@ -162,7 +162,7 @@ func runFishialNode(args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	fmt.Fprintf(stderr, "perflab: Fishial node on %s; Ctrl-C to stop\n", *url)
-	err := experiments.RunFishialNode(ctx, experiments.FishialNodeOptions{
+	err := fishial.RunNode(ctx, fishial.NodeOptions{
 		Redis: *url,
 		Ready: func(id string) { fmt.Fprintf(stderr, "perflab: node %s waiting for images\n", id) },
 		Log:   stderr,

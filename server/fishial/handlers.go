@@ -30,7 +30,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	writeJSON(w, status, ErrorResponse{Error: msg})
 }
 
 func (s *Server) unauthorized(w http.ResponseWriter, msg string) {
@@ -51,10 +51,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if s.throttled(w) {
 		return
 	}
-	var req struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
+	var req TokenRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "body must be JSON with client_id and client_secret")
 		return
@@ -73,13 +70,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.stats.tokens.Add(1)
-	writeJSON(w, http.StatusOK, map[string]string{"token_type": "Bearer", "access_token": signed})
+	writeJSON(w, http.StatusOK, TokenResponse{AccessToken: signed, TokenType: "Bearer"})
 }
 
 // authorized checks the bearer token and answers 401 when it is missing,
 // forged or expired.
 func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
-	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	raw, ok := strings.CutPrefix(r.Header.Get(HeaderAuthorization), BearerPrefix)
 	if !ok || raw == "" {
 		s.unauthorized(w, "missing bearer token; get one from /v1/auth/token")
 		return false
@@ -97,15 +94,6 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-type blobRequest struct {
-	Blob struct {
-		Filename    string `json:"filename"`
-		ContentType string `json:"content_type"`
-		ByteSize    int64  `json:"byte_size"`
-		Checksum    string `json:"checksum"`
-	} `json:"blob"`
-}
-
 // signedUpload records an image's metadata and answers with the signed
 // id and a URL that accepts exactly those bytes.
 func (s *Server) signedUpload(w http.ResponseWriter, r *http.Request) {
@@ -113,7 +101,7 @@ func (s *Server) signedUpload(w http.ResponseWriter, r *http.Request) {
 	if s.throttled(w) || !s.authorized(w, r) {
 		return
 	}
-	var req blobRequest
+	var req UploadRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "body must be JSON {\"blob\": {filename, content_type, byte_size, checksum}}")
 		return
@@ -148,21 +136,20 @@ func (s *Server) signedUpload(w http.ResponseWriter, r *http.Request) {
 	expires := strconv.FormatInt(time.Now().Add(s.cfg.URLTTL).Unix(), 10)
 	q := url.Values{"expires": {expires}, "signature": {s.sign("upload", bl.Key, expires, bl.Checksum)}}
 	uploadURL := "http://" + r.Host + "/storage/" + bl.Key + "?" + q.Encode()
-	writeJSON(w, http.StatusOK, map[string]any{
-		"id":           bl.ID,
-		"key":          bl.Key,
-		"filename":     bl.Filename,
-		"content-type": bl.ContentType,
-		"metadata":     map[string]any{},
-		"byte-size":    bl.ByteSize,
-		"checksum":     bl.Checksum,
-		"created-at":   bl.created.UTC().Format(time.RFC3339Nano),
-		"service-name": "perflab-mock",
-		"signed-id":    s.signedID(bl.ID),
-		"direct-upload": map[string]any{
-			"url": uploadURL,
-			"headers": map[string]string{
-				"Content-MD5":         bl.Checksum,
+	writeJSON(w, http.StatusOK, UploadResponse{
+		ID:          bl.ID,
+		Key:         bl.Key,
+		Filename:    bl.Filename,
+		ContentType: bl.ContentType,
+		ByteSize:    bl.ByteSize,
+		Checksum:    bl.Checksum,
+		CreatedAt:   bl.created.UTC().Format(time.RFC3339Nano),
+		ServiceName: "perflab-mock",
+		SignedID:    s.signedID(bl.ID),
+		DirectUpload: DirectUpload{
+			URL: uploadURL,
+			Headers: map[string]string{
+				HeaderContentMD5:      bl.Checksum,
 				"Content-Disposition": fmt.Sprintf("inline; filename=%q; filename*=UTF-8''%s", bl.Filename, url.PathEscape(bl.Filename)),
 			},
 		},
@@ -188,7 +175,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, remote bool) {
 		writeError(w, http.StatusForbidden, "upload URL expired; request a new upload URL")
 		return
 	}
-	if r.Header.Get("Content-MD5") != bl.Checksum {
+	if r.Header.Get(HeaderContentMD5) != bl.Checksum {
 		writeError(w, http.StatusForbidden, "Content-MD5 header must be the one returned with the upload URL")
 		return
 	}
@@ -227,9 +214,9 @@ func (s *Server) recognize(w http.ResponseWriter, r *http.Request) {
 	if s.throttled(w) || !s.authorized(w, r) {
 		return
 	}
-	b, err := s.Lookup(r.URL.Query().Get("q"))
+	b, err := s.Lookup(r.URL.Query().Get(ParamSignedID))
 	if err != nil {
-		writeError(w, http.StatusNotFound, "q: "+err.Error())
+		writeError(w, http.StatusNotFound, ParamSignedID+": "+err.Error())
 		return
 	}
 	if !b.Uploaded {
@@ -240,7 +227,7 @@ func (s *Server) recognize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.stats.recognitions.Add(1)
-	writeJSON(w, http.StatusOK, map[string]any{"results": []any{recognition(b.Checksum)}})
+	writeJSON(w, http.StatusOK, RecognitionResponse{Results: []Recognition{recognition(b.Checksum)}})
 }
 
 // sign is the mock's HMAC over its own identifiers.

@@ -51,11 +51,6 @@ func StudyLatencies() Latencies {
 	}
 }
 
-// SeedLatencies is the old name of StudyLatencies.
-//
-// Deprecated: use StudyLatencies.
-func SeedLatencies() Latencies { return StudyLatencies() }
-
 // Scaled multiplies every latency by f.
 func (l Latencies) Scaled(f float64) Latencies {
 	s := func(d time.Duration) time.Duration { return time.Duration(float64(d) * f) }
@@ -243,10 +238,10 @@ func (s *Server) Close() error {
 // overhead. Start uses it; tests may mount it on their own listener.
 func (s *Server) Handler(remote bool) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/auth/token", s.token)
-	mux.HandleFunc("POST /v1/recognition/upload", s.signedUpload)
+	mux.HandleFunc("POST "+PathToken, s.token)
+	mux.HandleFunc("POST "+PathSignedUpload, s.signedUpload)
 	mux.HandleFunc("PUT /storage/{key}", func(w http.ResponseWriter, r *http.Request) { s.upload(w, r, remote) })
-	mux.HandleFunc("GET /v1/recognition/image", s.recognize)
+	mux.HandleFunc("GET "+PathRecognition, s.recognize)
 	return mux
 }
 
@@ -283,7 +278,7 @@ func (s *Server) throttled(w http.ResponseWriter) bool {
 	s.stats.tooMany.Add(1)
 	// Delta-seconds, with a fraction when the time scale makes the wait
 	// shorter than a second; at scale 1 it is the usual whole number.
-	w.Header().Set("Retry-After", strconv.FormatFloat(s.retry.Seconds(), 'f', -1, 64))
+	w.Header().Set(HeaderRetryAfter, strconv.FormatFloat(s.retry.Seconds(), 'f', -1, 64))
 	writeError(w, http.StatusTooManyRequests, "rate limit exceeded; retry after the Retry-After delay")
 	return true
 }

@@ -17,13 +17,13 @@ var species = []string{
 
 // recognition is the deterministic answer for an image checksum: one
 // fish shape with a ranked list of species, the first one confident.
-func recognition(checksum string) map[string]any {
+func recognition(checksum string) Recognition {
 	h := fnv.New64a()
 	h.Write([]byte(checksum))
 	v := h.Sum64()
 	first := int(v % uint64(len(species)))
 	accuracy := 0.62 + float64(v>>8%37)/100 // 0.62..0.98
-	ranked := make([]map[string]any, 0, 4)
+	ranked := make([]Species, 0, 4)
 	for i := range 4 {
 		name := species[(first+i*5)%len(species)]
 		acc := 0.0
@@ -32,18 +32,11 @@ func recognition(checksum string) map[string]any {
 		} else if i == 1 {
 			acc = 1 - accuracy
 		}
-		ranked = append(ranked, map[string]any{
-			"name":          name,
-			"accuracy":      acc,
-			"fishangler-id": anglerID(name),
-		})
+		ranked = append(ranked, Species{Name: name, Accuracy: acc, FishanglerID: anglerID(name)})
 	}
 	w, hgt := 200+int(v>>16%400), 80+int(v>>24%200)
 	x, y := int(v>>32%200), int(v>>40%200)
-	return map[string]any{
-		"shape":   map[string]any{"bbox": []int{x, y, x + w, y + hgt}},
-		"species": ranked,
-	}
+	return Recognition{Shape: Shape{BBox: []int{x, y, x + w, y + hgt}}, Species: ranked}
 }
 
 // anglerID is a stable UUID-shaped id per species name.

@@ -1,9 +1,8 @@
-package experiments
+package fishial
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"perflab/server/redisconn"
 )
 
 // A node killed with SIGKILL while it holds an image: the race still
@@ -24,56 +24,27 @@ import (
 // every image is in the results exactly once (run verifies signed id and
 // MD5 of each).
 func TestDistributedSurvivesANodeKilledMidImage(t *testing.T) {
-	m := miniredis.NewMiniRedis()
-	m.ClockTTL(true)
-	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+	m, err := redisconn.StartEmbedded()
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 
 	cfg := smallRace()
 	cfg.Images, cfg.TimeScale, cfg.Nodes, cfg.Prob429 = 24, 0.05, 5, 0
-	cfg.Redis = "redis://" + m.Addr()
+	cfg.Redis = m.URL()
 
 	var once sync.Once
-	killed := make(chan string, 1) // "node-id job", or "" if no node could be caught
-	kill := func() {
-		// Kill a node that holds an image, then read what it held once it
-		// is dead (it may have finished that image just before): retry
-		// with another node until one dies holding one.
-		deadline := time.Now().Add(5 * time.Second)
-		tried := map[string]bool{}
-		for time.Now().Before(deadline) {
-			ids, _ := m.Members(keyNodes)
-			for _, id := range ids {
-				held, _ := m.List(keyProcessing(id))
-				pid, _ := strconv.Atoi(m.HGet(keyNode(id), "pid"))
-				if tried[id] || len(held) != 1 || pid <= 0 || len(tried) == cfg.Nodes-1 {
-					continue
-				}
-				tried[id] = true
-				if syscall.Kill(pid, syscall.SIGKILL) != nil {
-					continue
-				}
-				for !processGone(pid) {
-					time.Sleep(time.Millisecond)
-				}
-				// A command the node sent just before it died (its
-				// result, say) may still be on its way to Redis: let it
-				// land before deciding what the dead node held.
-				time.Sleep(100 * time.Millisecond)
-				if held, _ := m.List(keyProcessing(id)); len(held) == 1 {
-					killed <- id + " " + held[0]
-					return
-				}
-			}
-			time.Sleep(time.Millisecond)
-		}
-		killed <- ""
-	}
-	r, err := newRace(cfg, func(p FishialProgress) {
+	type victim struct{ id, held string } // held: the job it held, "" if no node was caught
+	killed := make(chan victim, 1)
+	r, err := newRace(cfg, func(p Progress) {
 		if p.Strategy == StrategyDistributed && p.Done == 1 {
-			once.Do(func() { go kill() })
+			once.Do(func() {
+				go func() {
+					id, held := killNodeHoldingAnImage(m, cfg.Nodes)
+					killed <- victim{id, held}
+				}()
+			})
 		}
 	})
 	if err != nil {
@@ -86,14 +57,13 @@ func TestDistributedSurvivesANodeKilledMidImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	victim := <-killed
-	if victim == "" {
+	v := <-killed
+	if v.held == "" {
 		t.Fatal("no node was caught holding an image; nothing was killed")
 	}
-	var id string
+	id := v.id
 	var job photoJob
-	fmt.Sscan(victim, &id)
-	if err := json.Unmarshal([]byte(victim[len(id)+1:]), &job); err != nil {
+	if err := json.Unmarshal([]byte(v.held), &job); err != nil {
 		t.Fatal(err)
 	}
 	if res.Requeued < 1 {
@@ -117,7 +87,42 @@ func TestDistributedSurvivesANodeKilledMidImage(t *testing.T) {
 	assertNoChildren(t)
 }
 
-// Cancelling the context stops the race at once and leaves no process.
+// killNodeHoldingAnImage kills a node that holds an image, then reads
+// what it held once it is dead (it may have finished that image just
+// before): it tries another node until one dies holding one, and always
+// spares one of the race's nodes. It returns the node's id and the job
+// it held, or an empty job if none was caught within 5 s.
+func killNodeHoldingAnImage(m *redisconn.Embedded, nodes int) (id, held string) {
+	deadline := time.Now().Add(5 * time.Second)
+	tried := map[string]bool{}
+	for time.Now().Before(deadline) {
+		ids, _ := m.Members(keyNodes)
+		for _, id := range ids {
+			held, _ := m.List(keyProcessing(id))
+			pid, _ := strconv.Atoi(m.HGet(keyNode(id), "pid"))
+			if tried[id] || len(held) != 1 || pid <= 0 || len(tried) == nodes-1 {
+				continue
+			}
+			tried[id] = true
+			if syscall.Kill(pid, syscall.SIGKILL) != nil {
+				continue
+			}
+			for !processGone(pid) {
+				time.Sleep(time.Millisecond)
+			}
+			// A command the node sent just before it died (its result,
+			// say) may still be on its way to Redis: let it land before
+			// deciding what the dead node held.
+			time.Sleep(100 * time.Millisecond)
+			if held, _ := m.List(keyProcessing(id)); len(held) == 1 {
+				return id, held[0]
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return "", ""
+}
+
 // processGone reports whether pid has exited (a zombie counts: it runs
 // no more).
 func processGone(pid int) bool {
@@ -128,89 +133,6 @@ func processGone(pid int) bool {
 	s := string(b)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return len(fields) == 0 || fields[0] == "Z" || fields[0] == "X"
-}
-
-func TestCancelStopsEveryProcess(t *testing.T) {
-	cases := []struct {
-		name       string
-		strategies []string
-		concurrent bool
-	}{
-		{"sequential", []string{StrategySequential}, false},
-		{"all at once", FishialStrategies, true},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			cfg := smallRace()
-			cfg.TimeScale, cfg.Strategies, cfg.Prob429 = 0.2, c.strategies, 0
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var mu sync.Mutex
-			seen := 0
-			start := time.Now()
-			results, err := RunFishial(ctx, cfg, c.concurrent, func(p FishialProgress) {
-				mu.Lock()
-				defer mu.Unlock()
-				if p.Strategy == StrategySequential && p.Done == 2 {
-					cancel()
-				}
-				seen++
-			})
-			if !errors.Is(err, context.Canceled) {
-				t.Fatalf("err %v, want context.Canceled", err)
-			}
-			for _, r := range results {
-				if r.Strategy == StrategySequential {
-					t.Fatalf("sequential reported as finished after being cancelled: %+v", r)
-				}
-			}
-			// Sequential alone would take 12 x 0.17 s; cancelled after two
-			// images, it must stop well before that.
-			if d := time.Since(start); d > cfg.Ideal(StrategySequential)+10*time.Second {
-				t.Fatalf("cancelled race took %v", d)
-			}
-			assertNoChildren(t)
-		})
-	}
-}
-
-func TestRacingAllAtOnce(t *testing.T) {
-	cfg := smallRace()
-	var mu sync.Mutex
-	done := map[string]int{}
-	finals := map[string]*FishialResult{}
-	results, err := RunFishial(context.Background(), cfg, true, func(p FishialProgress) {
-		mu.Lock()
-		defer mu.Unlock()
-		if p.Result != nil {
-			finals[p.Strategy] = p.Result
-			return
-		}
-		if p.Done != done[p.Strategy]+1 {
-			t.Errorf("%s: event done=%d after %d", p.Strategy, p.Done, done[p.Strategy])
-		}
-		done[p.Strategy] = p.Done
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(results) != 4 {
-		t.Fatalf("%d results, want 4", len(results))
-	}
-	for i, r := range results {
-		if r.Strategy != FishialStrategies[i] || done[r.Strategy] != cfg.Images || finals[r.Strategy] == nil {
-			t.Fatalf("result %d = %+v (events %d, final %v): want %s with %d images", i, r, done[r.Strategy], finals[r.Strategy], FishialStrategies[i], cfg.Images)
-		}
-	}
-	if results[0].Speedup != 1 {
-		t.Fatalf("sequential speed-up %.3f, want 1 (it is the base)", results[0].Speedup)
-	}
-	for _, r := range results[1:] {
-		if want := results[0].Seconds / r.Seconds; r.Speedup != want {
-			t.Fatalf("%s speed-up %.3f, want measured sequential / its time = %.3f", r.Strategy, r.Speedup, want)
-		}
-	}
-	assertNoChildren(t)
 }
 
 // The distributed strategy against a real redis-server, as --redis
@@ -262,19 +184,18 @@ func TestDistributedOnRealRedis(t *testing.T) {
 // race it knows nothing about through the shared Redis, and leaves
 // cleanly when stopped.
 func TestOutsideNodeJoinsTheRace(t *testing.T) {
-	m := miniredis.NewMiniRedis()
-	m.ClockTTL(true)
-	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+	m, err := redisconn.StartEmbedded()
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	url := "redis://" + m.Addr()
+	url := m.URL()
 
 	ctx, stop := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	nodeDone := make(chan error, 1)
 	go func() {
-		nodeDone <- RunFishialNode(ctx, FishialNodeOptions{Redis: url, ID: "outside", Ready: func(id string) { ready <- id }})
+		nodeDone <- RunNode(ctx, NodeOptions{Redis: url, ID: "outside", Ready: func(id string) { ready <- id }})
 	}()
 	select {
 	case <-ready:

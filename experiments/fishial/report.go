@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"encoding/csv"
@@ -9,23 +9,23 @@ import (
 	"sync"
 )
 
-// FishialColumns are the Fishial CSV columns, in the contract's order.
-var FishialColumns = []string{"kind", "strategy", "images", "workers", "seconds", "ideal_seconds", "speedup", "cpu_seconds", "images_per_cpu_second"}
+// Columns are the Fishial CSV columns, in the contract's order.
+var Columns = []string{"kind", "strategy", "images", "workers", "seconds", "ideal_seconds", "speedup", "cpu_seconds", "images_per_cpu_second"}
 
-// FishialCSV writes a race's rows: a progress row per finished image
+// CSV writes a race's rows: a progress row per finished image
 // (images done so far, seconds since the strategy started) and a summary
 // row per strategy. Every row reaches the writer as it is produced, so a
 // race stopped early leaves a valid file.
-type FishialCSV struct {
+type CSV struct {
 	mu  sync.Mutex
 	w   *csv.Writer
 	err error
 }
 
-// NewFishialCSV writes the header row and returns the writer.
-func NewFishialCSV(w io.Writer) (*FishialCSV, error) {
-	c := &FishialCSV{w: csv.NewWriter(w)}
-	if err := c.write(FishialColumns); err != nil {
+// NewCSV writes the header row and returns the writer.
+func NewCSV(w io.Writer) (*CSV, error) {
+	c := &CSV{w: csv.NewWriter(w)}
+	if err := c.write(Columns); err != nil {
 		return nil, fmt.Errorf("write CSV header: %w", err)
 	}
 	return c, nil
@@ -33,7 +33,7 @@ func NewFishialCSV(w io.Writer) (*FishialCSV, error) {
 
 // Progress writes the row for an event: progress for an image, summary
 // for a strategy's final event.
-func (c *FishialCSV) Progress(p FishialProgress) error {
+func (c *CSV) Progress(p Progress) error {
 	if p.Result != nil {
 		return c.Summary(*p.Result)
 	}
@@ -41,19 +41,19 @@ func (c *FishialCSV) Progress(p FishialProgress) error {
 }
 
 // Summary writes one strategy's summary row.
-func (c *FishialCSV) Summary(r FishialResult) error {
+func (c *CSV) Summary(r Result) error {
 	return c.write([]string{"summary", r.Strategy, strconv.Itoa(r.Images), strconv.Itoa(r.Workers),
 		num(r.Seconds, 3), num(r.IdealSeconds, 3), num(r.Speedup, 2), num(r.CPUSeconds, 3), num(r.ImagesPerCPUSecond, 1)})
 }
 
 // Err is the first write error, if any.
-func (c *FishialCSV) Err() error {
+func (c *CSV) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
 }
 
-func (c *FishialCSV) write(row []string) error {
+func (c *CSV) write(row []string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
@@ -85,9 +85,9 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// WriteFishialTable prints the measured race beside the study's table,
+// WriteTable prints the measured race beside the study's table,
 // then the lesson.
-func WriteFishialTable(w io.Writer, c FishialConfig, results []FishialResult) error {
+func WriteTable(w io.Writer, c Config, results []Result) error {
 	var b strings.Builder
 	lat := c.Latencies()
 	fmt.Fprintf(&b, "Fishial race: %d images, time-scale %g. Mock API: token %.3f, signed upload %.3f, upload %.3f, recognition %.3f s; nodes +%.3f s network per image.\n\n",
@@ -95,16 +95,16 @@ func WriteFishialTable(w io.Writer, c FishialConfig, results []FishialResult) er
 	fmt.Fprintf(&b, "%-13s %-12s %8s %8s %8s %8s %7s %9s %5s %8s   %-12s %7s %8s\n",
 		"strategy", "resources", "wall s", "ideal s", "vs ideal", "speed-up", "CPU s", "img/CPU s", "429s", "requeued", "seed", "seed s", "speed-up")
 	for _, r := range results {
-		seed, _ := FishialSeedFor(r.Strategy)
+		study, _ := StudyFor(r.Strategy)
 		fmt.Fprintf(&b, "%-13s %-12s %8.3f %8.3f %+7.1f%% %7.1fx %7.3f %9.0f %5d %8d   %-12s %7.2f %7.1fx\n",
 			r.Strategy, resources(r.Strategy, r.Workers), r.Seconds, r.IdealSeconds, 100*r.VsIdeal(), r.Speedup,
-			r.CPUSeconds, r.ImagesPerCPUSecond, r.Retries429, r.Requeued, seed.Resources, seed.Seconds, seed.Speedup)
+			r.CPUSeconds, r.ImagesPerCPUSecond, r.Retries429, r.Requeued, study.Resources, study.Seconds, study.Speedup)
 	}
-	if c.Images != FishialSeedImages || c.TimeScale != 1 {
-		fmt.Fprintf(&b, "\nThe seed's figures are for %d images at time-scale 1.\n", FishialSeedImages)
+	if c.Images != StudyImages || c.TimeScale != 1 {
+		fmt.Fprintf(&b, "\nThe seed's figures are for %d images at time-scale 1.\n", StudyImages)
 	}
 	b.WriteString("requeued: images taken back from dead nodes and recognised by another.\n\n")
-	b.WriteString(FishialLesson)
+	b.WriteString(Lesson)
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err

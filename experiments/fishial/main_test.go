@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"time"
 
 	"perflab/server/proc"
 )
@@ -17,13 +16,13 @@ import (
 // Child roles of the race. Each strategy's work runs in processes of
 // its own so that their rusage is that strategy's CPU and nothing else.
 const (
-	roleFishialClient = "fishial-client" // sequential, async, and each multiprocess process
-	roleFishialNode   = "fishial-node"   // one distributed node
+	roleClient = "fishial-client" // sequential, async, and each multiprocess process
+	roleNode   = "fishial-node"   // one distributed node
 )
 
 func init() {
-	proc.Register(roleFishialClient, runFishialClientRole)
-	proc.Register(roleFishialNode, runFishialNodeRole)
+	proc.Register(roleClient, runClientRole)
+	proc.Register(roleNode, runNodeRole)
 }
 
 // Modes of a fishial-client process.
@@ -106,7 +105,7 @@ func (l *parentLink) call(m linkMsg) (linkMsg, error) {
 // parent, fetched by whichever process the parent's lock lets in first
 // while the others wait.
 type parentTokens struct {
-	c    *fishialClient
+	c    *apiClient
 	link *parentLink
 }
 
@@ -136,9 +135,9 @@ func (p *parentTokens) Stale(_ context.Context, tok string) {
 	p.link.send(linkMsg{Op: "token-stale", Token: tok})
 }
 
-// runFishialClientRole is a race process. The parent ends it by closing
+// runClientRole is a race process. The parent ends it by closing
 // the link or killing it; it has no other way out but finishing.
-func runFishialClientRole(args []string) int {
+func runClientRole(args []string) int {
 	link := newParentLink(os.Stdin, os.Stdout)
 	first, err := link.receive()
 	if err != nil || first.Op != "config" || first.Config == nil {
@@ -146,7 +145,7 @@ func runFishialClientRole(args []string) int {
 		return 2
 	}
 	cfg := *first.Config
-	c := newFishialClient(FishialEndpoints{Auth: cfg.Auth, API: cfg.API}, cfg.ClientID, cfg.ClientSecret)
+	c := newAPIClient(Endpoints{Auth: cfg.Auth, API: cfg.API}, cfg.ClientID, cfg.ClientSecret)
 	if err := link.send(linkMsg{Op: "ready"}); err != nil {
 		return 1
 	}
@@ -158,7 +157,7 @@ func runFishialClientRole(args []string) int {
 	return 0
 }
 
-func runClientMode(ctx context.Context, link *parentLink, c *fishialClient, cfg childConfig) error {
+func runClientMode(ctx context.Context, link *parentLink, c *apiClient, cfg childConfig) error {
 	switch cfg.Mode {
 	case modeSequential, modeProcess:
 		var tokens tokenSource = perImageTokens{c}
@@ -225,31 +224,3 @@ func runClientMode(ctx context.Context, link *parentLink, c *fishialClient, cfg 
 	}
 	return fmt.Errorf("unknown mode %q", cfg.Mode)
 }
-
-// tailBuffer keeps the end of a child's stderr for error messages.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-const tailSize = 4 << 10
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > tailSize {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
-}
-
-// childGrace is how long a child that was told to stop may take before
-// it is killed.
-const childGrace = 10 * time.Second

@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"bytes"
@@ -18,16 +18,16 @@ import (
 	"time"
 )
 
-// FishialImage is one photo of the race: a synthetic underwater shot of a
+// Image is one photo of the race: a synthetic underwater shot of a
 // fish, the same bytes on every run.
-type FishialImage struct {
+type Image struct {
 	Index int
 	Name  string // fish-007.jpg
 	Data  []byte // image/jpeg
 }
 
 // MD5 is the base64 MD5 of the bytes, the checksum the API asks for.
-func (im FishialImage) MD5() string {
+func (im Image) MD5() string {
 	sum := md5.Sum(im.Data)
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
@@ -36,17 +36,17 @@ func (im FishialImage) MD5() string {
 // step of preparing a race, and reruns reuse them.
 var imageCache struct {
 	sync.Mutex
-	images []FishialImage
+	images []Image
 }
 
-// FishialImages returns the first n photos, generating the missing ones
+// Images returns the first n photos, generating the missing ones
 // on every core.
-func FishialImages(n int) []FishialImage {
+func Images(n int) []Image {
 	imageCache.Lock()
 	defer imageCache.Unlock()
 	have := len(imageCache.images)
 	if n > have {
-		more := make([]FishialImage, n-have)
+		more := make([]Image, n-have)
 		var wg sync.WaitGroup
 		next := make(chan int)
 		for range runtime.GOMAXPROCS(0) {
@@ -69,7 +69,7 @@ func FishialImages(n int) []FishialImage {
 // renderFish draws photo i: water with light ripples, one striped fish,
 // and sensor noise, so the JPEG has a phone photo's texture and a size
 // of about 45-70 KB, a photo resized for upload.
-func renderFish(i int) FishialImage {
+func renderFish(i int) Image {
 	rng := mrand.New(mrand.NewPCG(uint64(i)+1, 0x66697368))
 	w := 640 + 32*rng.IntN(6) // 640..800 wide, 4:3
 	h := w * 3 / 4
@@ -123,7 +123,7 @@ func renderFish(i int) FishialImage {
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 80}); err != nil {
 		panic(fmt.Sprintf("encode fish %d: %v", i, err)) // writing to memory cannot fail
 	}
-	return FishialImage{Index: i, Name: fmt.Sprintf("fish-%03d.jpg", i), Data: buf.Bytes()}
+	return Image{Index: i, Name: fmt.Sprintf("fish-%03d.jpg", i), Data: buf.Bytes()}
 }
 
 func clamp8(v float64) uint8 { return uint8(max(0, min(255, v))) }
@@ -159,7 +159,7 @@ type photoBucket struct {
 	byName map[string][]byte
 }
 
-func startPhotoBucket(images []FishialImage) (*photoBucket, error) {
+func startPhotoBucket(images []Image) (*photoBucket, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("photo bucket: listen on loopback: %w", err)

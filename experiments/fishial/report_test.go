@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"bytes"
@@ -9,14 +9,14 @@ import (
 	"time"
 )
 
-func TestFishialCSVRows(t *testing.T) {
+func TestCSVRows(t *testing.T) {
 	var buf bytes.Buffer
-	w, err := NewFishialCSV(&buf)
+	w, err := NewCSV(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := FishialResult{Strategy: "async", Images: 2, Workers: 1, Seconds: 0.8612, IdealSeconds: 0.85, Speedup: 40.17, CPUSeconds: 0.05, ImagesPerCPUSecond: 40}
-	events := []FishialProgress{
+	res := Result{Strategy: "async", Images: 2, Workers: 1, Seconds: 0.8612, IdealSeconds: 0.85, Speedup: 40.17, CPUSeconds: 0.05, ImagesPerCPUSecond: 40}
+	events := []Progress{
 		{Strategy: "async", Done: 1, Total: 2, Elapsed: 850 * time.Millisecond},
 		{Strategy: "async", Done: 2, Total: 2, Elapsed: 861 * time.Millisecond},
 		{Strategy: "async", Done: 2, Total: 2, Elapsed: 861 * time.Millisecond, Result: &res},
@@ -35,7 +35,7 @@ func TestFishialCSVRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := [][]string{
-		FishialColumns,
+		Columns,
 		{"progress", "async", "1", "", "0.850", "", "", "", ""},
 		{"progress", "async", "2", "", "0.861", "", "", "", ""},
 		{"summary", "async", "2", "1", "0.861", "0.850", "40.17", "0.050", "40.0"},
@@ -48,7 +48,7 @@ func TestFishialCSVRows(t *testing.T) {
 			t.Fatalf("row %d = %q, want %q", i, rows[i], want[i])
 		}
 	}
-	if strings.Join(FishialColumns, ",") != "kind,strategy,images,workers,seconds,ideal_seconds,speedup,cpu_seconds,images_per_cpu_second" {
+	if strings.Join(Columns, ",") != "kind,strategy,images,workers,seconds,ideal_seconds,speedup,cpu_seconds,images_per_cpu_second" {
 		t.Fatal("Fishial CSV columns differ from the design contract")
 	}
 }
@@ -57,29 +57,29 @@ type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
-func TestFishialCSVReportsWriteErrors(t *testing.T) {
-	if _, err := NewFishialCSV(failWriter{}); err == nil || !strings.Contains(err.Error(), "disk full") {
+func TestCSVReportsWriteErrors(t *testing.T) {
+	if _, err := NewCSV(failWriter{}); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("err %v, want the write error", err)
 	}
 }
 
-func TestFishialTableShowsSeedBeside(t *testing.T) {
+func TestTableShowsStudyBeside(t *testing.T) {
 	var b strings.Builder
-	cfg := DefaultFishialConfig()
-	results := []FishialResult{
+	cfg := DefaultConfig()
+	results := []Result{
 		{Strategy: "sequential", Images: 40, Workers: 1, Seconds: 34.21, IdealSeconds: 34, Speedup: 1, CPUSeconds: 0.4, ImagesPerCPUSecond: 100},
 		{Strategy: "distributed", Images: 40, Workers: 16, Seconds: 2.53, IdealSeconds: 2.5, Speedup: 13.5, CPUSeconds: 1.2, ImagesPerCPUSecond: 33, Requeued: 1},
 	}
-	if err := WriteFishialTable(&b, cfg, results); err != nil {
+	if err := WriteTable(&b, cfg, results); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"34.210", "34.59", "16 nodes", "2.76", "12.5x", "+0.6%", FishialLesson} {
+	for _, want := range []string{"34.210", "34.59", "16 nodes", "2.76", "12.5x", "+0.6%", Lesson} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
 	if strings.Contains(out, "The seed's figures are for") {
-		t.Error("table warns about a different batch for the seed's own configuration")
+		t.Error("table warns about a different batch for the study's own configuration")
 	}
 }

@@ -1,4 +1,4 @@
-package experiments
+package fishial
 
 import (
 	"bytes"
@@ -16,39 +16,41 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	mock "perflab/server/fishial"
 )
 
-// FishialEndpoints are where a client finds the service. The real one
+// Endpoints are where a client finds the service. The real one
 // splits authentication and API across two hosts; the mock serves both
 // (and its storage) on one.
-type FishialEndpoints struct {
+type Endpoints struct {
 	Auth string // token endpoint host
 	API  string // recognition API host
 }
 
-// RealFishialEndpoints are the public service's hosts.
-var RealFishialEndpoints = FishialEndpoints{Auth: "https://api-users.fishial.ai", API: "https://api.fishial.ai"}
+// RealEndpoints are the public service's hosts.
+var RealEndpoints = Endpoints{Auth: "https://api-users.fishial.ai", API: "https://api.fishial.ai"}
 
 // defaultTokenLife is assumed when a token carries no readable expiry;
 // the service documents ten minutes.
 const defaultTokenLife = 10 * time.Minute
 
-// fishialClient speaks the service's flow: token, signed upload, PUT to
+// apiClient speaks the service's flow: token, signed upload, PUT to
 // storage, recognition. Nothing in it knows the service is a mock.
-type fishialClient struct {
-	ep     FishialEndpoints
+type apiClient struct {
+	ep     Endpoints
 	id     string
 	secret string
 	http   *http.Client
 }
 
-func newFishialClient(ep FishialEndpoints, id, secret string) *fishialClient {
+func newAPIClient(ep Endpoints, id, secret string) *apiClient {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	// Every image of the async strategy may be in flight on its own
 	// connection; keep them all for the next step instead of redialling.
-	tr.MaxIdleConnsPerHost = MaxFishialImages
+	tr.MaxIdleConnsPerHost = MaxImages
 	tr.MaxIdleConns = 0
-	return &fishialClient{ep: ep, id: id, secret: secret, http: &http.Client{Transport: tr, Timeout: 5 * time.Minute}}
+	return &apiClient{ep: ep, id: id, secret: secret, http: &http.Client{Transport: tr, Timeout: 5 * time.Minute}}
 }
 
 // photoJob is one image to recognise: where to download it from.
@@ -96,7 +98,7 @@ func (e *statusError) Error() string {
 
 // send runs one request, waiting out 429s as the service's Retry-After
 // says. build is called for every attempt.
-func (c *fishialClient) send(ctx context.Context, step string, st *flowStats, build func() (*http.Request, error)) (int, []byte, error) {
+func (c *apiClient) send(ctx context.Context, step string, st *flowStats, build func() (*http.Request, error)) (int, []byte, error) {
 	for {
 		req, err := build()
 		if err != nil {
@@ -115,7 +117,7 @@ func (c *fishialClient) send(ctx context.Context, step string, st *flowStats, bu
 			return resp.StatusCode, body, nil
 		}
 		st.retries429++
-		t := time.NewTimer(retryAfter(resp.Header.Get("Retry-After"), time.Now()))
+		t := time.NewTimer(retryAfter(resp.Header.Get(mock.HeaderRetryAfter), time.Now()))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -139,10 +141,10 @@ func retryAfter(h string, now time.Time) time.Duration {
 
 // fetchToken exchanges the credentials for a bearer token and reads its
 // expiry from the token itself (a JWT), as the service sends no other.
-func (c *fishialClient) fetchToken(ctx context.Context, st *flowStats) (string, time.Time, error) {
-	body, _ := json.Marshal(map[string]string{"client_id": c.id, "client_secret": c.secret})
+func (c *apiClient) fetchToken(ctx context.Context, st *flowStats) (string, time.Time, error) {
+	body, _ := json.Marshal(mock.TokenRequest{ClientID: c.id, ClientSecret: c.secret})
 	code, answer, err := c.send(ctx, "token", st, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodPost, c.ep.Auth+"/v1/auth/token", bytes.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, c.ep.Auth+mock.PathToken, bytes.NewReader(body))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
@@ -154,20 +156,18 @@ func (c *fishialClient) fetchToken(ctx context.Context, st *flowStats) (string, 
 	if code != http.StatusOK {
 		return "", time.Time{}, &statusError{"token", code, string(answer)}
 	}
-	var tok struct {
-		Access string `json:"access_token"`
-	}
-	if err := json.Unmarshal(answer, &tok); err != nil || tok.Access == "" {
+	var tok mock.TokenResponse
+	if err := json.Unmarshal(answer, &tok); err != nil || tok.AccessToken == "" {
 		return "", time.Time{}, fmt.Errorf("token: answer has no access_token: %.200s", answer)
 	}
 	exp := time.Now().Add(defaultTokenLife)
 	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(tok.Access, claims); err == nil {
+	if _, _, err := jwt.NewParser().ParseUnverified(tok.AccessToken, claims); err == nil {
 		if e, err := claims.GetExpirationTime(); err == nil && e != nil {
 			exp = e.Time
 		}
 	}
-	return tok.Access, exp, nil
+	return tok.AccessToken, exp, nil
 }
 
 // reuseUntil is when a cached token should be replaced: a little before
@@ -179,7 +179,7 @@ func reuseUntil(exp time.Time) time.Time {
 // authorized runs an API call with the flow's bearer token, getting one
 // first if the flow has none, and a new one once if the service says the
 // one it had is no longer good.
-func (c *fishialClient) authorized(ctx context.Context, step string, tokens tokenSource, tok *string, st *flowStats, build func() (*http.Request, error)) ([]byte, error) {
+func (c *apiClient) authorized(ctx context.Context, step string, tokens tokenSource, tok *string, st *flowStats, build func() (*http.Request, error)) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
 		if *tok == "" {
 			t, err := tokens.Token(ctx, st)
@@ -191,7 +191,7 @@ func (c *fishialClient) authorized(ctx context.Context, step string, tokens toke
 		code, body, err := c.send(ctx, step, st, func() (*http.Request, error) {
 			req, err := build()
 			if err == nil {
-				req.Header.Set("Authorization", "Bearer "+*tok)
+				req.Header.Set(mock.HeaderAuthorization, mock.BearerPrefix+*tok)
 				req.Header.Set("Accept", "application/json")
 			}
 			return req, err
@@ -213,7 +213,7 @@ func (c *fishialClient) authorized(ctx context.Context, step string, tokens toke
 // recognise is the whole flow for one photo. The metadata step comes
 // first: it needs no token, so a shared token's wait is never spent
 // holding a photo that could already be hashed.
-func (c *fishialClient) recognise(ctx context.Context, job photoJob, tokens tokenSource, worker string) (imageResult, error) {
+func (c *apiClient) recognise(ctx context.Context, job photoJob, tokens tokenSource, worker string) (imageResult, error) {
 	var st flowStats
 	fail := func(err error) (imageResult, error) {
 		return imageResult{}, fmt.Errorf("%s: %w", job.Name, err)
@@ -231,18 +231,18 @@ func (c *fishialClient) recognise(ctx context.Context, job photoJob, tokens toke
 	}
 	sum := md5.Sum(data)
 	checksum := base64.StdEncoding.EncodeToString(sum[:])
-	meta, _ := json.Marshal(map[string]any{"blob": map[string]any{
-		"filename":     job.Name,
-		"content_type": http.DetectContentType(data),
-		"byte_size":    len(data),
-		"checksum":     checksum,
+	meta, _ := json.Marshal(mock.UploadRequest{Blob: mock.BlobMeta{
+		Filename:    job.Name,
+		ContentType: http.DetectContentType(data),
+		ByteSize:    int64(len(data)),
+		Checksum:    checksum,
 	}})
 
 	// Ask for a signed upload URL; the token got here serves the
 	// recognition too.
 	var tok string
 	answer, err := c.authorized(ctx, "signed upload", tokens, &tok, &st, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodPost, c.ep.API+"/v1/recognition/upload", bytes.NewReader(meta))
+		req, err := http.NewRequest(http.MethodPost, c.ep.API+mock.PathSignedUpload, bytes.NewReader(meta))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
@@ -251,24 +251,18 @@ func (c *fishialClient) recognise(ctx context.Context, job photoJob, tokens toke
 	if err != nil {
 		return fail(err)
 	}
-	var grant struct {
-		SignedID string `json:"signed-id"`
-		Direct   struct {
-			URL     string            `json:"url"`
-			Headers map[string]string `json:"headers"`
-		} `json:"direct-upload"`
-	}
-	if err := json.Unmarshal(answer, &grant); err != nil || grant.SignedID == "" || grant.Direct.URL == "" {
+	var grant mock.UploadResponse
+	if err := json.Unmarshal(answer, &grant); err != nil || grant.SignedID == "" || grant.DirectUpload.URL == "" {
 		return fail(fmt.Errorf("signed upload: answer lacks signed-id or direct-upload.url: %.200s", answer))
 	}
 
 	// Upload the bytes with exactly the headers the grant lists.
 	code, answer, err = c.send(ctx, "upload", &st, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodPut, grant.Direct.URL, bytes.NewReader(data))
+		req, err := http.NewRequest(http.MethodPut, grant.DirectUpload.URL, bytes.NewReader(data))
 		if err != nil {
 			return nil, err
 		}
-		for k, v := range grant.Direct.Headers {
+		for k, v := range grant.DirectUpload.Headers {
 			req.Header.Set(k, v)
 		}
 		return req, nil
@@ -282,19 +276,12 @@ func (c *fishialClient) recognise(ctx context.Context, job photoJob, tokens toke
 
 	// Recognise.
 	answer, err = c.authorized(ctx, "recognition", tokens, &tok, &st, func() (*http.Request, error) {
-		return http.NewRequest(http.MethodGet, c.ep.API+"/v1/recognition/image?q="+url.QueryEscape(grant.SignedID), nil)
+		return http.NewRequest(http.MethodGet, c.ep.API+mock.PathRecognition+"?"+mock.ParamSignedID+"="+url.QueryEscape(grant.SignedID), nil)
 	})
 	if err != nil {
 		return fail(err)
 	}
-	var rec struct {
-		Results []struct {
-			Species []struct {
-				Name     string  `json:"name"`
-				Accuracy float64 `json:"accuracy"`
-			} `json:"species"`
-		} `json:"results"`
-	}
+	var rec mock.RecognitionResponse
 	if err := json.Unmarshal(answer, &rec); err != nil {
 		return fail(fmt.Errorf("recognition: %w", err))
 	}
@@ -307,7 +294,7 @@ func (c *fishialClient) recognise(ctx context.Context, job photoJob, tokens toke
 
 // perImageTokens fetches a new token for every call, as the study's
 // sequential script did.
-type perImageTokens struct{ c *fishialClient }
+type perImageTokens struct{ c *apiClient }
 
 func (p perImageTokens) Token(ctx context.Context, st *flowStats) (string, error) {
 	tok, _, err := p.c.fetchToken(ctx, st)
@@ -319,7 +306,7 @@ func (perImageTokens) Stale(context.Context, string) {}
 // localTokens is one token shared by the goroutines of a process: the
 // first caller fetches it holding the lock, the others wait on the lock.
 type localTokens struct {
-	c     *fishialClient
+	c     *apiClient
 	mu    sync.Mutex
 	tok   string
 	until time.Time

@@ -1,0 +1,121 @@
+package fishial
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mock "perflab/server/fishial"
+)
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		h    string
+		want time.Duration
+	}{
+		{"2", 2 * time.Second},
+		{"0.02", 20 * time.Millisecond},
+		{"0", 0},
+		{"Wed, 01 May 2024 12:00:03 GMT", 3 * time.Second},
+		{"", time.Second},
+		{"soon", time.Second},
+	}
+	for _, c := range cases {
+		if got := retryAfter(c.h, now); got != c.want {
+			t.Errorf("retryAfter(%q) = %v, want %v", c.h, got, c.want)
+		}
+	}
+}
+
+// testBench is a mock and a photo bucket for client tests.
+func testBench(t *testing.T, cfg mock.Config, images int) (*mock.Server, *apiClient, []photoJob) {
+	t.Helper()
+	m, err := mock.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ims := Images(images)
+	b, err := startPhotoBucket(ims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	id, secret := m.Credentials()
+	c := newAPIClient(Endpoints{Auth: m.URL(), API: m.URL()}, id, secret)
+	var jobs []photoJob
+	for i, im := range ims {
+		jobs = append(jobs, photoJob{Image: i, Name: im.Name, URL: b.url + "/photos/" + im.Name})
+	}
+	return m, c, jobs
+}
+
+// staleOnce hands out a token the service will refuse, then real ones.
+type staleOnce struct {
+	inner  tokenSource
+	mu     sync.Mutex
+	stales int
+}
+
+func (s *staleOnce) Token(ctx context.Context, st *flowStats) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stales == 0 {
+		return "eyJhbGciOiJIUzI1NiJ9.e30.forged", nil
+	}
+	return s.inner.Token(ctx, st)
+}
+
+func (s *staleOnce) Stale(ctx context.Context, tok string) {
+	s.mu.Lock()
+	s.stales++
+	s.mu.Unlock()
+}
+
+func TestClientFlowRecognisesAndRecoversFrom401(t *testing.T) {
+	m, c, jobs := testBench(t, mock.Config{TimeScale: 0.01}, 2)
+	src := &staleOnce{inner: &localTokens{c: c}}
+	res, err := c.recognise(context.Background(), jobs[1], src, "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.stales != 1 {
+		t.Fatalf("token reported stale %d times, want once (the forged one)", src.stales)
+	}
+	im := Images(2)[1]
+	b, err := m.Lookup(res.SignedID)
+	if err != nil || res.MD5 != im.MD5() || b.Checksum != im.MD5() || !b.Uploaded || res.Species == "" || res.Image != 1 {
+		t.Fatalf("result %+v, blob %+v (%v): want image 1's MD5, uploaded, with a species", res, b, err)
+	}
+	if st := m.Stats(); st.Unauthorized != 1 || st.Tokens != 1 {
+		t.Fatalf("mock stats %+v: want the forged token refused once and one real token", st)
+	}
+}
+
+func TestClientRefusesExpiredTokensWithoutLooping(t *testing.T) {
+	_, c, jobs := testBench(t, mock.Config{TimeScale: 0.01, TokenTTL: -time.Minute}, 1)
+	_, err := c.recognise(context.Background(), jobs[0], &localTokens{c: c}, "w")
+	var se *statusError
+	if !errors.As(err, &se) || se.status != 401 || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("error %v: want the service's 401 about an expired token after one retry", err)
+	}
+}
+
+func TestClientCountsEvery429(t *testing.T) {
+	m, c, jobs := testBench(t, mock.Config{TimeScale: 0.01, Prob429: 0.4, Seed: 3}, 6)
+	retries := 0
+	for _, j := range jobs {
+		res, err := c.recognise(context.Background(), j, perImageTokens{c}, "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		retries += res.Retries429
+	}
+	if st := m.Stats(); retries == 0 || int64(retries) != st.TooMany || st.Recognitions != 6 {
+		t.Fatalf("client counted %d retries, mock sent %d 429s and answered %d recognitions; want equal, nonzero, 6", retries, st.TooMany, st.Recognitions)
+	}
+}

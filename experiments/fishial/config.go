@@ -1,0 +1,147 @@
+package fishial
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	mock "perflab/server/fishial"
+	"perflab/server/redisconn"
+)
+
+// The strategies: four ways to call the API, as the study ran them.
+const (
+	StrategySequential   = "sequential"   // one process, one thread, a token per image
+	StrategyMultiprocess = "multiprocess" // P processes, a shared queue, one token under a lock
+	StrategyDistributed  = "distributed"  // N nodes sharing only a Redis
+	StrategyAsync        = "async"        // one process, one thread, every image in flight
+)
+
+// Strategies are the strategies in the study's order, slowest
+// first; runs always follow this order.
+var Strategies = []string{StrategySequential, StrategyMultiprocess, StrategyDistributed, StrategyAsync}
+
+// Config is one race. DefaultConfig is the study's.
+type Config struct {
+	Images     int      // photos to recognise
+	TimeScale  float64  // multiplies the mock API's latencies
+	Strategies []string // subset of Strategies
+	Processes  int      // multiprocess: OS processes
+	Nodes      int      // distributed: nodes
+	Prob429    float64  // chance the mock answers an API call with 429
+	Redis      string   // distributed: "embedded" (or empty) or redis://host:port[/db]
+}
+
+// Bounds of Config, checked by Validate.
+const (
+	MaxImages    = 1000
+	MaxScale     = 10
+	MaxProcesses = 64
+	MaxNodes     = 64
+)
+
+// DefaultConfig is the study's race: 40 images at the mock's real
+// latencies, all four strategies, 4 processes, 16 nodes, embedded Redis.
+func DefaultConfig() Config {
+	return Config{
+		Images:     40,
+		TimeScale:  1,
+		Strategies: slices.Clone(Strategies),
+		Processes:  4,
+		Nodes:      16,
+		Redis:      "embedded",
+	}
+}
+
+// Validate names the flag at fault and what it accepts.
+func (c Config) Validate() error {
+	switch {
+	case c.Images < 1 || c.Images > MaxImages:
+		return fmt.Errorf("--images must be 1..%d (got %d)", MaxImages, c.Images)
+	case math.IsNaN(c.TimeScale) || c.TimeScale <= 0 || c.TimeScale > MaxScale:
+		return fmt.Errorf("--time-scale must be above 0 and at most %d (got %g); 1 is the study's latencies, 0.1 ten times faster", MaxScale, c.TimeScale)
+	case len(c.Strategies) == 0:
+		return fmt.Errorf("--strategies is empty; choose from %s", strings.Join(Strategies, ","))
+	case c.Processes < 1 || c.Processes > MaxProcesses:
+		return fmt.Errorf("--processes must be 1..%d (got %d)", MaxProcesses, c.Processes)
+	case c.Nodes < 1 || c.Nodes > MaxNodes:
+		return fmt.Errorf("--nodes must be 1..%d (got %d)", MaxNodes, c.Nodes)
+	case math.IsNaN(c.Prob429) || c.Prob429 < 0 || c.Prob429 >= 1:
+		return fmt.Errorf("--fishial-429 must be at least 0 and below 1 (got %g): it is the chance that an API call is answered 429", c.Prob429)
+	}
+	seen := map[string]bool{}
+	for _, s := range c.Strategies {
+		if !slices.Contains(Strategies, s) {
+			return fmt.Errorf("--strategies: unknown strategy %q; choose from %s", s, strings.Join(Strategies, ","))
+		}
+		if seen[s] {
+			return fmt.Errorf("--strategies names %s twice", s)
+		}
+		seen[s] = true
+	}
+	if c.Redis != "" && c.Redis != "embedded" {
+		if _, err := redisconn.ParseURL(c.Redis, raceRedis); err != nil {
+			return fmt.Errorf("--redis %q: %v; give embedded or redis://host:port", c.Redis, err)
+		}
+	}
+	return nil
+}
+
+// ordered returns the chosen strategies in the study's order.
+func (c Config) ordered() []string {
+	out := make([]string, 0, len(c.Strategies))
+	for _, s := range Strategies {
+		if slices.Contains(c.Strategies, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Workers is how many processes or nodes a strategy runs (threads for
+// the one-process strategies).
+func (c Config) Workers(strategy string) int {
+	switch strategy {
+	case StrategyMultiprocess:
+		return c.Processes
+	case StrategyDistributed:
+		return c.Nodes
+	}
+	return 1
+}
+
+// Latencies are the mock API's waits at this config's time scale.
+func (c Config) Latencies() mock.Latencies {
+	return mock.StudyLatencies().Scaled(c.TimeScale)
+}
+
+// Ideal is the strategy's best possible wall time against the mock.
+func (c Config) Ideal(strategy string) time.Duration {
+	return Ideal(strategy, c.Images, c.Workers(strategy), c.Latencies())
+}
+
+// Ideal is a strategy's wall time with zero overhead, from the
+// API's latencies and the strategy's shape:
+//
+//	sequential:   images x (token + chain)          token fetched per image
+//	multiprocess: token + ceil(images/P) x chain    one shared token
+//	distributed:  token + ceil(images/N) x (chain + network)
+//	async:        token + chain                     every image at once
+//
+// where chain is signed upload + upload + recognition.
+func Ideal(strategy string, images, workers int, lat mock.Latencies) time.Duration {
+	rounds := func(w int) time.Duration { return time.Duration((images + w - 1) / w) }
+	switch strategy {
+	case StrategySequential:
+		return time.Duration(images) * (lat.Token + lat.PerImage())
+	case StrategyMultiprocess:
+		return lat.Token + rounds(workers)*lat.PerImage()
+	case StrategyDistributed:
+		return lat.Token + rounds(workers)*(lat.PerImage()+lat.Network)
+	case StrategyAsync:
+		return lat.Token + lat.PerImage()
+	}
+	return 0
+}
