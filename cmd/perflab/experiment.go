@@ -42,7 +42,7 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 	if err := checkRecordPath(o.record); err != nil {
 		return err
 	}
-	outs, closeOuts, err := openOutputs(o.record, stdout, stderr, "summary", "study")
+	outs, closeOuts, err := openOutputs(o.record, "csv", stdout, stderr, "summary", "study")
 	if err != nil {
 		return err
 	}

@@ -67,22 +67,19 @@ func runFishial(o *options, stdout, stderr io.Writer) error {
 	if err := checkRecordPath(o.record); err != nil {
 		return err
 	}
-	f, err := createRecord(o.record)
+	outs, closeOuts, err := openOutputs(o.record, "fishial-csv", stdout, stderr, "fishial-table")
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	rows, err := fishial.NewCSV(f)
-	if err != nil {
-		return fmt.Errorf("--record %s: %w", o.record, err)
-	}
+	defer closeOuts()
 	ctx, cancel := signalContext()
 	defer cancel()
 
 	fmt.Fprintf(stderr, "perflab: Fishial race, %d images at time-scale %g: %s\n", c.Images, c.TimeScale, strings.Join(c.Strategies, ", "))
+	outs.Write(fishial.Start{Config: c})
 	tty := isTerminal(stderr)
-	results, err := fishial.Run(ctx, c, false, func(p fishial.Progress) {
-		rows.Progress(p)
+	_, err = fishial.Run(ctx, c, false, func(p fishial.Progress) {
+		outs.Write(p)
 		switch {
 		case p.Result != nil:
 			if tty {
@@ -96,20 +93,15 @@ func runFishial(o *options, stdout, stderr io.Writer) error {
 	if tty {
 		fmt.Fprint(stderr, "\r\x1b[K")
 	}
-	if werr := rows.Err(); werr != nil {
-		fmt.Fprintf(stderr, "perflab: writing %s: %v\n", o.record, werr)
-	}
 	interrupted := ctx.Err() != nil
-	if err != nil && !interrupted {
-		if len(results) > 0 {
-			fishial.WriteTable(stdout, c, results)
-		}
-		return failedError{err.Error()}
-	}
 	if interrupted {
 		fmt.Fprintln(stderr, "perflab: interrupted; the table covers the strategies that finished")
 	}
-	return fishial.WriteTable(stdout, c, results)
+	werr := closeOuts()
+	if err != nil && !interrupted {
+		return failedError{err.Error()}
+	}
+	return werr
 }
 
 // bar is a text progress bar n/total wide w.

@@ -9,11 +9,11 @@ import (
 	"perflab/experiments"
 )
 
-// openOutputs makes a headless run's outputs: the CSV into record (when
-// given), the progress line on stderr when it is a terminal, and the named
-// stdout formats. Close the result once: it reports write errors and
-// closes the record file; calling it again does nothing.
-func openOutputs(record string, stdout, stderr io.Writer, formats ...string) (*report.Outputs, func() error, error) {
+// openOutputs makes a headless run's outputs: recordFormat into record
+// (when given), the progress line on stderr when it is a terminal, and the
+// named stdout formats. Close the result once: it reports write errors
+// and closes the record file; calling it again does nothing.
+func openOutputs(record, recordFormat string, stdout, stderr io.Writer, formats ...string) (*report.Outputs, func() error, error) {
 	outs := &report.Outputs{}
 	var file io.Closer
 	add := func(name string, w io.Writer) error {
@@ -30,7 +30,7 @@ func openOutputs(record string, stdout, stderr io.Writer, formats ...string) (*r
 			return nil, nil, err
 		}
 		file = f
-		if err := add("csv", f); err != nil {
+		if err := add(recordFormat, f); err != nil {
 			f.Close()
 			return nil, nil, fmt.Errorf("--record %s: %w", record, err)
 		}
@@ -74,7 +74,7 @@ type headlessRun struct {
 // on stderr when it is a terminal, CSV rows as they are measured, and the
 // summary on stdout. Every request failing is a failed run.
 func headless(r headlessRun, stdout, stderr io.Writer) error {
-	outs, closeOuts, err := openOutputs(r.record, stdout, stderr, "summary")
+	outs, closeOuts, err := openOutputs(r.record, "csv", stdout, stderr, "summary")
 	if err != nil {
 		return err
 	}

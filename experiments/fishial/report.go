@@ -7,7 +7,21 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"perflab/engine/report"
 )
+
+func init() {
+	report.Register(report.Format{Name: "fishial-csv", Help: "the race as CSV: a progress row per image, a summary row per strategy",
+		New: func(d report.Dest) (report.Output, error) { return NewCSV(d.W) }})
+	report.Register(report.Format{Name: "fishial-table", Help: "the race beside the study's table, and the lesson",
+		New: func(d report.Dest) (report.Output, error) { return &table{w: d.W}, nil }})
+}
+
+// Start is the event that opens a race's record: the race's
+// configuration, which the table states. Each Progress of the race
+// follows as its own event.
+type Start struct{ Config Config }
 
 // Columns are the Fishial CSV columns, in the contract's order.
 var Columns = []string{"kind", "strategy", "images", "workers", "seconds", "ideal_seconds", "speedup", "cpu_seconds", "images_per_cpu_second"}
@@ -46,6 +60,17 @@ func (c *CSV) Summary(r Result) error {
 		num(r.Seconds, 3), num(r.IdealSeconds, 3), num(r.Speedup, 2), num(r.CPUSeconds, 3), num(r.ImagesPerCPUSecond, 1)})
 }
 
+// Write writes the rows of a race's Progress events.
+func (c *CSV) Write(ev report.Event) error {
+	if p, ok := ev.(Progress); ok {
+		return c.Progress(p)
+	}
+	return nil
+}
+
+// Close reports the first write error; the caller owns the file.
+func (c *CSV) Close() error { return c.Err() }
+
 // Err is the first write error, if any.
 func (c *CSV) Err() error {
 	c.mu.Lock()
@@ -83,6 +108,33 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// table prints the race beside the study's table when the race's record
+// closes, with the strategies that finished.
+type table struct {
+	w       io.Writer
+	config  *Config
+	results []Result
+}
+
+func (t *table) Write(ev report.Event) error {
+	switch ev := ev.(type) {
+	case Start:
+		t.config = &ev.Config
+	case Progress:
+		if ev.Result != nil {
+			t.results = append(t.results, *ev.Result)
+		}
+	}
+	return nil
+}
+
+func (t *table) Close() error {
+	if t.config == nil || len(t.results) == 0 {
+		return nil
+	}
+	return WriteTable(t.w, *t.config, t.results)
 }
 
 // WriteTable prints the measured race beside the study's table,
