@@ -27,6 +27,8 @@ type Experiment struct {
 	// Study are the study's measurements for configurations it ran, in
 	// the order it ran them, which the dashboard's study sweep replays.
 	Study []StudyCell
+	// Claims are the study's conclusions that a sweep with repeats tests.
+	Claims []Claim
 }
 
 // Plan is an experiment's load: the study's virtual users, think time and

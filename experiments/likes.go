@@ -40,6 +40,11 @@ var Likes = &Experiment{
 	},
 	// SEED.md, experiment 2: k6, 50 VUs, 30 s. The uncached runs used the
 	// N+1 view; the cached ones the prefetching one behind the cache.
+	Claims: []Claim{
+		{Text: "more workers do not help", Knob: "workers", From: "min", To: "max", When: Settings{"cache": "off"}, Slower: true},
+		{Text: "async is slower than sync at 4 workers", Knob: "mode", From: "sync", To: "async", When: Settings{"workers": "4", "cache": "off"}, Slower: true},
+		{Text: "the cache cuts latency", Knob: "cache", From: "off", To: "on"},
+	},
 	Study: []StudyCell{
 		likesCell("sync", "1", "off", 100.58, 48.96, 215.89, 353.07, 2230, 41.54),
 		likesCell("sync", "2", "off", 96.37, 40.28, 150.94, 220.58, 2360, 41.61),

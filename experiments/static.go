@@ -27,6 +27,7 @@ var Static = &Experiment{
 		},
 	},
 	// SEED.md, experiment 1: k6, 100 VUs, 2 min.
+	Claims: []Claim{{Text: "offload cuts latency", Knob: "offload", From: "off", To: "on"}},
 	Study: []StudyCell{
 		{When: Settings{"offload": "off"}, Under: djangoCosts, Label: "served by the instance",
 			Mean: ms(41.44), P50: ms(32.57), P90: ms(60.25), Max: ms(539.83), RPS: 183.72},

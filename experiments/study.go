@@ -3,7 +3,6 @@ package experiments
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -91,64 +90,104 @@ func (e *Experiment) StudyRuns() []Settings {
 func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 
 func init() {
-	report.Register(report.Format{Name: "study", Help: "each run's figures beside the study's for the same configuration", New: func(d report.Dest) (report.Output, error) {
+	report.Register(report.Format{Name: "study", Help: "each configuration's figures beside the study's, and with repeats the study's conclusions tested", New: func(d report.Dest) (report.Output, error) {
 		return &studyTable{w: d.W}, nil
 	}})
 }
 
-// studyTable prints, when the session closes, each run's figures for the
-// experiment's measured step beside the study's figures for the same
-// configuration, where the study measured it.
+// studyTable prints, when the session closes, each configuration's
+// figures for the experiment's measured step beside the study's figures
+// for the same configuration, where the study measured it. With repeats,
+// the figures are medians with 95% intervals, and the study's conclusions
+// that the session can test are tested.
 type studyTable struct {
-	w    io.Writer
-	exp  *Experiment
+	w   io.Writer
+	exp *Experiment
+	rep report.Repeated
+	// runs are the runs in the order they ended, for a session without
+	// repeats: one row each, numbered as run.
 	runs []studyRow
 }
 
 type studyRow struct {
 	config   string
 	settings Settings
-	final    *engine.Snapshot
+	final    engine.Figures
 }
 
 func (t *studyTable) Write(ev report.Event) error {
-	switch ev := ev.(type) {
-	case report.Begin:
-		t.exp, _ = ByName(ev.Labels.Experiment)
-		t.runs = append(t.runs, studyRow{config: ev.Config, settings: Settings(ev.Settings)})
-	case *engine.Snapshot:
-		if ev.Done && len(t.runs) > 0 {
-			t.runs[len(t.runs)-1].final = ev
-		}
+	if b, ok := ev.(report.Begin); ok {
+		t.exp, _ = ByName(b.Labels.Experiment)
+	}
+	if t.rep.Add(ev) {
+		c := t.rep.Current()
+		t.runs = append(t.runs, studyRow{config: c.Config, settings: Settings(c.Settings), final: c.Finals[len(c.Finals)-1]})
 	}
 	return nil
 }
 
 func (t *studyTable) Close() error {
-	if t.exp == nil || !slices.ContainsFunc(t.runs, func(r studyRow) bool { return r.final != nil }) {
+	if t.exp == nil || len(t.runs) == 0 {
 		return nil
 	}
 	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(&b, "\n%s experiment, perflab beside the seed (ms, req/s)\n", t.exp.Name)
+	if t.rep.MaxRuns() > 1 {
+		t.repeated(&b)
+	} else {
+		t.single(&b)
+	}
+	_, err := io.WriteString(t.w, b.String())
+	return err
+}
+
+// single is the table of a session that ran each configuration once.
+func (t *studyTable) single(b *strings.Builder) {
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(b, "\n%s experiment, perflab beside the seed (ms, req/s)\n", t.exp.Name)
 	fmt.Fprintln(tw, "run\tconfiguration\tmean\tp50\tp90\trps\t\tseed mean\tp50\tp90\trps\t")
 	for i, r := range t.runs {
-		if r.final == nil {
-			continue
-		}
-		f := t.exp.Measured(r.final).Run
+		f := r.final
 		line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%.1f\t\t", i+1, r.config, msCell(f.Mean), msCell(f.P50), msCell(f.P90), f.RPS)
-		if seed, ok := t.exp.StudyFor(r.settings); ok {
-			line += fmt.Sprintf("%s\t%s\t%s\t%s\t", msCell(seed.Mean), msCell(seed.P50), msCell(seed.P90), rpsCell(seed.RPS))
-		} else {
-			line += "-\t-\t-\t-\t  " + t.exp.StudyGap(r.settings)
-		}
+		line += t.studyCells(r.settings)
 		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
 	b.WriteString("\n")
-	_, err := io.WriteString(t.w, b.String())
-	return err
+}
+
+// repeated is the table of a session with repeats: medians with their
+// intervals beside the study, then the study's conclusions tested.
+func (t *studyTable) repeated(b *strings.Builder) {
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(b, "\n%s experiment, perflab's medians across runs with 95%% intervals, beside the seed (ms, req/s)\n", t.exp.Name)
+	fmt.Fprintln(tw, "run\tconfiguration\tn\tmean\tp50\tp90\tp99\trps\t\tseed mean\tp50\tp90\trps\t")
+	for _, c := range t.rep.Configs {
+		line := fmt.Sprintf("%d\t%s\t%d\t", c.Run, c.Config, len(c.Finals))
+		for _, f := range report.Figures {
+			line += report.MedianCell(c.Values(f)) + "\t"
+		}
+		line += "\t" + t.studyCells(Settings(c.Settings))
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
+	if note := t.rep.IntervalNote(); note != "" {
+		b.WriteString(note + "\n")
+	}
+	if lines := t.exp.testClaims(&t.rep); len(lines) > 0 {
+		b.WriteString("\nThe study's conclusions, tested on the mean latency (Mann-Whitney U, 5% level):\n")
+		for _, l := range lines {
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	b.WriteString("\n")
+}
+
+// studyCells are the study's figures for settings, or why there are none.
+func (t *studyTable) studyCells(s Settings) string {
+	if seed, ok := t.exp.StudyFor(s); ok {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t", msCell(seed.Mean), msCell(seed.P50), msCell(seed.P90), rpsCell(seed.RPS))
+	}
+	return "-\t-\t-\t-\t  " + t.exp.StudyGap(s)
 }
 
 func msCell(d time.Duration) string {

@@ -3,6 +3,7 @@ package experiments
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -82,6 +83,13 @@ const Warmup = 3 * time.Second
 // the dashboard's study sweep.
 type Sweep struct {
 	Runs []Settings
+	// Repeat runs every configuration that many times (0 counts as 1),
+	// interleaved: A B C A B C, so that drift on the machine hits every
+	// configuration alike.
+	Repeat int
+	// Shuffle, when set, shuffles the order of the configurations within
+	// each round.
+	Shuffle *rand.Rand
 	// Axes are the swept knobs; a run's Config names only them (all live
 	// knobs when nothing was swept).
 	Axes []Axis
@@ -95,71 +103,110 @@ type Sweep struct {
 	// Prepare, if set, sees each run's generator before it starts, the
 	// warm-ups' too (to observe it, or pause it).
 	Prepare func(gen *engine.Generator)
-	// OnRun, if set, hears of each configuration as it starts (Final nil)
-	// and as its measured run ends.
+	// OnRun, if set, hears of each run as it starts (Final nil) and as
+	// its measured part ends.
 	OnRun func(RunInfo)
 }
 
-// RunInfo is one configuration of a sweep.
+// RunInfo is one run of a sweep: one repeat of one configuration.
 type RunInfo struct {
-	Index, Total int // Index counts from 0
+	Index, Total int // the configuration, counting from 0, of Total
+	Repeat       int // counting from 1
+	Seq, Runs    int // the run's place in the whole schedule, from 0, of Runs
 	Settings     Settings
 	Config       string // the configuration in words
 	Warmup       time.Duration
 	Final        *engine.Snapshot // the measured run's last snapshot, once it ended
 }
 
-// RunResult is one configuration's whole-run figures.
+// RunResult is one run's whole-run figures.
 type RunResult struct {
+	Index    int // the configuration, counting from 0
+	Repeat   int // counting from 1
 	Settings Settings
 	Final    *engine.Snapshot
 }
 
-// Sweep runs sw's configurations in order, reconfiguring the twin live
-// between them, with a warm-up before each when there is more than one.
-// It stops early when ctx ends and returns the runs measured so far.
+// Schedule is the order of a sweep's runs: rounds of every configuration,
+// each round in order or shuffled.
+func (sw Sweep) Schedule() []RunInfo {
+	repeat := max(1, sw.Repeat)
+	var runs []RunInfo
+	for r := 1; r <= repeat; r++ {
+		order := make([]int, len(sw.Runs))
+		for i := range order {
+			order[i] = i
+		}
+		if sw.Shuffle != nil {
+			sw.Shuffle.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		for _, i := range order {
+			runs = append(runs, RunInfo{Index: i, Total: len(sw.Runs), Repeat: r, Settings: sw.Runs[i]})
+		}
+	}
+	for i := range runs {
+		runs[i].Seq, runs[i].Runs = i, len(runs)
+	}
+	return runs
+}
+
+// Sweep runs sw's schedule, reconfiguring the twin live between runs,
+// with a warm-up before each when there is more than one run. It stops
+// early when ctx ends and returns the runs measured so far.
 func (s *Session) Sweep(ctx context.Context, sw Sweep) ([]RunResult, error) {
 	var results []RunResult
+	schedule := sw.Schedule()
 	warm := time.Duration(0)
-	if len(sw.Runs) > 1 {
+	if len(schedule) > 1 {
 		warm = Warmup
 	}
-	for i, settings := range sw.Runs {
+	for _, info := range schedule {
 		if ctx.Err() != nil {
 			break
 		}
-		info := RunInfo{Index: i, Total: len(sw.Runs), Settings: settings, Config: s.exp.Config(settings, sw.Axes), Warmup: warm}
-		if err := s.Configure(ctx, settings); err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return results, fmt.Errorf("run %d/%d %s: %w", i+1, len(sw.Runs), info.Config, err)
-		}
-		if sw.OnRun != nil {
-			sw.OnRun(info)
-		}
-		if warm > 0 {
-			if _, err := s.sweepRun(ctx, sw, nil, engine.Duration(warm)); err != nil && ctx.Err() == nil {
-				return results, fmt.Errorf("run %d/%d %s: warm-up: %w", i+1, len(sw.Runs), info.Config, err)
-			}
-			if ctx.Err() != nil {
-				break
-			}
-		}
-		if sw.Out != nil {
-			sw.Out.Write(report.Begin{Labels: s.exp.Labels(settings, i+1), Settings: settings, Index: i, Total: len(sw.Runs), Config: info.Config})
-		}
-		final, err := s.sweepRun(ctx, sw, sw.Out, sw.Opts...)
+		info.Config, info.Warmup = s.exp.Config(info.Settings, sw.Axes), warm
+		final, err := s.sweepOne(ctx, sw, info)
 		if err != nil {
-			return results, fmt.Errorf("run %d/%d %s: %w", i+1, len(sw.Runs), info.Config, err)
+			if ctx.Err() != nil {
+				break
+			}
+			return results, fmt.Errorf("run %d/%d %s: %w", info.Seq+1, info.Runs, info.Config, err)
 		}
-		results = append(results, RunResult{Settings: settings, Final: final})
+		if final == nil {
+			break // interrupted during the warm-up
+		}
+		results = append(results, RunResult{Index: info.Index, Repeat: info.Repeat, Settings: info.Settings, Final: final})
 		info.Final = final
 		if sw.OnRun != nil {
 			sw.OnRun(info)
 		}
 	}
 	return results, nil
+}
+
+// sweepOne configures the twin for one run, warms it up and measures it.
+func (s *Session) sweepOne(ctx context.Context, sw Sweep, info RunInfo) (*engine.Snapshot, error) {
+	if err := s.Configure(ctx, info.Settings); err != nil {
+		return nil, err
+	}
+	if sw.OnRun != nil {
+		sw.OnRun(info)
+	}
+	if info.Warmup > 0 {
+		if _, err := s.sweepRun(ctx, sw, nil, engine.Duration(info.Warmup)); err != nil && ctx.Err() == nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+	}
+	if sw.Out != nil {
+		labels := s.exp.Labels(info.Settings, info.Index+1)
+		labels.Repeat = info.Repeat
+		sw.Out.Write(report.Begin{Labels: labels, Settings: info.Settings, Index: info.Seq, Total: info.Runs,
+			Config: info.Config, Measured: s.exp.Plan.Measured, Repeats: max(1, sw.Repeat)})
+	}
+	return s.sweepRun(ctx, sw, sw.Out, sw.Opts...)
 }
 
 // sweepRun is one run of a sweep, its snapshots to out when it is set.

@@ -30,7 +30,11 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	runs := experiments.Runs(settings, axes)
 	if o.record == "" {
+		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}); f != "" {
+			return usagef("%s runs headless; give --record FILE", f)
+		}
 		if len(o.sweeps) > 0 && !isTerminal(stdout) {
 			return usagef("--sweep needs --record FILE (or a terminal for the dashboard)")
 		}
@@ -40,6 +44,10 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 		return dashboard(o, stdout, stderr)
 	}
 	if err := checkRecordPath(o.record); err != nil {
+		return err
+	}
+	plan, err := parseRepeat(o, len(runs), stderr)
+	if err != nil {
 		return err
 	}
 	outs, closeOuts, err := openOutputs(o.record, "csv", stdout, stderr, "summary", "study")
@@ -56,14 +64,16 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 	}
 	defer sess.Close()
 
-	runs := experiments.Runs(settings, axes)
 	results, err := sess.Sweep(ctx, experiments.Sweep{
-		Runs: runs, Axes: axes, Model: model, Opts: opts, Out: outs,
+		Runs: runs, Repeat: plan.repeat, Shuffle: plan.shuffle, Axes: axes, Model: model, Opts: opts, Out: outs,
 		OnRun: func(r experiments.RunInfo) {
 			if r.Final != nil {
 				return
 			}
-			label := fmt.Sprintf("run %d/%d  %s", r.Index+1, r.Total, e.Describe(r.Settings))
+			label := fmt.Sprintf("run %d/%d  %s", r.Seq+1, r.Runs, e.Describe(r.Settings))
+			if plan.repeat > 1 {
+				label += fmt.Sprintf("  (repeat %d/%d)", r.Repeat, plan.repeat)
+			}
 			if r.Warmup > 0 {
 				fmt.Fprintf(stderr, "perflab: %s  (warming up %s)\n", label, r.Warmup)
 			} else {
@@ -75,7 +85,7 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 		return failedError{err.Error()}
 	}
 	if ctx.Err() != nil {
-		fmt.Fprintf(stderr, "perflab: interrupted; %d of %d runs measured, all recorded in %s\n", len(results), len(runs), o.record)
+		fmt.Fprintf(stderr, "perflab: interrupted; %d of %d runs measured, all recorded in %s\n", len(results), len(runs)*plan.repeat, o.record)
 	}
 	if err := closeOuts(); err != nil {
 		return err

@@ -63,18 +63,21 @@ func openOutputs(record, recordFormat string, stdout, stderr io.Writer, formats 
 	return outs, closeAll, nil
 }
 
-// headlessRun is one load run without the dashboard.
+// headlessRun is a load run without the dashboard, repeated repeat
+// times, each on a new generator.
 type headlessRun struct {
-	gen    *engine.Generator
+	newGen func() (*engine.Generator, error)
+	repeat int
 	record string // CSV path, or empty
 	target string // what the run drives, for the opening line
 }
 
-// headless runs the generator to its end (or Ctrl-C), with a progress line
-// on stderr when it is a terminal, CSV rows as they are measured, and the
-// summary on stdout. Every request failing is a failed run.
+// headless runs the generator to its end (or Ctrl-C), repeat times, with a
+// progress line on stderr when it is a terminal, CSV rows as they are
+// measured, and the summary (or, repeated, the medians with intervals) on
+// stdout. A run where every request failed is a failed run.
 func headless(r headlessRun, stdout, stderr io.Writer) error {
-	outs, closeOuts, err := openOutputs(r.record, "csv", stdout, stderr, "summary")
+	outs, closeOuts, err := openOutputs(r.record, "csv", stdout, stderr, "summary", "repeats")
 	if err != nil {
 		return err
 	}
@@ -82,25 +85,42 @@ func headless(r headlessRun, stdout, stderr io.Writer) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 
-	fmt.Fprintln(stderr, describeLoad(r.target, r.gen.Load(), r.gen.Duration()))
-	outs.Write(report.Begin{Labels: report.Labels{}, Total: 1})
-	r.gen.Observe(outs.Snapshot)
-	final, err := r.gen.Run(ctx)
-	if err != nil {
-		return failedError{err.Error()}
+	var finals []*engine.Snapshot
+	for i := range max(1, r.repeat) {
+		if ctx.Err() != nil {
+			break
+		}
+		gen, err := r.newGen()
+		if err != nil {
+			return usagef("%v", err)
+		}
+		line := describeLoad(r.target, gen.Load(), gen.Duration())
+		if r.repeat > 1 {
+			line += fmt.Sprintf(" (run %d/%d)", i+1, r.repeat)
+		}
+		fmt.Fprintln(stderr, line)
+		outs.Write(report.Begin{Labels: report.Labels{Run: 1, Repeat: i + 1}, Index: i, Total: r.repeat, Repeats: r.repeat})
+		gen.Observe(outs.Snapshot)
+		final, err := gen.Run(ctx)
+		if err != nil {
+			return failedError{err.Error()}
+		}
+		finals = append(finals, final)
 	}
 	if ctx.Err() != nil {
-		fmt.Fprintln(stderr, "perflab: interrupted; the figures cover the run so far")
+		fmt.Fprintln(stderr, "perflab: interrupted; the figures cover the runs so far")
 	}
 	if err := closeOuts(); err != nil {
 		return err
 	}
-	all := final.All.Run
-	switch {
-	case all.Requests == 0:
-		return failedError{"no request completed"}
-	case all.Errors == all.Requests:
-		return failedError{fmt.Sprintf("every request failed (%d of %d)", all.Errors, all.Requests)}
+	for _, final := range finals {
+		all := final.All.Run
+		switch {
+		case all.Requests == 0:
+			return failedError{"no request completed"}
+		case all.Errors == all.Requests:
+			return failedError{fmt.Sprintf("every request failed (%d of %d)", all.Errors, all.Requests)}
+		}
 	}
 	return nil
 }

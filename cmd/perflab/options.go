@@ -17,10 +17,13 @@ import (
 // options are the root command's flags, as given.
 type options struct {
 	// what to run
-	url        string
-	experiment string
-	record     string
-	sweeps     listFlag
+	url         string
+	experiment  string
+	record      string
+	sweeps      listFlag
+	repeat      int
+	shuffle     bool
+	shuffleSeed uint64
 
 	// load
 	vus         int
@@ -65,7 +68,7 @@ type flagGroup struct {
 
 // The root's flag groups; every flag the root accepts is in one.
 var (
-	runFlags     = flagGroup{"What to run", []string{"experiment", "url", "record", "sweep"}}
+	runFlags     = flagGroup{"What to run", []string{"experiment", "url", "record", "sweep", "repeat", "shuffle", "shuffle-seed"}}
 	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "timeout", "max-in-flight"}}
 	requestFlags = flagGroup{"Request (with --url)", []string{"method", "header", "body", "insecure"}}
 	fishialFlags = flagGroup{"Fishial race (--experiment fishial)", []string{"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}}
@@ -145,6 +148,9 @@ func newRootFlags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.url, "url", "", "drive load at this `URL` (http or https) instead of the twin")
 	fs.StringVar(&o.record, "record", "", "run headless and write CSV rows to `FILE`")
 	fs.Var(&o.sweeps, "sweep", "run every combination of `knob=v1,v2,...` (repeatable; needs --record)")
+	fs.IntVar(&o.repeat, "repeat", 1, "run every configuration `N` times, interleaved, and give medians with 95% intervals (needs --record)")
+	fs.BoolVar(&o.shuffle, "shuffle", false, "shuffle the order of the configurations in each round of --repeat; the seed is printed")
+	fs.Uint64Var(&o.shuffleSeed, "shuffle-seed", 0, "shuffle with seed `S` (a run printed it), to repeat an order")
 
 	fs.IntVar(&o.vus, "vus", 0, "closed model: `N` virtual users, each looping the scenario")
 	fs.DurationVar(&o.think, "think", 0, "closed model: pause `D` between a user's iterations")

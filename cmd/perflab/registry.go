@@ -62,6 +62,10 @@ var subcommands = map[string]subcommand{
 		summary: "run the reference twin alone, for k6, wrk or curl",
 		run:     runServe,
 	},
+	"compare": {
+		summary: "compare recorded runs: medians with 95% intervals, changes and p-values",
+		run:     runCompare,
+	},
 	"fishial-node": {
 		summary: "one distributed Fishial node, serving the race queue of a shared Redis",
 		run:     runFishialNode,

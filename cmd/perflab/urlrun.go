@@ -35,8 +35,8 @@ func runURL(o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	gen, err := engine.New(engine.Scenario{Steps: []engine.Step{step}}, model, opts...)
-	if err != nil {
+	scenario := engine.Scenario{Steps: []engine.Step{step}}
+	if _, err := engine.New(scenario, model, opts...); err != nil {
 		return usagef("%v", err)
 	}
 	if o.record != "" {
@@ -45,10 +45,18 @@ func runURL(o *options, stdout, stderr io.Writer) error {
 		}
 	}
 	if o.record == "" && isTerminal(stdout) {
+		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}); f != "" {
+			return usagef("%s runs headless; give --record FILE", f)
+		}
 		return dashboard(o, stdout, stderr)
 	}
+	plan, err := parseRepeat(o, 1, stderr)
+	if err != nil {
+		return err
+	}
 	return headless(headlessRun{
-		gen:    gen,
+		newGen: func() (*engine.Generator, error) { return engine.New(scenario, model, opts...) },
+		repeat: plan.repeat,
 		record: o.record,
 		target: step.Method + " " + o.url,
 	}, stdout, stderr)

@@ -26,6 +26,10 @@ var Columns = []string{
 	// latency, the max model's connections, checks and generator health.
 	"service_p50_ms", "service_p90_ms", "service_p99_ms",
 	"conns", "checks_passed", "checks_failed", "send_lag_p99_ms", "generator_cpu",
+	// Repeats: the repeat a row belongs to, and on stat rows, which
+	// statistic across the repeats of a configuration the row holds and
+	// the interval's confidence.
+	"repeat", "statistic", "confidence",
 }
 
 func init() {
@@ -48,6 +52,9 @@ type CSV struct {
 	extra  []string // knob columns after the fixed ones
 	labels Labels
 	err    error
+	// summaries are the summary rows written, for the stat rows that
+	// close a session with repeats.
+	summaries repeatRows
 }
 
 // NewCSV writes the header row to w and returns the recorder. knobColumns
@@ -60,7 +67,9 @@ func NewCSV(w io.Writer, knobColumns []string) (*CSV, error) {
 			c.extra = append(c.extra, col)
 		}
 	}
-	if err := c.write(append(slices.Clip(Columns), c.extra...)); err != nil {
+	header := append(slices.Clip(Columns), c.extra...)
+	c.summaries.header = header
+	if err := c.write(header); err != nil {
 		return nil, fmt.Errorf("write CSV header: %w", err)
 	}
 	return c, nil
@@ -77,8 +86,18 @@ func (c *CSV) Write(ev Event) error {
 	return nil
 }
 
-// Close reports the first write error; the caller owns the file.
-func (c *CSV) Close() error { return c.Err() }
+// Close writes the stat rows when some configuration ran more than once,
+// and reports the first write error; the caller owns the file.
+func (c *CSV) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, row := range c.summaries.statRows() {
+		if err := c.write(row); err != nil {
+			return err
+		}
+	}
+	return c.err
+}
 
 // SetLabels sets the configuration cells for the rows that follow.
 func (c *CSV) SetLabels(l Labels) {
@@ -116,8 +135,12 @@ func (c *CSV) rows(kind string, s *engine.Snapshot, pick func(engine.Series) (en
 	for _, series := range append([]engine.Series{s.All}, s.Steps...) {
 		lat, svc := pick(series)
 		passed, failed := checksOf(s.Checks, series.Name)
-		if err := c.write(c.row(kind, elapsed, s, series.Name, lat, svc, passed, failed)); err != nil {
+		row := c.row(kind, elapsed, s, series.Name, lat, svc, passed, failed)
+		if err := c.write(row); err != nil {
 			return err
+		}
+		if kind == "summary" {
+			c.summaries.add(row)
 		}
 	}
 	return nil
@@ -166,7 +189,8 @@ func (c *CSV) row(kind, elapsed string, s *engine.Snapshot, series string, lat, 
 	if series == engine.AllSeries {
 		cpu = strconv.FormatFloat(s.Health.CPU, 'f', 3, 64)
 	}
-	row = append(row, conns, strconv.FormatInt(passed, 10), strconv.FormatInt(failed, 10), lag, cpu)
+	row = append(row, conns, strconv.FormatInt(passed, 10), strconv.FormatInt(failed, 10), lag, cpu,
+		strconv.Itoa(max(1, l.Repeat)), "", "")
 	for _, col := range c.extra {
 		row = append(row, l.Knobs[col])
 	}

@@ -39,11 +39,17 @@ type Begin struct {
 	// Settings are the run's knob values by knob name; nil for a run with
 	// no knobs.
 	Settings map[string]string
-	// Index counts the session's runs from 0; Total is how many it plans.
+	// Index counts the session's runs from 0, every repeat of every
+	// configuration; Total is how many it plans.
 	Index, Total int
 	// Config names the run's configuration in words, e.g. "workers=4
 	// mode=sync"; "" for a run with no configuration (a --url run).
 	Config string
+	// Measured names the series whose figures are the run's result (the
+	// step an experiment measures); "" is the total, "all".
+	Measured string
+	// Repeats is how many times the session runs each configuration.
+	Repeats int
 }
 
 // Change is a knob changed live during a run, at Elapsed into it.
@@ -56,7 +62,8 @@ type Change struct {
 // Labels are the configuration cells of a run's rows: the run number, the
 // experiment and a cell per knob column. A column the run lacks is empty.
 type Labels struct {
-	Run        int
+	Run        int // numbers the configurations of a session, from 1
+	Repeat     int // numbers the repeats of a configuration, from 1
 	Experiment string
 	Knobs      map[string]string // by CSV column
 }
