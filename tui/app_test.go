@@ -53,21 +53,23 @@ func entries(f *fakeTwin, r *fakeRace) []Entry {
 }
 
 // likesRun opens likes on a w×h terminal and plays 40 s of load: a
-// baseline marked at 10 s, the cache switched on at 25 s.
+// baseline marked at 30 s (the 30 s before it), the cache switched on at
+// 35 s, then 25 s cached: the change line has intervals where the cache
+// moved a figure and ~ where it did not.
 func likesRun(t *testing.T, w, h int) (*harness, *fakeTwin) {
 	t.Helper()
 	f := newFakeTwin(testLikes, likesSettings)
 	hn := newHarness(t, Config{Entries: entries(f, newFakeRace()), Start: "likes"}, w, h)
 	hn.awaitOpened()
-	for i := 0; i < 160; i++ {
-		if i == 40 {
+	for i := 0; i < 240; i++ {
+		if i == 120 {
 			hn.press("b")
 		}
-		if i == 100 {
+		if i == 140 {
 			hn.press("c")
 			hn.await("cache on", is[changeDoneMsg])
 		}
-		hn.frame(f, snapshot(i, i > 100, f.Load()))
+		hn.frame(f, snapshot(i, i > 140, f.Load()))
 	}
 	return hn, f
 }

@@ -213,9 +213,12 @@ func (f *fakeStage) Close() error {
 func snapshot(i int, cached bool, l engine.Load) *engine.Snapshot {
 	x := float64(i)
 	d := func(msv float64) time.Duration { return time.Duration(msv * float64(time.Millisecond)) }
-	p50, p90, p99, mean, rps := 33.4+4*math.Sin(x/7), 192+30*math.Sin(x/5), 611+150*math.Sin(x/3), 152.1+10*math.Sin(x/9), 41.2+3*math.Sin(x/11)
+	// A seconds-long wave plus a jitter of each quarter second, as real
+	// per-second figures have both.
+	j := jitter(i)
+	p50, p90, p99, mean, rps := 33.4+4*math.Sin(x/7)+3*j, 192+30*math.Sin(x/5)+20*j, 611+150*math.Sin(x/3)+60*j, 152.1+10*math.Sin(x/9)+12*j, 41.2+3*math.Sin(x/11)+2*j
 	if cached {
-		p50, p90, p99, mean, rps = 27.3+2*math.Sin(x/7), 74.6+8*math.Sin(x/5), 140+20*math.Sin(x/3), 45.6+3*math.Sin(x/9), 45.7+2*math.Sin(x/11)
+		p50, p90, p99, mean, rps = 27.3+2*math.Sin(x/7)+2*j, 74.6+8*math.Sin(x/5)+6*j, 140+20*math.Sin(x/3)+15*j, 45.6+3*math.Sin(x/9)+4*j, 45.7+2*math.Sin(x/11)+2*j
 	}
 	elapsed := time.Duration(i+1) * 250 * time.Millisecond
 	reqs := int64(rps * elapsed.Seconds())
@@ -224,11 +227,21 @@ func snapshot(i int, cached bool, l engine.Load) *engine.Snapshot {
 	run := engine.Figures{Requests: reqs, Answered: reqs, RPS: 41.5, Min: d(1.9), Mean: d(149.8), P50: d(31.9),
 		P90: d(188.3), P95: d(290.1), P99: d(598), Max: d(2230)}
 	all := engine.Series{Name: engine.AllSeries, Last: last, Run: run, LastService: last, RunService: run}
+	second := 0
+	if (i+1)%4 == 0 {
+		second = (i + 1) / 4 // this snapshot closes a whole second
+	}
 	return &engine.Snapshot{
-		Elapsed: elapsed, Duration: 2 * time.Minute, Load: l, All: all, Steps: []engine.Series{all},
+		Elapsed: elapsed, Duration: 2 * time.Minute, Load: l, All: all, Steps: []engine.Series{all}, Second: second,
 		Checks: []engine.Check{{Name: "login succeeded", Step: "signin", Passed: 1}, {Name: "status was 200", Step: "likes", Passed: reqs}},
 		Health: engine.Health{AchievedRate: rps, InFlight: 6, CPU: 0.031, Cores: 1},
 	}
+}
+
+// jitter is a repeatable pseudo-random value in [-1, 1) for snapshot i.
+func jitter(i int) float64 {
+	v := math.Sin(float64(i)*12.9898) * 43758.5453
+	return 2*(v-math.Floor(v)) - 1
 }
 
 // fakeRace is a Race whose events the test sends itself.

@@ -7,27 +7,23 @@ import (
 	"time"
 
 	"perflab/engine"
-)
 
-// baseline is the figures marked with b, which every later figure is
-// compared against.
-type baseline struct {
-	figures engine.Figures
-	at      time.Duration // on the charts' clock
-}
+	"github.com/charmbracelet/x/ansi"
+)
 
 // figureColumn is one column of the figures table. Columns with a higher
 // rank number are the first to go when the panel is narrow.
 type figureColumn struct {
-	name  string
-	rank  int
-	value func(engine.Figures) float64
-	text  func(engine.Figures) string
+	name    string
+	rank    int
+	latency bool
+	value   func(engine.Figures) float64
+	text    func(engine.Figures) string
 }
 
 func latencyColumn(name string, rank int, get func(engine.Figures) time.Duration) figureColumn {
 	return figureColumn{
-		name: name, rank: rank,
+		name: name, rank: rank, latency: true,
 		value: func(f engine.Figures) float64 { return msOf(get(f)) },
 		text: func(f engine.Figures) string {
 			if f.Answered == 0 {
@@ -132,11 +128,7 @@ func figuresLines(st *Styles, snap *engine.Snapshot, base *baseline, w, h int) [
 		var b strings.Builder
 		b.WriteString(padRight("change", figureLabelWidth))
 		for _, c := range cols {
-			d := ""
-			if c.name != "err" && (c.name == "req/s" || snap.All.Last.Answered > 0 && base.figures.Answered > 0) {
-				d = relChange(c.value(base.figures), c.value(snap.All.Last))
-			}
-			b.WriteString(padLeft(d, figureColumnWidth))
+			b.WriteString(padLeft(shiftCell(base, c), figureColumnWidth))
 		}
 		rows = append(rows, ranked{st.Value.Render(b.String()), 2})
 	}
@@ -183,7 +175,46 @@ func notesLine(st *Styles, snap *engine.Snapshot, base *baseline, w int) string 
 	if base == nil {
 		parts = append(parts, st.Dim.Render("b marks a baseline"))
 	} else {
-		parts = append(parts, st.Dim.Render("baseline at "+clock(base.at)))
+		parts = append(parts, st.Dim.Render(baselineNote(base)))
 	}
 	return fit(strings.Join(parts, "  "), w)
+}
+
+// shiftCell is a column's change against the baseline: "-70±8%" once its
+// 95% interval excludes no change, "~" while it spans it, "…" while either
+// window is too short for blocks; nothing for the error count.
+func shiftCell(b *baseline, c figureColumn) string {
+	i := slices.IndexFunc(figureColumns, func(x figureColumn) bool { return x.name == c.name })
+	if c.name == "err" || i < 0 || i >= len(b.shifts) {
+		return ""
+	}
+	s := b.shifts[i]
+	switch {
+	case !s.Ready:
+		return "…"
+	case !s.Real():
+		return "~"
+	}
+	half := 100 * max(s.Hi-s.Change, s.Change-s.Lo)
+	cell := fmt.Sprintf("%+.0f±%.0f%%", 100*s.Change, half)
+	if ansi.StringWidth(cell) > figureColumnWidth-1 {
+		cell = strings.TrimSuffix(cell, "%")
+	}
+	if ansi.StringWidth(cell) > figureColumnWidth-1 {
+		cell = fmt.Sprintf("%+.0f%%", 100*s.Change) // an interval too wide to fit
+	}
+	return cell
+}
+
+// baselineNote says which windows the change line compares.
+func baselineNote(b *baseline) string {
+	note := fmt.Sprintf("baseline %s-%s vs since %s (%d s)", clock(b.from), clock(b.at), clock(b.curFrom), b.curN)
+	block := 0
+	for _, s := range b.shifts {
+		block = max(block, s.Block)
+	}
+	if block > 0 {
+		note += fmt.Sprintf(", %d s blocks", block)
+	}
+	return note
 }

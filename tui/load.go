@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -108,10 +107,11 @@ type loadPage struct {
 
 	width, height int
 
-	frame frameMsg // newest; snap is nil before the first
-	hist  history
-	base  *baseline
-	ended bool
+	frame   frameMsg // newest; snap is nil before the first
+	hist    history
+	seconds secondLog // the measured series' figures of each whole second
+	base    *baseline
+	ended   bool
 
 	// pending are changes asked for and not yet applied, by setting name;
 	// inflight the one being applied per lane; settled the values applied
@@ -225,7 +225,11 @@ func (p *loadPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.frame = msg
-		p.hist.add(msg.snap)
+		t := p.hist.add(msg.snap)
+		if msg.snap.Second > 0 {
+			p.seconds.add(t, msg.snap.All.Last)
+			p.updateShifts()
+		}
 		for _, kv := range msg.knobs {
 			if p.settled[kv.Knob.Name] == kv.Value {
 				delete(p.settled, kv.Knob.Name)
@@ -317,8 +321,7 @@ func (p *loadPage) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return p.want(change{name: settingPause, value: "on", label: "pause"})
 	case key.Matches(msg, k.Baseline):
-		p.base = &baseline{figures: p.frame.snap.All.Last, at: time.Duration(p.hist.last * float64(time.Second))}
-		p.hist.mark("base")
+		p.markBaseline()
 		return nil
 	case key.Matches(msg, k.Sweep):
 		return p.toggleSweep()

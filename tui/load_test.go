@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -41,7 +40,7 @@ func TestKnobKeys(t *testing.T) {
 				t.Fatalf("calls %q, want %q", got, tt.calls)
 			}
 			// The mark is on the chart's time axis by the next update.
-			hn.frame(f, snapshot(160, true, f.Load()))
+			hn.frame(f, snapshot(240, true, f.Load()))
 			if !strings.Contains(hn.screen(), tt.mark) {
 				t.Fatalf("no %q mark on the chart:\n%s", tt.mark, hn.screen())
 			}
@@ -68,7 +67,7 @@ func TestKnobChangesCoalesce(t *testing.T) {
 	if got, want := f.Calls(), []string{"set workers=5", "set workers=7"}; !slices.Equal(got, want) {
 		t.Fatalf("calls %q, want %q", got, want)
 	}
-	hn.frame(f, snapshot(161, true, f.Load()))
+	hn.frame(f, snapshot(241, true, f.Load()))
 	if s := hn.screen(); !strings.Contains(s, "workers  7") || strings.Contains(s, "→") {
 		t.Fatalf("the panel does not settle on 7:\n%s", s)
 	}
@@ -176,23 +175,63 @@ func TestPauseResumes(t *testing.T) {
 	}
 }
 
+// TestBaseline: b takes the window since the start (at most 30 s); after
+// a change, the change line compares the seconds since it with that
+// window: a figure that fell to 30% shows about -70% with its interval,
+// one that did not move shows ~, and too few seconds show … .
 func TestBaseline(t *testing.T) {
 	hn, f := urlRun(t, 120, 40, engine.Load{Model: "closed", VUs: 5})
 	if strings.Contains(hn.screen(), "change ") {
 		t.Fatal("a change row before any baseline")
 	}
+	for i := 24; i < 80; i++ { // to 20 s
+		hn.frame(f, snapshot(i, false, f.Load()))
+	}
 	hn.press("b")
-	s := snapshot(23, false, f.Load()) // the figures the baseline took
-	s.Elapsed += 10 * time.Second
-	s.All.Last.P90 = s.All.Last.P90 * 3 / 10
-	hn.frame(f, s)
+	for i := 80; i < 100; i++ {
+		hn.frame(f, snapshot(i, false, f.Load()))
+	}
+	hn.press("v") // a change: the comparison starts here
+	hn.await("users changed", is[changeDoneMsg])
+	change := func() string { return lineWith(hn.screen(), "│ change") }
+	for i := 100; i < 112; i++ {
+		s := snapshot(i, false, f.Load())
+		s.All.Last.P90 = s.All.Last.P90 * 3 / 10
+		hn.frame(f, s)
+		if i == 104 && !strings.Contains(change(), "…") {
+			t.Fatalf("one second after the change: %q, want … (too few seconds)", change())
+		}
+	}
+	for i := 112; i < 180; i++ { // 17 s more
+		s := snapshot(i, false, f.Load())
+		s.All.Last.P90 = s.All.Last.P90 * 3 / 10
+		hn.frame(f, s)
+	}
 	screen := hn.screen()
-	if !strings.Contains(screen, "baseline") || !strings.Contains(screen, "-70%") {
-		t.Fatalf("p90 at 30%% of the baseline should read -70%%:\n%s", screen)
+	cells := strings.Fields(strings.TrimPrefix(strings.Trim(change(), "│ "), "change"))
+	header := strings.Fields(lineWith(screen, "│ ms "))[2:]
+	p90 := slices.Index(header, "p90")
+	if p90 < 0 || p90 >= len(cells) || !strings.HasPrefix(cells[p90], "-7") || !strings.Contains(cells[p90], "±") {
+		t.Fatalf("change row %q under %q: want p90 about -70 with its interval\n%s", cells, header, screen)
+	}
+	if cells[slices.Index(header, "p50")] != "~" {
+		t.Fatalf("change row %q: p50 did not move, want ~\n%s", cells, screen)
+	}
+	if !strings.Contains(screen, "baseline 0:00-0:20 vs since 0:25") || !strings.Contains(screen, "s blocks") {
+		t.Fatalf("the notes do not say which windows are compared:\n%s", screen)
 	}
 	if !strings.Contains(screen, "base ") && !strings.Contains(screen, "base\n") {
 		t.Fatalf("the baseline is not marked on the chart:\n%s", screen)
 	}
+}
+
+func lineWith(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			return l
+		}
+	}
+	return ""
 }
 
 func TestStudySweep(t *testing.T) {

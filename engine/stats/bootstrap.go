@@ -54,6 +54,10 @@ func BlockLength(xs []float64) int {
 // MinBootstrapN is the fewest seconds on each side for a verdict.
 const MinBootstrapN = 6
 
+// MinBlocks is the fewest blocks on each side: with two, the resampled
+// spread is zero half the time and the studentized interval explodes.
+const MinBlocks = 3
+
 // Bootstraps is how many resamples an interval takes: enough for stable
 // 2.5% and 97.5% quantiles, cheap enough for four updates a second.
 const Bootstraps = 1000
@@ -67,8 +71,9 @@ type Shift struct {
 	Lo, Hi float64
 	// Block is the block length used, in samples.
 	Block int
-	// Ready is false when either side is too short for blocks, or base's
-	// mean is 0: there is no interval yet.
+	// Ready is false when either side is too short for MinBlocks blocks
+	// of the length the correlation asks for, or base's mean is 0: there
+	// is no interval yet.
 	Ready bool
 }
 
@@ -88,7 +93,7 @@ func BootstrapShift(base, cur []float64, rng *rand.Rand) Shift {
 	s.Change = mean(cur)/mb - 1
 	s.Block = max(BlockLength(base), BlockLength(cur))
 	bb, bc := blockMeans(base, s.Block), blockMeans(cur, s.Block)
-	if len(bb) < 2 || len(bc) < 2 {
+	if len(bb) < MinBlocks || len(bc) < MinBlocks {
 		return s
 	}
 	d := mean(bc) - mean(bb)
