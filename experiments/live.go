@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ type Live struct {
 	sess     *Session
 	opts     []engine.Option
 	duration time.Duration // of the live load; 0 until closed
+	sweepRun time.Duration // each study sweep run's measured length
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -46,6 +48,7 @@ type Live struct {
 
 type sweepRequest struct {
 	ctx    context.Context
+	repeat int
 	onCell func(SweepCell)
 	done   chan error
 }
@@ -62,11 +65,15 @@ type SweepCell struct {
 	Index, Total int // Index counts from 0
 	Settings     Settings
 	Label        string // e.g. "sync, 4 workers, no cache"
-	// Figures cover the whole run of this configuration; zero while it runs.
-	Figures  engine.Figures
-	Study    StudyCell
-	HasStudy bool
-	Running  bool
+	// Figures cover the latest whole run of this configuration; Runs every
+	// run of it so far, one per repeat. Running is set while a run of it
+	// goes on, which is repeat Repeat of Repeats.
+	Figures         engine.Figures
+	Runs            []engine.Figures
+	Repeat, Repeats int
+	Study           StudyCell
+	HasStudy        bool
+	Running         bool
 }
 
 // StartLive starts the live load of sess's experiment under model (nil:
@@ -77,7 +84,7 @@ func StartLive(sess *Session, model engine.Model, duration time.Duration, opts .
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Live{
-		sess: sess, opts: opts, duration: duration, model: model,
+		sess: sess, opts: opts, duration: duration, model: model, sweepRun: StudySweepRun,
 		ctx: ctx, cancel: cancel,
 		out:  make(chan *engine.Snapshot, 1),
 		done: make(chan struct{}),
@@ -215,18 +222,25 @@ func (l *Live) runSweep(req *sweepRequest) error {
 		}
 		runs[i] = s
 	}
+	done := make([][]engine.Figures, len(runs)) // each configuration's runs so far
 	_, err := l.sess.Sweep(ctx, Sweep{
 		Runs:    runs,
-		Opts:    []engine.Option{engine.Duration(StudySweepRun)},
+		Repeat:  req.repeat,
+		Opts:    []engine.Option{engine.Duration(l.sweepRun)},
 		Prepare: l.prepare,
 		OnRun: func(r RunInfo) {
-			cell := SweepCell{Index: r.Index, Total: r.Total, Settings: r.Settings, Label: e.Describe(r.Settings), Running: r.Final == nil}
+			cell := SweepCell{Index: r.Index, Total: r.Total, Settings: r.Settings, Label: e.Describe(r.Settings),
+				Running: r.Final == nil, Repeat: r.Repeat, Repeats: max(1, req.repeat)}
 			if study, ok := e.StudyFor(r.Settings); ok {
 				cell.Study, cell.HasStudy, cell.Label = study, true, study.Label
 			}
 			if r.Final != nil {
 				cell.Figures = e.Measured(r.Final).Run
+				done[r.Index] = append(done[r.Index], cell.Figures)
+			} else if n := len(done[r.Index]); n > 0 {
+				cell.Figures = done[r.Index][n-1]
 			}
+			cell.Runs = slices.Clone(done[r.Index])
 			req.onCell(cell)
 		},
 	})
@@ -374,11 +388,11 @@ func (l *Live) Lesson() string { return l.sess.Experiment().Lesson }
 func (l *Live) Measured() string { return l.sess.Experiment().Plan.Measured }
 
 // StudySweep stops the live load, runs the study's configurations one
-// after another, calling onCell (from its own goroutine) as each starts
-// and ends, and starts the live load again. It returns when the sweep is
-// done or ctx ends.
-func (l *Live) StudySweep(ctx context.Context, onCell func(SweepCell)) error {
-	req := &sweepRequest{ctx: ctx, onCell: onCell, done: make(chan error, 1)}
+// after another, repeat times over interleaved, calling onCell (from its
+// own goroutine) as each run starts and ends, and starts the live load
+// again. It returns when the sweep is done or ctx ends.
+func (l *Live) StudySweep(ctx context.Context, repeat int, onCell func(SweepCell)) error {
+	req := &sweepRequest{ctx: ctx, repeat: repeat, onCell: onCell, done: make(chan error, 1)}
 	l.mu.Lock()
 	if l.sweeping {
 		l.mu.Unlock()

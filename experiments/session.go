@@ -23,6 +23,9 @@ type Session struct {
 	gen      *engine.Generator // the run in progress, if any
 
 	figures figuresMeter
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open starts the twin for experiment e with settings s. base carries what
@@ -189,10 +192,14 @@ func (s *Session) ServerFigures() ServerFigures {
 	return w
 }
 
-// Close stops the twin; the caller ends any run first.
+// Close stops the twin; the caller ends any run first. Closing again
+// does nothing and reports the first close's error.
 func (s *Session) Close() error {
-	s.figures.stop()
-	return s.twin.Close()
+	s.closeOnce.Do(func() {
+		s.figures.stop()
+		s.closeErr = s.twin.Close()
+	})
+	return s.closeErr
 }
 
 // figuresPeriod is how often the twin's figures are sampled.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"perflab/experiments"
@@ -92,7 +93,7 @@ type sweepDoneMsg struct {
 
 // startSweep runs the stage's seed sweep on its own goroutine and
 // returns its first cell; waitSweep returns the next ones.
-func startSweep(ctx context.Context, st Stage, cells chan experiments.SweepCell, errc chan error) tea.Cmd {
+func startSweep(ctx context.Context, st Stage, repeat int, cells chan experiments.SweepCell, errc chan error) tea.Cmd {
 	return func() tea.Msg {
 		go func() {
 			tw, ok := st.(TwinStage)
@@ -101,7 +102,7 @@ func startSweep(ctx context.Context, st Stage, cells chan experiments.SweepCell,
 				close(cells)
 				return
 			}
-			errc <- tw.StudySweep(ctx, func(c experiments.SweepCell) {
+			errc <- tw.StudySweep(ctx, repeat, func(c experiments.SweepCell) {
 				select {
 				case cells <- c:
 				case <-ctx.Done():
@@ -177,6 +178,59 @@ func (p *loadPage) toggleSweep() tea.Cmd {
 		p.setStatus("stopping the sweep after the current run…", false)
 		return nil
 	}
+	return p.startSweep(1)
+}
+
+// maxSweepRepeat bounds the count S asks for: nine configurations of
+// 13 s each, twenty times over, is already 40 minutes.
+const maxSweepRepeat = 20
+
+// askRepeat starts asking how many times to repeat the study sweep; the
+// digits typed next are the answer.
+func (p *loadPage) askRepeat() {
+	p.asking, p.answer = true, "3"
+	p.promptStatus()
+}
+
+func (p *loadPage) promptStatus() {
+	p.setStatus(fmt.Sprintf("repeat the study sweep how many times (2..%d)? %s▏  enter starts, esc cancels", maxSweepRepeat, p.answer), false)
+}
+
+// answerKey takes a key while S asks for a count.
+func (p *loadPage) answerKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := p.keys
+	switch {
+	case key.Matches(msg, k.CountCancel):
+		p.asking = false
+		p.setStatus("", false)
+	case key.Matches(msg, k.CountSubmit):
+		n, err := strconv.Atoi(p.answer)
+		if err != nil || n < 2 || n > maxSweepRepeat {
+			p.setStatus(fmt.Sprintf("give a count from 2 to %d; got %q", maxSweepRepeat, p.answer), true)
+			p.asking = false
+			return nil
+		}
+		p.asking = false
+		p.setStatus("", false)
+		return p.startSweep(n)
+	case key.Matches(msg, k.CountErase):
+		if len(p.answer) > 0 {
+			p.answer = p.answer[:len(p.answer)-1]
+		}
+		p.promptStatus()
+	case key.Matches(msg, k.CountDigit):
+		if len(p.answer) < 2 {
+			p.answer += msg.String()
+		} else {
+			p.answer = msg.String()
+		}
+		p.promptStatus()
+	}
+	return nil
+}
+
+// startSweep runs the study sweep repeat times over.
+func (p *loadPage) startSweep(repeat int) tea.Cmd {
 	// Where the figures and the sweep do not fit side by side, the sweep
 	// comes first while it runs.
 	if p.width < figuresMinWidth+sweepMinWidth {
@@ -185,9 +239,9 @@ func (p *loadPage) toggleSweep() tea.Cmd {
 		p.panelAt = 0
 	}
 	ctx, cancel := context.WithCancel(p.ctx)
-	p.sweep = &sweepState{running: true, stop: cancel, in: make(chan experiments.SweepCell, 4), errc: make(chan error, 1)}
+	p.sweep = &sweepState{running: true, repeats: repeat, stop: cancel, in: make(chan experiments.SweepCell, 4), errc: make(chan error, 1)}
 	clear(p.settled)
-	return startSweep(ctx, p.st, p.sweep.in, p.sweep.errc)
+	return startSweep(ctx, p.st, repeat, p.sweep.in, p.sweep.errc)
 }
 
 // knobValue is a knob's value as the presenter last asked for it.

@@ -184,8 +184,12 @@ func (f *fakeTwin) Lesson() string { return f.exp.Lesson }
 
 func (f *fakeTwin) Measured() string { return f.exp.Plan.Measured }
 
-func (f *fakeTwin) StudySweep(ctx context.Context, onCell func(experiments.SweepCell)) error {
-	f.record("sweep")
+func (f *fakeTwin) StudySweep(ctx context.Context, repeat int, onCell func(experiments.SweepCell)) error {
+	if repeat > 1 {
+		f.record("sweep x%d", repeat)
+	} else {
+		f.record("sweep")
+	}
 	for _, c := range f.sweep {
 		if ctx.Err() != nil {
 			return ctx.Err()

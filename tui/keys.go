@@ -27,7 +27,11 @@ type KeyMap struct {
 	Pause      key.Binding
 	Baseline   key.Binding
 	Sweep      key.Binding
-	Panels     key.Binding
+	// SweepRepeat asks how many times to repeat the study sweep; the
+	// Count keys answer it.
+	SweepRepeat                                      key.Binding
+	CountDigit, CountErase, CountSubmit, CountCancel key.Binding
+	Panels                                           key.Binding
 
 	Rerun                   key.Binding
 	MoreImages, FewerImages key.Binding
@@ -67,7 +71,13 @@ func DefaultKeyMap() KeyMap {
 		Pause:    key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pause")),
 		Baseline: key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "baseline")),
 		Sweep:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "seed sweep")),
-		Panels:   key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "panels")),
+
+		SweepRepeat: key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "repeated sweep")),
+		CountDigit:  key.NewBinding(key.WithKeys("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("0-9", "count")),
+		CountErase:  key.NewBinding(key.WithKeys("backspace"), key.WithHelp("⌫", "erase")),
+		CountSubmit: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start")),
+		CountCancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Panels:      key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "panels")),
 
 		Rerun:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run again")),
 		MoreImages:  key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "images")),
@@ -94,7 +104,8 @@ func (k *KeyMap) setScreen(s screen) {
 	}
 	on(s == screenHome, &k.Up, &k.Down, &k.Open)
 	on(s == screenPrompt, &k.Submit, &k.Cancel)
-	on(s == screenLoad, &k.More, &k.Less, &k.Pause, &k.Baseline, &k.Sweep, &k.Panels)
+	on(s == screenLoad, &k.More, &k.Less, &k.Pause, &k.Baseline, &k.Sweep, &k.SweepRepeat, &k.Panels)
+	on(false, &k.CountDigit, &k.CountErase, &k.CountSubmit, &k.CountCancel) // the load screen turns them on while it asks
 	on(s == screenRace, &k.Rerun, &k.MoreImages, &k.FewerImages, &k.ScaleDown, &k.ScaleUp)
 	for i := range k.Knobs {
 		on(s == screenLoad, &k.Knobs[i].Next, &k.Knobs[i].Prev)
@@ -134,7 +145,10 @@ func (k KeyMap) ShortHelp() []key.Binding {
 		for _, kk := range k.Knobs {
 			bs = append(bs, kk.Next)
 		}
-		bs = append(bs, k.More, k.Pause, k.Baseline, k.Sweep, k.Panels)
+		if k.CountSubmit.Enabled() {
+			return []key.Binding{k.CountDigit, k.CountErase, k.CountSubmit, k.CountCancel, k.Help, k.Quit}
+		}
+		bs = append(bs, k.More, k.Pause, k.Baseline, k.Sweep, k.SweepRepeat, k.Panels)
 	case screenRace:
 		bs = []key.Binding{k.Rerun, k.MoreImages, k.ScaleDown}
 	}
@@ -150,7 +164,10 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	}
 	switch k.screen {
 	case screenLoad:
-		return [][]key.Binding{knobs, {k.More, k.Pause, k.Sweep}, {k.Baseline, k.Panels}, {k.Back, k.Help, k.Quit}}
+		if k.CountSubmit.Enabled() {
+			return [][]key.Binding{{k.CountDigit, k.CountErase}, {k.CountSubmit, k.CountCancel}, {k.Help, k.Quit}}
+		}
+		return [][]key.Binding{knobs, {k.More, k.Pause, k.Sweep, k.SweepRepeat}, {k.Baseline, k.Panels}, {k.Back, k.Help, k.Quit}}
 	case screenRace:
 		return [][]key.Binding{{k.Rerun, k.MoreImages, k.ScaleDown}, {k.Back, k.Help, k.Quit}}
 	}

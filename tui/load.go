@@ -123,7 +123,11 @@ type loadPage struct {
 	status    string
 	statusBad bool
 
-	sweep    *sweepState
+	sweep *sweepState
+	// asking is set while S asks how many times to repeat the sweep;
+	// answer is the count typed so far.
+	asking   bool
+	answer   string
 	panelAt  int
 	lastKnob *experiments.Knob // the knob the panel explains
 	// loadExplained is set once the load was changed, so the panel
@@ -202,14 +206,18 @@ func (p *loadPage) refreshKeys() {
 		k.Pause.SetHelp("space", "pause")
 	}
 	k.Baseline.SetEnabled(p.frame.snap != nil)
-	k.Sweep.SetEnabled(p.info.hasTwin && !p.ended && p.frame.snap != nil)
+	k.Sweep.SetEnabled(p.info.hasTwin && !p.ended && p.frame.snap != nil && !p.asking)
+	k.SweepRepeat.SetEnabled(k.Sweep.Enabled() && !p.sweeping())
+	for _, b := range []*key.Binding{&k.CountDigit, &k.CountErase, &k.CountSubmit, &k.CountCancel} {
+		b.SetEnabled(p.asking)
+	}
 	if p.sweeping() {
 		k.Sweep.SetHelp("s", "stop sweep")
 	} else {
 		k.Sweep.SetHelp("s", "seed sweep")
 	}
 	k.Panels.SetEnabled(p.width > 0 && !p.layout().allFit)
-	k.Back.SetEnabled(p.canHome)
+	k.Back.SetEnabled(p.canHome && !p.asking)
 }
 
 func (p *loadPage) Update(msg tea.Msg) (page, tea.Cmd) {
@@ -264,7 +272,11 @@ func (p *loadPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		if msg.cell.Running {
-			p.hist.mark(fmt.Sprintf("%d/%d", msg.cell.Index+1, msg.cell.Total))
+			label := fmt.Sprintf("%d/%d", msg.cell.Index+1, msg.cell.Total)
+			if msg.cell.Repeats > 1 {
+				label += fmt.Sprintf("#%d", msg.cell.Repeat)
+			}
+			p.hist.mark(label)
 		}
 		p.sweep.record(msg.cell)
 		return waitSweep(p.st, p.sweep.in, p.sweep.errc)
@@ -286,6 +298,9 @@ func (p *loadPage) update(msg tea.Msg) tea.Cmd {
 func (p *loadPage) setStatus(s string, bad bool) { p.status, p.statusBad = s, bad }
 
 func (p *loadPage) key(msg tea.KeyPressMsg) tea.Cmd {
+	if p.asking {
+		return p.answerKey(msg)
+	}
 	p.status = ""
 	k := p.keys
 	for _, kk := range k.Knobs {
@@ -325,6 +340,9 @@ func (p *loadPage) key(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, k.Sweep):
 		return p.toggleSweep()
+	case key.Matches(msg, k.SweepRepeat):
+		p.askRepeat()
+		return nil
 	case key.Matches(msg, k.Panels):
 		p.panelAt++
 		return nil

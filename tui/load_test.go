@@ -281,7 +281,7 @@ type blockingSweep struct {
 	stopped chan struct{}
 }
 
-func (b *blockingSweep) StudySweep(ctx context.Context, onCell func(experiments.SweepCell)) error {
+func (b *blockingSweep) StudySweep(ctx context.Context, repeat int, onCell func(experiments.SweepCell)) error {
 	close(b.started)
 	<-ctx.Done()
 	close(b.stopped)
@@ -378,5 +378,42 @@ func TestFiguresShowTheMeasuredStep(t *testing.T) {
 	}
 	if !strings.Contains(run, " 12.3 ") || strings.Contains(run, "456") {
 		t.Fatalf("run row %q: want the likes step's mean 12.3, not the total's 456", run)
+	}
+}
+
+// TestRepeatedStudySweep: S asks for a count, esc cancels without leaving
+// the screen, enter starts the sweep that many times over, and the table
+// gives medians with their intervals.
+func TestRepeatedStudySweep(t *testing.T) {
+	hn, f := likesRun(t, 120, 40)
+	hn.press("S")
+	if s := hn.screen(); !strings.Contains(s, "repeat the study sweep how many times") || !strings.Contains(s, "esc cancel") {
+		t.Fatalf("S does not ask for a count:\n%s", s)
+	}
+	hn.press("esc")
+	if s := hn.screen(); strings.Contains(s, "how many times") || !strings.Contains(s, "latency ms") {
+		t.Fatalf("esc did not just cancel the question:\n%s", s)
+	}
+	var cells []experiments.SweepCell
+	for i, s := range testLikes.StudyRuns()[:3] {
+		c := experiments.SweepCell{Index: i, Total: 9, Settings: s, Repeat: 4, Repeats: 4}
+		c.Study, c.HasStudy = testLikes.StudyFor(s)
+		for r := range 4 {
+			fig := snapshot(10*r+i, i == 2, f.Load()).All.Last
+			c.Runs = append(c.Runs, fig)
+		}
+		cells = append(cells, c)
+	}
+	f.sweep = cells
+	hn.press("S", "backspace", "4", "enter")
+	hn.await("sweep end", is[sweepDoneMsg])
+	if got := f.Calls(); !slices.Contains(got, "sweep x4") {
+		t.Fatalf("calls %q: want a sweep of 4 repeats", got)
+	}
+	s := hn.screen()
+	for _, want := range []string{"medians of 4 runs", "±∞"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("the repeated sweep's table lacks %q:\n%s", want, s)
+		}
 	}
 }

@@ -63,12 +63,12 @@ type TwinStage interface {
 	// (the likes request, not the one sign-in before it), as headless runs
 	// report it; the screen's charts and figures show that step.
 	Measured() string
-	// StudySweep replays the configurations the study measured, one run
-	// each, calling onCell (from its own goroutine) when a run starts and
-	// when it ends; its snapshots keep coming through Snapshots. It
-	// returns when the sweep is done or ctx ends, and the live load goes
-	// on afterwards.
-	StudySweep(ctx context.Context, onCell func(experiments.SweepCell)) error
+	// StudySweep replays the configurations the study measured, repeat
+	// times over, interleaved, calling onCell (from its own goroutine)
+	// when a run starts and when it ends; its snapshots keep coming
+	// through Snapshots. It returns when the sweep is done or ctx ends,
+	// and the live load goes on afterwards.
+	StudySweep(ctx context.Context, repeat int, onCell func(experiments.SweepCell)) error
 }
 
 // Race is what the Fishial screen drives: the strategies run at once

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"perflab/engine"
+	"perflab/engine/report"
+	"perflab/engine/stats"
 	"perflab/experiments"
 )
 
@@ -73,6 +75,7 @@ func seedLines(st *Styles, cell experiments.StudyCell, ok bool, gap, lesson stri
 type sweepState struct {
 	cells   []experiments.SweepCell // by index
 	total   int
+	repeats int
 	running bool
 	err     error
 	stop    func()
@@ -99,11 +102,16 @@ func sweepHeight(total int) int { return 2 + 2 + max(total, 2) }
 // inner width w and h lines, keeping the running cell in view.
 func sweepLines(st *Styles, s *sweepState, w, h int) []string {
 	const num = 7
-	labelW := w - 6*num
+	// With repeats, mean and p90 are medians with their intervals.
+	wide := num
+	if s.repeats > 1 {
+		wide = 11
+	}
+	labelW := w - 4*num - 2*wide
 	if labelW < 10 {
 		return []string{st.Dim.Render(fit("too narrow for the sweep", w))}
 	}
-	head := padRight("configuration", labelW) + padLeft("mean", num) + padLeft("p90", num) + padLeft("req/s", num) +
+	head := padRight("configuration", labelW) + padLeft("mean", wide) + padLeft("p90", wide) + padLeft("req/s", num) +
 		padLeft("seed", num) + padLeft("p90", num) + padLeft("vs", num)
 	lines := []string{st.Dim.Render(head)}
 	var rows []string
@@ -115,14 +123,21 @@ func sweepLines(st *Styles, s *sweepState, w, h int) []string {
 		}
 		row := padRight(fit(label, labelW-1), labelW)
 		switch {
-		case c.Running:
-			row += st.Pending.Render(padLeft("running…", 3*num))
+		case c.Running && len(c.Runs) == 0:
+			row += st.Pending.Render(padLeft(runningText(c), 2*wide+num))
+			focus = i
+		case len(c.Runs) > 1:
+			mean, p90, rps := sweepValues(c.Runs)
+			row += padLeft(report.MedianCell(mean), wide) + padLeft(report.MedianCell(p90), wide) + padLeft(rate(median(rps)), num)
+			if c.Running {
+				row = st.Pending.Render(row)
+			}
 			focus = i
 		case c.Figures.Requests > 0:
-			row += padLeft(ms(c.Figures.Mean), num) + padLeft(ms(c.Figures.P90), num) + padLeft(rate(c.Figures.RPS), num)
+			row += padLeft(ms(c.Figures.Mean), wide) + padLeft(ms(c.Figures.P90), wide) + padLeft(rate(c.Figures.RPS), num)
 			focus = i
 		default:
-			row += padLeft("", 3*num)
+			row += padLeft("", 2*wide+num)
 		}
 		if c.HasStudy {
 			seedP90 := "-"
@@ -130,8 +145,8 @@ func sweepLines(st *Styles, s *sweepState, w, h int) []string {
 				seedP90 = seedMS(c.Study.P90)
 			}
 			vs := ""
-			if c.Figures.Answered > 0 && !c.Running {
-				vs = relChange(msOf(c.Study.Mean), msOf(c.Figures.Mean))
+			if mean, _, _ := sweepValues(c.Runs); len(mean) > 0 {
+				vs = relChange(msOf(c.Study.Mean), median(mean))
 			}
 			row += st.Dim.Render(padLeft(seedMS(c.Study.Mean), num)+padLeft(seedP90, num)) + padLeft(vs, num)
 		}
@@ -141,8 +156,12 @@ func sweepLines(st *Styles, s *sweepState, w, h int) []string {
 	switch {
 	case s.err != nil:
 		status = st.Bad.Render("sweep stopped: " + s.err.Error())
+	case s.running && s.repeats > 1:
+		status = st.Pending.Render(fmt.Sprintf("sweeping %d configurations %d times over, interleaved; s stops", s.total, s.repeats))
 	case s.running:
 		status = st.Pending.Render(fmt.Sprintf("sweeping %d configurations; s stops", s.total))
+	case s.repeats > 1:
+		status = st.Dim.Render(fmt.Sprintf("medians of %d runs, ±: 95%% interval (∞ under %d runs); s runs it again", s.repeats, stats.MinIntervalN))
 	default:
 		status = st.Dim.Render("sweep done; s runs it again")
 	}
@@ -164,3 +183,26 @@ func seedMS(d time.Duration) string {
 	v := math.Round(msOf(d)*100) / 100
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
+
+// runningText says which run of a configuration is on.
+func runningText(c experiments.SweepCell) string {
+	if c.Repeats > 1 {
+		return fmt.Sprintf("run %d/%d…", c.Repeat, c.Repeats)
+	}
+	return "running…"
+}
+
+// sweepValues are the mean and p90 (ms) and req/s of each run.
+func sweepValues(runs []engine.Figures) (mean, p90, rps []float64) {
+	for _, f := range runs {
+		if f.Answered == 0 {
+			continue
+		}
+		mean = append(mean, msOf(f.Mean))
+		p90 = append(p90, msOf(f.P90))
+		rps = append(rps, f.RPS)
+	}
+	return mean, p90, rps
+}
+
+func median(xs []float64) float64 { return stats.Summarize(xs).Median }

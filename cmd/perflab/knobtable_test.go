@@ -181,9 +181,11 @@ func (s *knobStage) ServerFigures() experiments.ServerFigures {
 func (s *knobStage) Study() (experiments.StudyCell, string, bool) {
 	return experiments.StudyCell{}, "", false
 }
-func (s *knobStage) Lesson() string                                                { return "" }
-func (s *knobStage) Measured() string                                              { return "likes" }
-func (s *knobStage) StudySweep(context.Context, func(experiments.SweepCell)) error { return nil }
+func (s *knobStage) Lesson() string   { return "" }
+func (s *knobStage) Measured() string { return "likes" }
+func (s *knobStage) StudySweep(context.Context, int, func(experiments.SweepCell)) error {
+	return nil
+}
 func (s *knobStage) Knobs() []experiments.KnobValue {
 	var out []experiments.KnobValue
 	for _, k := range experiments.Likes.LiveKnobs() {
