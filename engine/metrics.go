@@ -25,6 +25,7 @@ type Figures struct {
 	P90      time.Duration
 	P95      time.Duration
 	P99      time.Duration
+	P999     time.Duration // p(99.9)
 	Max      time.Duration
 }
 
@@ -48,7 +49,7 @@ type Series struct {
 	RunService  Figures
 }
 
-var quantiles = []float64{50, 90, 95, 99}
+var quantiles = []float64{50, 90, 95, 99, 99.9}
 
 // window accumulates samples over one span. svc is nil where service time
 // equals latency (closed and max models), which halves the recording cost.
@@ -141,6 +142,7 @@ func figuresOf(h *hdr.Histogram, requests, errors int64, sum uint64, lo, hi uint
 	f.P90 = min(us(q[1]), f.Max)
 	f.P95 = min(us(q[2]), f.Max)
 	f.P99 = min(us(q[3]), f.Max)
+	f.P999 = min(us(q[4]), f.Max)
 	return f
 }
 

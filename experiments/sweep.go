@@ -101,8 +101,10 @@ type Sweep struct {
 	// snapshots; nil for none. The caller closes it.
 	Out report.Output
 	// Prepare, if set, sees each run's generator before it starts, the
-	// warm-ups' too (to observe it, or pause it).
+	// warm-ups' too (to observe it, or pause it); Measure the measured
+	// runs' only (to hold them to thresholds).
 	Prepare func(gen *engine.Generator)
+	Measure func(gen *engine.Generator)
 	// OnRun, if set, hears of each run as it starts (Final nil) and as
 	// its measured part ends.
 	OnRun func(RunInfo)
@@ -193,7 +195,7 @@ func (s *Session) sweepOne(ctx context.Context, sw Sweep, info RunInfo) (*engine
 		sw.OnRun(info)
 	}
 	if info.Warmup > 0 {
-		if _, err := s.sweepRun(ctx, sw, nil, engine.Duration(info.Warmup)); err != nil && ctx.Err() == nil {
+		if _, err := s.sweepRun(ctx, sw, false, engine.Duration(info.Warmup)); err != nil && ctx.Err() == nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 		if ctx.Err() != nil {
@@ -206,20 +208,24 @@ func (s *Session) sweepOne(ctx context.Context, sw Sweep, info RunInfo) (*engine
 		sw.Out.Write(report.Begin{Labels: labels, Settings: info.Settings, Index: info.Seq, Total: info.Runs,
 			Config: info.Config, Measured: s.exp.Plan.Measured, Repeats: max(1, sw.Repeat)})
 	}
-	return s.sweepRun(ctx, sw, sw.Out, sw.Opts...)
+	return s.sweepRun(ctx, sw, true, sw.Opts...)
 }
 
-// sweepRun is one run of a sweep, its snapshots to out when it is set.
-func (s *Session) sweepRun(ctx context.Context, sw Sweep, out report.Output, opts ...engine.Option) (*engine.Snapshot, error) {
+// sweepRun is one run of a sweep: a measured one's snapshots go to the
+// sweep's output.
+func (s *Session) sweepRun(ctx context.Context, sw Sweep, measured bool, opts ...engine.Option) (*engine.Snapshot, error) {
 	gen, err := s.NewRun(sw.Model, opts...)
 	if err != nil {
 		return nil, err
 	}
-	if out != nil {
+	if out := sw.Out; measured && out != nil {
 		gen.Observe(func(snap *engine.Snapshot) { out.Write(snap) })
 	}
 	if sw.Prepare != nil {
 		sw.Prepare(gen)
+	}
+	if measured && sw.Measure != nil {
+		sw.Measure(gen)
 	}
 	return s.Drive(ctx, gen)
 }

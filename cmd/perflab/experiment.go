@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
+	"perflab/engine"
 	"perflab/experiments"
 	"perflab/server"
 )
@@ -32,7 +34,7 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 	}
 	runs := experiments.Runs(settings, axes)
 	if o.record == "" {
-		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}); f != "" {
+		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}, passFlags); f != "" {
 			return usagef("%s runs headless; give --record FILE", f)
 		}
 		if len(o.sweeps) > 0 && !isTerminal(stdout) {
@@ -46,17 +48,24 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 	if err := checkRecordPath(o.record); err != nil {
 		return err
 	}
+	ths, err := parseThresholds(o)
+	if err != nil {
+		return err
+	}
 	plan, err := parseRepeat(o, len(runs), stderr)
 	if err != nil {
 		return err
 	}
-	outs, closeOuts, err := openOutputs(o.record, "csv", stdout, stderr, "summary", "study")
+	outs, closeOuts, err := openOutputs(loadOutputs(o, ths, "summary", "study"), stdout, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeOuts()
-	ctx, cancel := signalContext()
-	defer cancel()
+	sig, cancelSig := signalContext()
+	defer cancelSig()
+	ctx, cancel := context.WithCancelCause(sig)
+	defer cancel(nil)
+	abort := newAbortWatch(o, ths).bind(cancel)
 	fmt.Fprintf(stderr, "perflab: starting the twin for the %s experiment\n", e.Name)
 	sess, err := experiments.Open(ctx, e, settings, server.DefaultConfig())
 	if err != nil {
@@ -66,6 +75,7 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 
 	results, err := sess.Sweep(ctx, experiments.Sweep{
 		Runs: runs, Repeat: plan.repeat, Shuffle: plan.shuffle, Axes: axes, Model: model, Opts: opts, Out: outs,
+		Measure: abort.watch,
 		OnRun: func(r experiments.RunInfo) {
 			if r.Final != nil {
 				return
@@ -84,18 +94,22 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 	if err != nil {
 		return failedError{err.Error()}
 	}
-	if ctx.Err() != nil {
+	if reason := abort.Reason(); reason != "" {
+		fmt.Fprintf(stderr, "perflab: stopped early: %s; %d of %d runs measured, all recorded in %s\n", reason, len(results), len(runs)*plan.repeat, o.record)
+	} else if sig.Err() != nil {
 		fmt.Fprintf(stderr, "perflab: interrupted; %d of %d runs measured, all recorded in %s\n", len(results), len(runs)*plan.repeat, o.record)
 	}
 	if err := closeOuts(); err != nil {
 		return err
 	}
+	var finals []*engine.Snapshot
 	for _, r := range results {
-		if all := r.Final.All.Run; all.Requests > 0 && all.Errors == all.Requests {
+		if all := r.Final.All.Run; all.Requests > 0 && all.Errors == all.Requests && abort.Reason() == "" {
 			return failedError{fmt.Sprintf("every request of %s failed", e.Describe(r.Settings))}
 		}
+		finals = append(finals, r.Final)
 	}
-	return nil
+	return judge(ths, finals, abort)
 }
 
 // experimentSettings starts from the experiment's defaults and applies the

@@ -1,48 +1,85 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 
 	"perflab/engine"
 	"perflab/engine/report"
+	"perflab/engine/threshold"
 	"perflab/experiments"
 )
 
-// openOutputs makes a headless run's outputs: recordFormat into record
-// (when given), the progress line on stderr when it is a terminal, and the
-// named stdout formats. Close the result once: it reports write errors
-// and closes the record file; calling it again does nothing.
-func openOutputs(record, recordFormat string, stdout, stderr io.Writer, formats ...string) (*report.Outputs, func() error, error) {
+// outputSpec says which outputs a headless session writes.
+type outputSpec struct {
+	record       string // --record FILE, or ""
+	recordFormat string // what --record writes: "csv", "fishial-csv"
+	// files are formats that replace a file whole, by format: "json"
+	// for --summary-json.
+	files      map[string]string
+	stdout     []string // formats printed on stdout
+	thresholds []threshold.Threshold
+}
+
+// loadOutputs are a load session's outputs from the command line: the
+// CSV, the JSON summary, and the given tables on stdout, then the
+// thresholds.
+func loadOutputs(o *options, ths []threshold.Threshold, stdout ...string) outputSpec {
+	spec := outputSpec{record: o.record, recordFormat: "csv", files: map[string]string{}, thresholds: ths,
+		stdout: append(stdout, "thresholds")}
+	if o.summaryJSON != "" {
+		spec.files["json"] = o.summaryJSON
+	}
+	return spec
+}
+
+// openOutputs makes a headless session's outputs, plus the progress line
+// on stderr when it is a terminal. Close the result once: it reports
+// write errors and closes the files; calling it again does nothing.
+func openOutputs(spec outputSpec, stdout, stderr io.Writer) (*report.Outputs, func() error, error) {
 	outs := &report.Outputs{}
-	var file io.Closer
-	add := func(name string, w io.Writer) error {
-		out, err := report.New(name, report.Dest{W: w, KnobColumns: experiments.KnobColumns()})
+	var files []io.Closer
+	fail := func(err error) (*report.Outputs, func() error, error) {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, nil, err
+	}
+	add := func(name string, d report.Dest) error {
+		d.KnobColumns, d.Thresholds = experiments.KnobColumns(), spec.thresholds
+		out, err := report.New(name, d)
 		if err != nil {
 			return err
 		}
 		outs.Add(out)
 		return nil
 	}
-	if record != "" {
-		f, err := createRecord(record)
+	if spec.record != "" {
+		f, err := createRecord(spec.record)
 		if err != nil {
-			return nil, nil, err
+			return fail(err)
 		}
-		file = f
-		if err := add(recordFormat, f); err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("--record %s: %w", record, err)
+		files = append(files, f)
+		if err := add(spec.recordFormat, report.Dest{W: f, Path: spec.record}); err != nil {
+			return fail(fmt.Errorf("--record %s: %w", spec.record, err))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(spec.files)) {
+		if err := add(name, report.Dest{Path: spec.files[name]}); err != nil {
+			return fail(err)
 		}
 	}
 	if isTerminal(stderr) {
-		if err := add("progress", stderr); err != nil {
-			return nil, nil, err
+		if err := add("progress", report.Dest{W: stderr}); err != nil {
+			return fail(err)
 		}
 	}
-	for _, name := range formats {
-		if err := add(name, stdout); err != nil {
-			return nil, nil, err
+	for _, name := range spec.stdout {
+		if err := add(name, report.Dest{W: stdout}); err != nil {
+			return fail(err)
 		}
 	}
 	closed := false
@@ -52,13 +89,10 @@ func openOutputs(record, recordFormat string, stdout, stderr io.Writer, formats 
 		}
 		closed = true
 		err := outs.Close()
-		if file != nil {
-			file.Close()
+		for _, f := range files {
+			f.Close()
 		}
-		if err != nil {
-			return fmt.Errorf("writing %s: %w", record, err)
-		}
-		return nil
+		return err
 	}
 	return outs, closeAll, nil
 }
@@ -66,10 +100,11 @@ func openOutputs(record, recordFormat string, stdout, stderr io.Writer, formats 
 // headlessRun is a load run without the dashboard, repeated repeat
 // times, each on a new generator.
 type headlessRun struct {
-	newGen func() (*engine.Generator, error)
-	repeat int
-	record string // CSV path, or empty
-	target string // what the run drives, for the opening line
+	newGen  func() (*engine.Generator, error)
+	repeat  int
+	outputs outputSpec
+	abort   *abortWatch // nil without --abort-on-fail
+	target  string      // what the run drives, for the opening line
 }
 
 // headless runs the generator to its end (or Ctrl-C), repeat times, with a
@@ -77,13 +112,16 @@ type headlessRun struct {
 // measured, and the summary (or, repeated, the medians with intervals) on
 // stdout. A run where every request failed is a failed run.
 func headless(r headlessRun, stdout, stderr io.Writer) error {
-	outs, closeOuts, err := openOutputs(r.record, "csv", stdout, stderr, "summary", "repeats")
+	outs, closeOuts, err := openOutputs(r.outputs, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeOuts()
-	ctx, cancel := signalContext()
-	defer cancel()
+	sig, cancelSig := signalContext()
+	defer cancelSig()
+	ctx, cancel := context.WithCancelCause(sig)
+	defer cancel(nil)
+	abort := r.abort.bind(cancel)
 
 	var finals []*engine.Snapshot
 	for i := range max(1, r.repeat) {
@@ -101,14 +139,18 @@ func headless(r headlessRun, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, line)
 		outs.Write(report.Begin{Labels: report.Labels{Run: 1, Repeat: i + 1}, Index: i, Total: r.repeat, Repeats: r.repeat})
 		gen.Observe(outs.Snapshot)
+		abort.watch(gen)
 		final, err := gen.Run(ctx)
 		if err != nil {
 			return failedError{err.Error()}
 		}
 		finals = append(finals, final)
 	}
-	if ctx.Err() != nil {
+	if sig.Err() != nil {
 		fmt.Fprintln(stderr, "perflab: interrupted; the figures cover the runs so far")
+	}
+	if reason := abort.Reason(); reason != "" {
+		fmt.Fprintf(stderr, "perflab: stopped early: %s\n", reason)
 	}
 	if err := closeOuts(); err != nil {
 		return err
@@ -118,9 +160,9 @@ func headless(r headlessRun, stdout, stderr io.Writer) error {
 		switch {
 		case all.Requests == 0:
 			return failedError{"no request completed"}
-		case all.Errors == all.Requests:
+		case all.Errors == all.Requests && abort.Reason() == "":
 			return failedError{fmt.Sprintf("every request failed (%d of %d)", all.Errors, all.Requests)}
 		}
 	}
-	return nil
+	return judge(r.outputs.thresholds, finals, abort)
 }

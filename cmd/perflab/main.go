@@ -53,12 +53,16 @@ var errHelp = errors.New("help shown")
 func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
 	var fe failedError
+	var tf thresholdsFailed
 	switch {
 	case err == nil, errors.Is(err, errHelp):
 		return exitOK
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "perflab: %s\n", ue.msg)
 		return exitUsage
+	case errors.As(err, &tf):
+		fmt.Fprintf(stderr, "perflab: %s\n", tf.msg)
+		return exitThresholds
 	case errors.As(err, &fe):
 		if fe.msg != "" {
 			fmt.Fprintf(stderr, "perflab: %s\n", fe.msg)

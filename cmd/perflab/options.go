@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"perflab/engine/report"
 	"perflab/experiments"
 )
 
@@ -24,6 +25,12 @@ type options struct {
 	repeat      int
 	shuffle     bool
 	shuffleSeed uint64
+
+	// pass or fail, and files
+	thresholds  listFlag
+	abortOnFail bool
+	abortGrace  time.Duration
+	summaryJSON string
 
 	// load
 	vus         int
@@ -72,6 +79,7 @@ var (
 	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "timeout", "max-in-flight"}}
 	requestFlags = flagGroup{"Request (with --url)", []string{"method", "header", "body", "insecure"}}
 	fishialFlags = flagGroup{"Fishial race (--experiment fishial)", []string{"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}}
+	passFlags    = flagGroup{"Pass or fail, and more outputs (headless load runs)", []string{"threshold", "abort-on-fail", "abort-grace", "summary-json"}}
 )
 
 // knobFlags are the knob table's flags.
@@ -94,7 +102,7 @@ func experimentNamesWithKnobs() []string {
 }
 
 func flagGroups() []flagGroup {
-	return []flagGroup{runFlags, loadFlags, requestFlags, knobFlags(), fishialFlags}
+	return []flagGroup{runFlags, loadFlags, passFlags, requestFlags, knobFlags(), fishialFlags}
 }
 
 // given returns the first flag of the groups that was given, as the user
@@ -159,6 +167,11 @@ func newRootFlags(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (default 10s for --url headless runs, 30s for experiments)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "give up on a request after `D` (default 30s)")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 0, "open model: at most `N` requests outstanding (default 10000)")
+
+	fs.Var(&o.thresholds, "threshold", "fail the run (exit 99) unless `EXPR` holds, e.g. 'p(99)<250ms', 'http_req_failed<1%', 'p(95){step:likes}<50ms' (repeatable)")
+	fs.BoolVar(&o.abortOnFail, "abort-on-fail", false, "stop the run as soon as a threshold has failed for --abort-grace on the run so far")
+	fs.DurationVar(&o.abortGrace, "abort-grace", 10*time.Second, "how long a threshold may fail before --abort-on-fail stops the run, `D`")
+	fs.StringVar(&o.summaryJSON, "summary-json", "", "write the end-of-run summary as JSON to `FILE` ("+report.SummarySchema+"), also on Ctrl-C")
 
 	fs.StringVar(&o.method, "method", "GET", "request `METHOD`")
 	fs.Var(&o.headers, "header", "add a request header `'K: V'` (repeatable)")
@@ -265,22 +278,37 @@ func writeFlagHelp(b *strings.Builder, f *flag.Flag) {
 // checkRecordPath makes sure the CSV can be written before any load
 // starts: the directory exists and the file can be created.
 func checkRecordPath(path string) error {
-	dir := filepath.Dir(path)
-	st, err := os.Stat(dir)
-	if err != nil {
-		return usagef("--record %s: directory %s does not exist; create it or pick another path", path, dir)
-	}
-	if !st.IsDir() {
-		return usagef("--record %s: %s is not a directory", path, dir)
-	}
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return usagef("--record %s is a directory; give a file name", path)
+	if err := checkOutputPath("--record", path); err != nil {
+		return err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return usagef("--record %s is not writable (%v); pick another path", path, unwrapPathError(err))
 	}
 	return f.Close()
+}
+
+// checkOutputPath makes sure a file flag's path can be written before any
+// load starts: its directory exists and takes new files, and the path is
+// not a directory.
+func checkOutputPath(flag, path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return usagef("%s %s: directory %s does not exist; create it or pick another path", flag, path, dir)
+	}
+	if !st.IsDir() {
+		return usagef("%s %s: %s is not a directory", flag, path, dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return usagef("%s %s is a directory; give a file name", flag, path)
+	}
+	probe, err := os.CreateTemp(dir, ".perflab-probe-*")
+	if err != nil {
+		return usagef("%s %s: cannot write in %s (%v); pick another path", flag, path, dir, unwrapPathError(err))
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 // createRecord creates (or empties) the CSV file a run records into.

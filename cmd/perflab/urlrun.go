@@ -45,20 +45,25 @@ func runURL(o *options, stdout, stderr io.Writer) error {
 		}
 	}
 	if o.record == "" && isTerminal(stdout) {
-		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}); f != "" {
+		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}, passFlags); f != "" {
 			return usagef("%s runs headless; give --record FILE", f)
 		}
 		return dashboard(o, stdout, stderr)
+	}
+	ths, err := parseThresholds(o)
+	if err != nil {
+		return err
 	}
 	plan, err := parseRepeat(o, 1, stderr)
 	if err != nil {
 		return err
 	}
 	return headless(headlessRun{
-		newGen: func() (*engine.Generator, error) { return engine.New(scenario, model, opts...) },
-		repeat: plan.repeat,
-		record: o.record,
-		target: step.Method + " " + o.url,
+		newGen:  func() (*engine.Generator, error) { return engine.New(scenario, model, opts...) },
+		repeat:  plan.repeat,
+		outputs: loadOutputs(o, ths, "summary", "repeats"),
+		abort:   newAbortWatch(o, ths),
+		target:  step.Method + " " + o.url,
 	}, stdout, stderr)
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"perflab/engine"
+	"perflab/engine/threshold"
 )
 
 // An Output writes what a session measures in one format. A session hands
@@ -72,8 +73,13 @@ type Labels struct {
 // session's shape before the first event.
 type Dest struct {
 	W io.Writer
+	// Path is the file W writes, for formats that replace it whole
+	// (atomically) rather than stream into it; "" for a stream.
+	Path string
 	// KnobColumns are the knob table's CSV columns, in table order.
 	KnobColumns []string
+	// Thresholds are the session's pass/fail criteria.
+	Thresholds []threshold.Threshold
 }
 
 // Format is a registered output: a name and a constructor.
