@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"perflab/engine/threshold"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +44,9 @@ type Config struct {
 	// Start, when set, names the entry opened at once (perflab
 	// --experiment NAME); esc still leads home.
 	Start string
+	// Thresholds are held against every load's run so far, shown live in
+	// the figures panel.
+	Thresholds []threshold.Threshold
 }
 
 // App is the root model: a header, the active page and the help line.
@@ -207,6 +211,7 @@ func (a *App) opened(msg openedMsg) tea.Cmd {
 	switch {
 	case msg.stage != nil:
 		p := newLoadPage(a.ctx, msg.stage, msg.info, a.styles, canHome)
+		p.thresholds = a.cfg.Thresholds
 		a.page = p
 		a.resize()
 		return p.init()

@@ -2,11 +2,13 @@ package tui
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"perflab/engine"
+	"perflab/engine/threshold"
 
 	"github.com/charmbracelet/x/ansi"
 )
@@ -66,9 +68,12 @@ var (
 
 // figuresHeight is the panel's height, frame included: room is kept for
 // the baseline rows so the layout does not jump when b is pressed.
-func figuresHeight(open bool) int {
+func figuresHeight(open, thresholds bool) int {
 	h := 2 + 6 // header, last, run, baseline, delta, notes
 	if open {
+		h++
+	}
+	if thresholds {
 		h++
 	}
 	return h
@@ -217,4 +222,22 @@ func baselineNote(b *baseline) string {
 		note += fmt.Sprintf(", %d s blocks", block)
 	}
 	return note
+}
+
+// thresholdsLine holds each threshold against the run so far: the
+// failing ones first, in the bad style, with their values.
+func thresholdsLine(st *Styles, ths []threshold.Threshold, snap *engine.Snapshot, w int) string {
+	var failed, ok []string
+	for _, t := range ths {
+		r := t.Evaluate(snap)
+		switch {
+		case math.IsNaN(r.Value):
+			ok = append(ok, st.Dim.Render(r.Expr+" …"))
+		case r.OK:
+			ok = append(ok, "✓ "+r.Expr)
+		default:
+			failed = append(failed, st.Bad.Render("✗ "+r.Expr+" "+r.Text()))
+		}
+	}
+	return fit(strings.Join(append(failed, ok...), "  "), w)
 }

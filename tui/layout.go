@@ -108,7 +108,7 @@ func (p *loadPage) layout() loadLayout {
 func (p *loadPage) panelHeight(k panelKind, open bool) int {
 	switch k {
 	case panelFigures:
-		return figuresHeight(open)
+		return figuresHeight(open, len(p.thresholds) > 0)
 	case panelWhy:
 		return whyHeight
 	case panelSeed:

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"perflab/engine"
+	"perflab/engine/threshold"
 	"perflab/experiments"
 )
 
@@ -124,6 +125,9 @@ type loadPage struct {
 	statusBad bool
 
 	sweep *sweepState
+	// thresholds are the command line's criteria, held against the run
+	// so far.
+	thresholds []threshold.Threshold
 	// asking is set while S asks how many times to repeat the sweep;
 	// answer is the count typed so far.
 	asking   bool

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"perflab/engine"
+	"perflab/engine/threshold"
 	"perflab/experiments"
 )
 
@@ -415,5 +416,29 @@ func TestRepeatedStudySweep(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Fatalf("the repeated sweep's table lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+// TestThresholdsLive: the command line's thresholds are held against the
+// run so far in the figures panel, the failing ones first with their
+// values.
+func TestThresholdsLive(t *testing.T) {
+	var ths []threshold.Threshold
+	for _, expr := range []string{"rps>10", "p(99)<250ms"} {
+		th, err := threshold.Parse(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ths = append(ths, th)
+	}
+	f := newFakeURL(engine.Load{Model: "closed", VUs: 5})
+	hn := newHarness(t, Config{Stage: f, Thresholds: ths}, 120, 40)
+	hn.awaitOpened()
+	for i := range 8 {
+		hn.frame(f, snapshot(i, false, f.Load()))
+	}
+	line := lineWith(hn.screen(), "✗ p(99)<250ms")
+	if !strings.Contains(line, "598.00ms") || !strings.Contains(line, "✓ rps>10") || strings.Index(line, "✗") > strings.Index(line, "✓") {
+		t.Fatalf("thresholds line %q: want the failing p(99) with its value first, then rps passing", line)
 	}
 }

@@ -217,7 +217,11 @@ func (p *loadPage) panel(pl placed, h int, allFit, last bool) string {
 		if snap == nil {
 			return st.box("figures"+more, []string{st.Dim.Render("waiting for the first snapshot…")}, pl.w, h)
 		}
-		return st.box("figures"+more, figuresLines(st, snap, p.base, iw, ih), pl.w, h)
+		lines := figuresLines(st, snap, p.base, iw, ih-min(1, len(p.thresholds)))
+		if len(p.thresholds) > 0 {
+			lines = append(lines, thresholdsLine(st, p.thresholds, snap, iw))
+		}
+		return st.box("figures"+more, lines, pl.w, h)
 	case panelWhy:
 		title := "why: the server"
 		if more != "" {

@@ -15,7 +15,14 @@ import (
 // dashboard runs the terminal dashboard: on the load screen against
 // --url, on the experiment --experiment names, or on the home screen.
 func dashboard(o *options, stdout, stderr io.Writer) error {
-	cfg := tui.Config{OpenURL: func(ctx context.Context, url string) (tui.Stage, error) { return urlStage(o, url) }}
+	if f := o.given(flagGroup{flags: []string{"abort-on-fail", "abort-grace", "summary-json"}}); f != "" {
+		return usagef("%s runs headless; give --record FILE", f)
+	}
+	ths, err := parseThresholds(o)
+	if err != nil {
+		return err
+	}
+	cfg := tui.Config{OpenURL: func(ctx context.Context, url string) (tui.Stage, error) { return urlStage(o, url) }, Thresholds: ths}
 	for _, c := range experimentCmds() {
 		e, err := c.entry(o)
 		if err != nil {

@@ -34,7 +34,7 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 	}
 	runs := experiments.Runs(settings, axes)
 	if o.record == "" {
-		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}, passFlags); f != "" {
+		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}); f != "" {
 			return usagef("%s runs headless; give --record FILE", f)
 		}
 		if len(o.sweeps) > 0 && !isTerminal(stdout) {

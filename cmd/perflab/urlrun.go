@@ -45,7 +45,7 @@ func runURL(o *options, stdout, stderr io.Writer) error {
 		}
 	}
 	if o.record == "" && isTerminal(stdout) {
-		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}, passFlags); f != "" {
+		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}); f != "" {
 			return usagef("%s runs headless; give --record FILE", f)
 		}
 		return dashboard(o, stdout, stderr)
