@@ -66,6 +66,10 @@ var subcommands = map[string]subcommand{
 		summary: "compare recorded runs: medians with 95% intervals, changes and p-values",
 		run:     runCompare,
 	},
+	"hdr": {
+		summary: "merge HDR interval logs and print percentiles for any window",
+		run:     runHDR,
+	},
 	"fishial-node": {
 		summary: "one distributed Fishial node, serving the race queue of a shared Redis",
 		run:     runFishialNode,
