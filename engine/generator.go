@@ -23,6 +23,7 @@ type config struct {
 	duration time.Duration
 	timeout  time.Duration
 	tls      *tls.Config
+	maxBody  int
 }
 
 // Option configures a Generator.
@@ -37,6 +38,12 @@ func Timeout(d time.Duration) Option { return func(c *config) { c.timeout = d } 
 
 // TLSConfig sets the client TLS configuration for https targets.
 func TLSConfig(t *tls.Config) Option { return func(c *config) { c.tls = t } }
+
+// MaxBody bounds how many bytes of one answer's body are kept
+// (DefaultMaxBody unless set). An answer with a larger body fails as
+// OutcomeTooLarge and its connection is closed: reading the rest could
+// take forever on a body that never ends.
+func MaxBody(n int) Option { return func(c *config) { c.maxBody = n } }
 
 // Generator drives a scenario at a target under one arrival model and
 // publishes snapshots of what it measures four times a second.
@@ -61,6 +68,14 @@ type Generator struct {
 	stopping atomic.Bool
 	stopOnce sync.Once
 	stopCh   chan struct{}
+	// abortCtx ends when requests still in flight after the stop grace
+	// are cut off; dials and TLS handshakes watch it.
+	abortCtx context.Context
+	abortAll context.CancelFunc
+
+	// maxWorkers is how many workers the open-file limit leaves room
+	// for, each holding a connection per endpoint.
+	maxWorkers int
 
 	paused   atomic.Bool
 	resumeCh chan struct{} // closed on resume; guarded by mu
@@ -86,7 +101,7 @@ func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
 	if err := model.validate(); err != nil {
 		return nil, err
 	}
-	cfg := config{timeout: DefaultTimeout, tls: &tls.Config{}}
+	cfg := config{timeout: DefaultTimeout, tls: &tls.Config{}, maxBody: DefaultMaxBody}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -96,6 +111,9 @@ func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
 	if cfg.duration < 0 {
 		return nil, fmt.Errorf("duration must not be negative, got %s", cfg.duration)
 	}
+	if cfg.maxBody <= 0 {
+		return nil, fmt.Errorf("max body must be above 0 bytes, got %d", cfg.maxBody)
+	}
 	g := &Generator{
 		scn: scn, model: model, cfg: cfg,
 		steps:  append(append([]Step{}, scn.Setup...), scn.Steps...),
@@ -104,20 +122,36 @@ func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
 		stopCh: make(chan struct{}),
 	}
 	g.routes = make([]atomic.Pointer[route], len(g.steps))
+	endpoints := map[endpoint]bool{}
 	for i, st := range g.steps {
 		r, err := newRoute(st)
 		if err != nil {
 			return nil, err
 		}
 		g.routes[i].Store(r)
+		endpoints[r.ep] = true
 	}
+	g.maxWorkers = max(1, connLimit()/len(endpoints))
 	g.load = LoadOf(model)
-	if m, ok := model.(Open); ok {
+	asked := 0
+	switch m := model.(type) {
+	case Closed:
+		asked = m.VUs
+	case Max:
+		asked = m.Conns
+	case Open:
+		asked = m.MaxInFlight
+		// The default cap gives way to the open-file limit; a cap asked
+		// for does not.
 		g.maxOpen = m.MaxInFlight
 		if g.maxOpen == 0 {
-			g.maxOpen = DefaultMaxInFlight
+			g.maxOpen = min(DefaultMaxInFlight, g.maxWorkers)
 		}
 	}
+	if asked > g.maxWorkers {
+		return nil, g.limitError(asked)
+	}
+	g.abortCtx, g.abortAll = context.WithCancel(context.Background())
 	return g, nil
 }
 
@@ -153,6 +187,9 @@ func (g *Generator) Run(ctx context.Context) (*Snapshot, error) {
 	g.started = true
 	g.mu.Unlock()
 
+	// A cancelled ctx stops the run at once, even while workers are still
+	// being started.
+	defer context.AfterFunc(ctx, g.Stop)()
 	agg := newAggregator(g)
 	ready := false
 	defer func() {
@@ -262,10 +299,16 @@ func (g *Generator) Resume() {
 func (g *Generator) Paused() bool { return g.paused.Load() }
 
 // SetVUs changes the number of virtual users (closed model) or
-// connections (max model) while running.
+// connections (max model) while running. Above what the open-file limit
+// leaves room for, it sets that many and returns a *LimitError saying so.
 func (g *Generator) SetVUs(n int) error {
 	if n < 1 {
 		return fmt.Errorf("need at least 1, got %d", n)
+	}
+	var clamped error
+	if n > g.maxWorkers {
+		clamped = g.limitError(n)
+		n = g.maxWorkers
 	}
 	g.mu.Lock()
 	switch g.load.Model {
@@ -279,7 +322,7 @@ func (g *Generator) SetVUs(n int) error {
 	}
 	g.mu.Unlock()
 	g.resize(n)
-	return nil
+	return clamped
 }
 
 // SetRate changes the open model's rate while running; the new schedule
@@ -353,6 +396,9 @@ type route struct {
 	step   Step
 	ep     endpoint
 	static []byte
+	// replayable says a request the connection failed to send may be
+	// sent again (see conn.roundTrip).
+	replayable bool
 }
 
 func newRoute(st Step) (*route, error) {
@@ -360,7 +406,7 @@ func newRoute(st Step) (*route, error) {
 	if err != nil {
 		return nil, fmt.Errorf("step %s: %w", st.Name, err)
 	}
-	r := &route{step: st, ep: ep}
+	r := &route{step: st, ep: ep, replayable: replayable(methodOf(st))}
 	if !st.usesVars() {
 		if r.static, err = buildRequest(st, nil); err != nil {
 			return nil, err
@@ -384,10 +430,9 @@ func (g *Generator) Load() Load {
 func (g *Generator) resize(n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.stopping.Load() {
-		return
-	}
-	for len(g.workers) < n {
+	// Starting many thousands of workers takes a while on a busy machine;
+	// a stop meanwhile ends it.
+	for len(g.workers) < n && !g.stopping.Load() {
 		w := g.newWorker()
 		g.workers = append(g.workers, w)
 		go w.run()
@@ -445,7 +490,9 @@ func (g *Generator) waitIfPaused(w *worker) bool {
 }
 
 // drainWorkers waits for workers to finish their last request, then
-// closes the connections of any still waiting on a slow target.
+// closes the connections, and cuts short the connects and TLS handshakes,
+// of any still waiting on a slow target: the end of a run never waits for
+// a request's timeout.
 func (g *Generator) drainWorkers() {
 	g.mu.Lock()
 	all := append(append([]*worker{}, g.workers...), g.retired...)
@@ -458,11 +505,13 @@ func (g *Generator) drainWorkers() {
 			continue
 		case <-deadline.C:
 		}
+		g.abortAll()
 		for _, w := range all {
 			w.abort()
 		}
 		break
 	}
+	g.abortAll()
 	for _, w := range all {
 		<-w.done
 	}
@@ -506,6 +555,21 @@ func methodOf(st Step) string {
 		return "GET"
 	}
 	return st.Method
+}
+
+// replayable reports whether a request with this method may be sent again
+// when its kept-alive connection broke before it was sent whole. Only the
+// safe methods, which clients resend on their own: Go's net/http replays
+// GET, HEAD, OPTIONS and TRACE, and PUT or DELETE only with an idempotency
+// key. PUT and DELETE are idempotent (RFC 9110, 9.2.2), but a load test
+// should report what its users' clients would meet, and for a write that
+// is the failure, not a repaired count.
+func replayable(method string) bool {
+	switch method {
+	case "GET", "HEAD", "OPTIONS", "TRACE":
+		return true
+	}
+	return false
 }
 
 // schedule maps open-model slots to start times: slot base starts at at,

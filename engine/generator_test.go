@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -446,31 +448,42 @@ func TestHTTPS(t *testing.T) {
 }
 
 // TestRequestPathDoesNotAllocate holds the hot path to its promise: once
-// a worker's connection and buffers exist, a request allocates nothing.
+// a worker's connection and buffers exist, a request allocates nothing,
+// whether it goes straight out or first checks that its idle connection
+// is still open.
 func TestRequestPathDoesNotAllocate(t *testing.T) {
 	url := okServer(t)
-	g, err := New(oneStep(url), Max{Conns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := newRoute(g.steps[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.routes[0].Store(r)
-	w := g.newWorker()
-	defer w.closeConns()
-	w.do(0, time.Time{}) // connect and size the buffers
-	var drained int
-	allocs := testing.AllocsPerRun(2000, func() {
-		if s := w.do(0, time.Time{}); s.outcome != OutcomeOK {
-			t.Fatalf("request failed: %s", s.outcome)
+	for _, idle := range []bool{false, true} {
+		g, err := New(oneStep(url), Max{Conns: 1})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if len(w.rec.logs[0]) >= 1024 {
-			w.rec.drain(func(s []sample) { drained += len(s) })
+		r, err := newRoute(g.steps[0])
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	if allocs != 0 {
-		t.Fatalf("%.2f allocations per request, want 0", allocs)
+		g.routes[0].Store(r)
+		w := g.newWorker()
+		defer w.closeConns()
+		w.do(0, time.Time{}) // connect and size the buffers
+		c := w.stepState(0).c
+		var drained int
+		allocs := testing.AllocsPerRun(2000, func() {
+			if idle {
+				c.idleSince = time.Time{} // as if idle for long: check first
+			}
+			if s := w.do(0, time.Time{}); s.outcome != OutcomeOK {
+				t.Fatalf("request failed: %s", s.outcome)
+			}
+			if len(w.rec.logs[0]) >= 1024 {
+				w.rec.drain(func(s []sample) { drained += len(s) })
+			}
+		})
+		if allocs != 0 {
+			t.Fatalf("idle check %v: %.2f allocations per request, want 0", idle, allocs)
+		}
+		if idle && c.peekErr != syscall.EAGAIN && runtime.GOOS == "linux" {
+			t.Fatalf("the idle check did not run: peek error %v", c.peekErr)
+		}
 	}
 }

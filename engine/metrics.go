@@ -12,21 +12,27 @@ const AllSeries = "all"
 
 // Figures summarise one series over one span of time. Latency figures
 // cover requests that got an answer; Requests and Errors count every
-// request started.
+// request that ended, answered or failed.
 type Figures struct {
 	Requests int64
 	Errors   int64
 	// Answered counts requests that got an HTTP answer (any status).
 	Answered int64
-	RPS      float64
-	Min      time.Duration
-	Mean     time.Duration
-	P50      time.Duration
-	P90      time.Duration
-	P95      time.Duration
-	P99      time.Duration
-	P999     time.Duration // p(99.9)
-	Max      time.Duration
+	// Unfinished counts requests the end of the run cut off, which are
+	// in neither Requests nor Errors (as k6's interrupted iterations).
+	Unfinished int64
+	// Retries counts requests sent a second time because their kept-alive
+	// connection broke while sending (each is still one request).
+	Retries int64
+	RPS     float64
+	Min     time.Duration
+	Mean    time.Duration
+	P50     time.Duration
+	P90     time.Duration
+	P95     time.Duration
+	P99     time.Duration
+	P999    time.Duration // p(99.9)
+	Max     time.Duration
 }
 
 // ErrorRate is the fraction of requests that failed.
@@ -54,11 +60,12 @@ var quantiles = []float64{50, 90, 95, 99, 99.9}
 // window accumulates samples over one span. svc is nil where service time
 // equals latency (closed and max models), which halves the recording cost.
 type window struct {
-	lat, svc         *hdr.Histogram
-	requests, errors int64
-	latSum, svcSum   uint64
-	latMin, latMax   uint32
-	svcMin, svcMax   uint32
+	lat, svc            *hdr.Histogram
+	requests, errors    int64
+	unfinished, retries int64
+	latSum, svcSum      uint64
+	latMin, latMax      uint32
+	svcMin, svcMax      uint32
 }
 
 func newWindow(withService bool) window {
@@ -70,6 +77,14 @@ func newWindow(withService bool) window {
 }
 
 func (w *window) add(s *sample) {
+	switch s.outcome {
+	case OutcomeUnfinished:
+		w.unfinished++
+		return
+	case retryMark:
+		w.retries++
+		return
+	}
 	w.requests++
 	if s.outcome != OutcomeOK {
 		w.errors++
@@ -97,6 +112,8 @@ func (w *window) merge(o *window) {
 	}
 	w.requests += o.requests
 	w.errors += o.errors
+	w.unfinished += o.unfinished
+	w.retries += o.retries
 	w.latSum += o.latSum
 	w.svcSum += o.svcSum
 	w.latMin = min(w.latMin, o.latMin)
@@ -116,17 +133,17 @@ func (w *window) reset() {
 // figures reports the window's latency and service-time figures, with
 // rates over span.
 func (w *window) figures(span time.Duration) (lat, svc Figures) {
-	lat = figuresOf(w.lat, w.requests, w.errors, w.latSum, w.latMin, w.latMax, span)
+	lat = w.figuresOf(w.lat, w.latSum, w.latMin, w.latMax, span)
 	if w.svc == nil {
 		return lat, lat
 	}
-	return lat, figuresOf(w.svc, w.requests, w.errors, w.svcSum, w.svcMin, w.svcMax, span)
+	return lat, w.figuresOf(w.svc, w.svcSum, w.svcMin, w.svcMax, span)
 }
 
-func figuresOf(h *hdr.Histogram, requests, errors int64, sum uint64, lo, hi uint32, span time.Duration) Figures {
-	f := Figures{Requests: requests, Errors: errors, Answered: h.TotalCount()}
+func (w *window) figuresOf(h *hdr.Histogram, sum uint64, lo, hi uint32, span time.Duration) Figures {
+	f := Figures{Requests: w.requests, Errors: w.errors, Answered: h.TotalCount(), Unfinished: w.unfinished, Retries: w.retries}
 	if span > 0 {
-		f.RPS = float64(requests) / span.Seconds()
+		f.RPS = float64(w.requests) / span.Seconds()
 	}
 	if f.Answered == 0 {
 		return f

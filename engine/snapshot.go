@@ -62,15 +62,35 @@ func (l Load) String() string {
 
 // ErrorCounts counts failed requests over the run by what went wrong.
 type ErrorCounts struct {
-	Connect int64 // could not connect
-	Timeout int64 // no answer within the timeout
-	IO      int64 // connection broke, or the answer was not HTTP
-	Status  int64 // HTTP status 400 or above
-	Check   int64 // answered, but not with the expected status
+	Connect  int64 // could not connect
+	Timeout  int64 // no answer within the timeout
+	Dropped  int64 // the server closed or reset the connection before answering in full
+	TooLarge int64 // the answer's body was larger than the run's max body
+	IO       int64 // the answer was not HTTP, or the connection failed otherwise
+	Status   int64 // HTTP status 400 or above
+	Check    int64 // answered, but not with the expected status
 }
 
 // Total is the number of failed requests.
-func (e ErrorCounts) Total() int64 { return e.Connect + e.Timeout + e.IO + e.Status + e.Check }
+func (e ErrorCounts) Total() int64 {
+	return e.Connect + e.Timeout + e.Dropped + e.TooLarge + e.IO + e.Status + e.Check
+}
+
+// Kinds lists the counts with their outcome's name, in order of
+// precedence, for reports that spell them out.
+func (e ErrorCounts) Kinds() []ErrorKind {
+	return []ErrorKind{
+		{OutcomeConnect.String(), e.Connect}, {OutcomeTimeout.String(), e.Timeout},
+		{OutcomeDropped.String(), e.Dropped}, {OutcomeTooLarge.String(), e.TooLarge},
+		{OutcomeIO.String(), e.IO}, {OutcomeStatus.String(), e.Status}, {OutcomeCheck.String(), e.Check},
+	}
+}
+
+// ErrorKind is one kind of failure and how many requests it failed.
+type ErrorKind struct {
+	Name  string
+	Count int64
+}
 
 func (e *ErrorCounts) add(o Outcome) {
 	switch o {
@@ -78,6 +98,10 @@ func (e *ErrorCounts) add(o Outcome) {
 		e.Connect++
 	case OutcomeTimeout:
 		e.Timeout++
+	case OutcomeDropped:
+		e.Dropped++
+	case OutcomeTooLarge:
+		e.TooLarge++
 	case OutcomeIO:
 		e.IO++
 	case OutcomeStatus:

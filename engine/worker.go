@@ -163,12 +163,14 @@ func (w *worker) do(i int, scheduled time.Time) sample {
 		return s
 	}
 	w.onRoute.Store(ss.r)
-	sent, out := ss.c.roundTrip(req, &w.resp)
+	sent, end, out, retried := ss.c.roundTrip(req, ss.r.replayable, &w.resp)
 	w.onRoute.Store(nil)
-	end := time.Now()
+	if retried {
+		w.rec.record(sample{step: uint8(i), outcome: retryMark})
+	}
 	if out != OutcomeOK && g.stopping.Load() {
 		// Cut off by the end of the run, not failed by the target.
-		return sample{step: uint8(i), outcome: out}
+		out = OutcomeUnfinished
 	}
 	s := sample{step: uint8(i), outcome: out}
 	if out == OutcomeOK {
@@ -203,7 +205,7 @@ func (w *worker) conn(ep endpoint) *conn {
 	defer w.connMu.Unlock()
 	c, ok := w.conns[ep]
 	if !ok {
-		c = newConn(ep, w.g.cfg.tls, w.g.cfg.timeout, &w.aborted)
+		c = newConn(w.g.abortCtx, ep, w.g.cfg.tls, w.g.cfg.timeout, w.g.cfg.maxBody, &w.aborted)
 		w.conns[ep] = c
 	}
 	return c

@@ -305,10 +305,24 @@ func (l *Live) Load() engine.Load {
 }
 
 // SetVUs changes the users (or connections) of the live load now and of
-// the runs that follow it.
+// the runs that follow it. Above what the open-file limit allows it sets
+// that many and returns the *engine.LimitError saying so.
 func (l *Live) SetVUs(n int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if _, ok := l.model.(engine.Open); ok {
+		return errors.New("the open model sets a rate, not users")
+	}
+	err := engine.CheckConns(n)
+	if l.gen != nil {
+		err = l.gen.SetVUs(n)
+	}
+	var capped *engine.LimitError
+	if errors.As(err, &capped) {
+		n = capped.Max
+	} else if err != nil {
+		return err
+	}
 	switch m := l.model.(type) {
 	case engine.Closed:
 		m.VUs = n
@@ -316,13 +330,8 @@ func (l *Live) SetVUs(n int) error {
 	case engine.Max:
 		m.Conns = n
 		l.model = m
-	default:
-		return errors.New("the open model sets a rate, not users")
 	}
-	if l.gen != nil {
-		return l.gen.SetVUs(n)
-	}
-	return nil
+	return err
 }
 
 // SetRate changes the open model's rate now and for the runs that follow.

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"perflab/engine"
 	"perflab/experiments"
 )
 
@@ -163,10 +165,19 @@ func (p *loadPage) changeDone(msg changeDoneMsg) tea.Cmd {
 	if c, ok := p.pending[msg.name]; ok && c.value == msg.value {
 		delete(p.pending, msg.name)
 	}
-	if msg.err != nil {
+	var capped *engine.LimitError
+	switch {
+	case errors.As(msg.err, &capped):
+		// Applied, but only as far as the open-file limit allows.
+		v := strconv.Itoa(capped.Max)
+		p.hist.unmark(msg.label)
+		p.hist.mark(strings.TrimSuffix(msg.label, msg.value) + v)
+		p.settled[msg.name] = v
+		p.setStatus(fmt.Sprintf("%s capped at %s, not %s: %s; raise ulimit -n to go higher", p.loadNoun(), v, msg.value, capped.Reason()), true)
+	case msg.err != nil:
 		p.hist.unmark(msg.label)
 		p.setStatus(fmt.Sprintf("%s %s: %v", msg.name, msg.value, msg.err), true)
-	} else {
+	default:
 		p.settled[msg.name] = msg.value
 	}
 	return p.dispatch(l)
@@ -258,6 +269,14 @@ func (p *loadPage) knobValue(name string) string {
 		}
 	}
 	return ""
+}
+
+// loadNoun names what v/V changes: users or connections.
+func (p *loadPage) loadNoun() string {
+	if p.loadModel().Model == "max" {
+		return "connections"
+	}
+	return "users"
 }
 
 func (p *loadPage) vusValue() int {

@@ -28,6 +28,8 @@ type fakeStage struct {
 	sweep    []experiments.SweepCell // sent by StudySweep, in order
 	setErr   error
 	closed   int
+	// vusLimit, when set, caps SetVUs as the open-file limit does.
+	vusLimit int
 	// gate, when set, holds every SetKnob until the test lets it go.
 	gate chan struct{}
 	// holdSweep keeps StudySweep running after its cells, as a sweep
@@ -125,6 +127,11 @@ func (f *fakeStage) SetVUs(n int) error {
 	f.record("vus %d", n)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var capped error
+	if f.vusLimit > 0 && n > f.vusLimit {
+		capped = &engine.LimitError{Asked: n, Max: f.vusLimit, Files: f.vusLimit + 128}
+		n = f.vusLimit
+	}
 	switch f.load.Model {
 	case "closed":
 		f.load.VUs = n
@@ -133,7 +140,7 @@ func (f *fakeStage) SetVUs(n int) error {
 	default:
 		return errors.New("the open model sets a rate, not users")
 	}
-	return nil
+	return capped
 }
 
 func (f *fakeStage) SetRate(r float64) error {

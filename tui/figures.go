@@ -167,12 +167,9 @@ func notesLine(st *Styles, snap *engine.Snapshot, base *baseline, w int) string 
 	}
 	if e := snap.Errors; e.Total() > 0 {
 		var kinds []string
-		for _, k := range []struct {
-			n    int64
-			what string
-		}{{e.Status, "status"}, {e.Check, "check"}, {e.Timeout, "timeout"}, {e.Connect, "connect"}, {e.IO, "io"}} {
-			if k.n > 0 {
-				kinds = append(kinds, fmt.Sprintf("%d %s", k.n, k.what))
+		for _, k := range e.Kinds() {
+			if k.Count > 0 {
+				kinds = append(kinds, fmt.Sprintf("%d %s", k.Count, k.Name))
 			}
 		}
 		parts = append(parts, st.Bad.Render("errors "+strings.Join(kinds, ", ")))

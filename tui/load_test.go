@@ -159,6 +159,47 @@ func TestLoadKeys(t *testing.T) {
 	}
 }
 
+// TestUsersCappedByFileLimit: asking for more connections than the
+// open-file limit allows sets as many as it allows, and the screen says
+// so instead of showing the number asked for.
+func TestUsersCappedByFileLimit(t *testing.T) {
+	hn, f := urlRun(t, 120, 40, engine.Load{Model: "max", Conns: 64})
+	f.vusLimit = 70
+	hn.press("v")
+	hn.await("change", is[changeDoneMsg])
+	hn.frame(f, snapshot(30, false, f.Load()))
+	s := hn.screen()
+	for _, want := range []string{"connections capped at 70, not 80", "ulimit -n", "conns    70", "c=70"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("screen lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "c=80") {
+		t.Errorf("the chart marks the refused 80:\n%s", s)
+	}
+}
+
+// TestHealthLineShowsRetriesAndDrops: requests sent twice appear on the
+// health line as soon as there are any, and connections the server
+// dropped among the errors by kind.
+func TestHealthLineShowsRetriesAndDrops(t *testing.T) {
+	hn, f := urlRun(t, 120, 40, engine.Load{Model: "max", Conns: 64})
+	s := snapshot(30, false, f.Load())
+	hn.frame(f, s)
+	if strings.Contains(hn.screen(), "retries") {
+		t.Fatalf("retries shown before there are any:\n%s", hn.screen())
+	}
+	s = snapshot(31, false, f.Load())
+	s.All.Run.Retries = 12
+	s.Errors = engine.ErrorCounts{Dropped: 40, TooLarge: 2}
+	hn.frame(f, s)
+	for _, want := range []string{"retries 12", "errors 40 dropped, 2 body too large"} {
+		if !strings.Contains(hn.screen(), want) {
+			t.Errorf("screen lacks %q:\n%s", want, hn.screen())
+		}
+	}
+}
+
 func TestPauseResumes(t *testing.T) {
 	hn, f := urlRun(t, 120, 40, engine.Load{Model: "closed", VUs: 5})
 	hn.press("space")

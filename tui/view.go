@@ -246,8 +246,9 @@ func (p *loadPage) panel(pl placed, h int, allFit, last bool) string {
 }
 
 // healthLine is the generator's own state: how fast it really sends,
-// how late, at what CPU cost, and a warning when it is the bottleneck.
-// A status message, when there is one, comes first.
+// how late, what it had to send twice, at what CPU cost, and a warning
+// when it is the bottleneck. A status message, when there is one, comes
+// first.
 func (p *loadPage) healthLine(w int) string {
 	st := p.styles
 	var parts []string
@@ -274,6 +275,9 @@ func (p *loadPage) healthLine(w int) string {
 				fmt.Sprintf("missed %d", hl.Missed), fmt.Sprintf("backlog %d", hl.Backlog))
 		}
 		parts = append(parts, fmt.Sprintf("in flight %d", hl.InFlight))
+		if r := snap.All.Run.Retries; r > 0 {
+			parts = append(parts, st.Warn.Render(fmt.Sprintf("retries %d", r)))
+		}
 		if hl.Cores > 0 {
 			parts = append(parts, fmt.Sprintf("cpu %.0f%% of %d cores", hl.CPU*100, hl.Cores))
 		}

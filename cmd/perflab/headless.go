@@ -158,6 +158,8 @@ func headless(r headlessRun, stdout, stderr io.Writer) error {
 	for _, final := range finals {
 		all := final.All.Run
 		switch {
+		case all.Requests == 0 && all.Unfinished > 0:
+			return failedError{fmt.Sprintf("no request completed: %d unfinished, still waiting for an answer when the run ended", all.Unfinished)}
 		case all.Requests == 0:
 			return failedError{"no request completed"}
 		case all.Errors == all.Requests && abort.Reason() == "":

@@ -7,10 +7,13 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"perflab/engine"
 	"perflab/engine/report"
 	"perflab/experiments"
 )
@@ -40,6 +43,7 @@ type options struct {
 	duration    time.Duration
 	timeout     time.Duration
 	maxInFlight int
+	maxBody     byteSize
 	method      string
 	headers     listFlag
 	body        string
@@ -76,7 +80,7 @@ type flagGroup struct {
 // The root's flag groups; every flag the root accepts is in one.
 var (
 	runFlags     = flagGroup{"What to run", []string{"experiment", "url", "record", "sweep", "repeat", "shuffle", "shuffle-seed"}}
-	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "timeout", "max-in-flight"}}
+	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "timeout", "max-in-flight", "max-body"}}
 	requestFlags = flagGroup{"Request (with --url)", []string{"method", "header", "body", "insecure"}}
 	fishialFlags = flagGroup{"Fishial race (--experiment fishial)", []string{"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}}
 	passFlags    = flagGroup{"Pass or fail, and more outputs (headless load runs)", []string{"threshold", "abort-on-fail", "abort-grace", "summary-json"}}
@@ -161,16 +165,18 @@ func newRootFlags(o *options) *flag.FlagSet {
 	fs.Uint64Var(&o.shuffleSeed, "shuffle-seed", 0, "shuffle with seed `S` (a run printed it), to repeat an order")
 
 	fs.IntVar(&o.vus, "vus", 0, "closed model: `N` virtual users, each looping the scenario")
-	fs.DurationVar(&o.think, "think", 0, "closed model: pause `D` between a user's iterations")
+	durationVar(fs, &o.think, "think", 0, "closed model: pause `D` between a user's iterations")
 	fs.Float64Var(&o.rate, "rate", 0, "open model: start `R` requests per second whatever the target does")
 	fs.IntVar(&o.conns, "c", 0, "max model: keep `N` connections busy (default 50 with --url)")
-	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (default 10s for --url headless runs, 30s for experiments)")
-	fs.DurationVar(&o.timeout, "timeout", 0, "give up on a request after `D` (default 30s)")
-	fs.IntVar(&o.maxInFlight, "max-in-flight", 0, "open model: at most `N` requests outstanding (default 10000)")
+	durationVar(fs, &o.duration, "duration", 0, "stop after `D` (default 10s for --url headless runs, 30s for experiments)")
+	durationVar(fs, &o.timeout, "timeout", 0, "give up on a request after `D` (default 30s)")
+	fs.IntVar(&o.maxInFlight, "max-in-flight", 0, "open model: at most `N` requests outstanding (default 10000, or what the open-file limit allows)")
+	o.maxBody = engine.DefaultMaxBody
+	fs.Var(&o.maxBody, "max-body", "keep at most `SIZE` of an answer's body, e.g. 512KiB or 8MiB; a longer body fails the request as \"body too large\" (default "+formatSize(engine.DefaultMaxBody)+")")
 
 	fs.Var(&o.thresholds, "threshold", "fail the run (exit 99) unless `EXPR` holds, e.g. 'p(99)<250ms', 'http_req_failed<1%', 'p(95){step:likes}<50ms' (repeatable)")
 	fs.BoolVar(&o.abortOnFail, "abort-on-fail", false, "stop the run as soon as a threshold has failed for --abort-grace on the run so far")
-	fs.DurationVar(&o.abortGrace, "abort-grace", 10*time.Second, "how long a threshold may fail before --abort-on-fail stops the run, `D`")
+	durationVar(fs, &o.abortGrace, "abort-grace", 10*time.Second, "how long a threshold may fail before --abort-on-fail stops the run, `D`")
 	fs.StringVar(&o.summaryJSON, "summary-json", "", "write the end-of-run summary as JSON to `FILE` ("+report.SummarySchema+"), also on Ctrl-C")
 
 	fs.StringVar(&o.method, "method", "GET", "request `METHOD`")
@@ -209,18 +215,26 @@ func parseRoot(args []string, stdout io.Writer) (*options, error) {
 	return o, nil
 }
 
-// flagErrorText rewords the flag package's errors with the double dash
-// the help text uses.
+// flagErrorText rewords the flag package's errors as the help text
+// writes flags: "--duration 5: give a unit, e.g. 5s or 2m".
 func flagErrorText(err error) string {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 		return fmt.Sprintf("unknown flag --%s", name)
 	}
-	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
-		return "invalid value " + rest
+	if m := invalidValue.FindStringSubmatch(msg); m != nil {
+		value, _ := strconv.Unquote(m[1])
+		why := m[3]
+		if why == "parse error" { // the flag package's word for a bad number
+			why = "not a number"
+		}
+		return fmt.Sprintf("%s %s: %s", dashed(m[2]), value, why)
 	}
 	return msg
 }
+
+// invalidValue is the flag package's message for a value Set refused.
+var invalidValue = regexp.MustCompile(`^invalid value ("(?:[^"\\]|\\.)*") for flag -([^:]+): (.*)$`)
 
 func subcommandNames() string { return strings.Join(slices.Sorted(maps.Keys(subcommands)), ", ") }
 

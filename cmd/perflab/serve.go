@@ -31,7 +31,7 @@ func newServeFlags(o *serveOptions) *flag.FlagSet {
 	addKnobFlags(fs, o.knobs)
 	fs.StringVar(&c.DataDir, "data-dir", "", "keep database, SPA files and log in `DIR` (default a temporary directory)")
 	fs.BoolVar(&c.KeepData, "keep-data", false, "leave the data in place on exit (reused by the next start)")
-	fs.DurationVar(&o.every, "stats-every", 5*time.Second, "print a line of figures every `D`, 0 for never (default 5s)")
+	durationVar(fs, &o.every, "stats-every", 5*time.Second, "print a line of figures every `D`, 0 for never (default 5s)")
 	return fs
 }
 

@@ -33,6 +33,7 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"serve", "--redis", "localhost:6379"}, exitUsage, "--redis must be embedded or redis://host:port"},
 		{[]string{"serve", "--addr", "8000"}, exitUsage, "--addr"},
 		{[]string{"serve", "--stats-every", "-1s"}, exitUsage, "--stats-every must not be negative"},
+		{[]string{"serve", "--stats-every", "5"}, exitUsage, "--stats-every 5: give a unit, e.g. 5s or 2m"},
 		{[]string{"serve", "--frobnicate"}, exitUsage, "unknown flag --frobnicate"},
 		{[]string{"serve", "now"}, exitUsage, `unexpected argument "now"`},
 	} {

@@ -127,6 +127,14 @@ func loadModel(o *options, fallback engine.Model) (engine.Model, error) {
 	case o.set["max-in-flight"] && o.maxInFlight < 1:
 		return nil, usagef("--max-in-flight must be at least 1, got %d", o.maxInFlight)
 	}
+	for _, c := range []struct {
+		flag string
+		n    int
+	}{{"c", o.conns}, {"vus", o.vus}, {"max-in-flight", o.maxInFlight}} {
+		if err := engine.CheckConns(c.n); err != nil && o.set[c.flag] {
+			return nil, usagef("%s %d: %v", dashed(c.flag), c.n, err)
+		}
+	}
 	switch {
 	case o.set["c"]:
 		return engine.Max{Conns: o.conns}, nil
@@ -153,8 +161,8 @@ func isClosed(m engine.Model) bool {
 	return ok
 }
 
-// loadOptions turns --duration, --timeout and --insecure into generator
-// options.
+// loadOptions turns --duration, --timeout, --max-body and --insecure into
+// generator options.
 func loadOptions(o *options, defaultDuration time.Duration) ([]engine.Option, error) {
 	d := defaultDuration
 	if o.set["duration"] {
@@ -169,6 +177,9 @@ func loadOptions(o *options, defaultDuration time.Duration) ([]engine.Option, er
 			return nil, usagef("--timeout must be above 0, got %s", o.timeout)
 		}
 		opts = append(opts, engine.Timeout(o.timeout))
+	}
+	if o.set["max-body"] {
+		opts = append(opts, engine.MaxBody(int(o.maxBody)))
 	}
 	if o.insecure {
 		opts = append(opts, engine.TLSConfig(&tls.Config{InsecureSkipVerify: true}))

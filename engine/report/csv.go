@@ -30,6 +30,8 @@ var Columns = []string{
 	// statistic across the repeats of a configuration the row holds and
 	// the interval's confidence.
 	"repeat", "statistic", "confidence",
+	// Then requests cut off by the end of the run and requests sent again.
+	"unfinished", "retries",
 }
 
 func init() {
@@ -190,7 +192,8 @@ func (c *CSV) row(kind, elapsed string, s *engine.Snapshot, series string, lat, 
 		cpu = strconv.FormatFloat(s.Health.CPU, 'f', 3, 64)
 	}
 	row = append(row, conns, strconv.FormatInt(passed, 10), strconv.FormatInt(failed, 10), lag, cpu,
-		strconv.Itoa(max(1, l.Repeat)), "", "")
+		strconv.Itoa(max(1, l.Repeat)), "", "",
+		strconv.FormatInt(lat.Unfinished, 10), strconv.FormatInt(lat.Retries, 10))
 	for _, col := range c.extra {
 		row = append(row, l.Knobs[col])
 	}

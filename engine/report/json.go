@@ -62,11 +62,15 @@ type JSONLoad struct {
 
 // JSONSeries is one series (all, or a step) over the whole run.
 type JSONSeries struct {
-	Name     string  `json:"name"`
-	Requests int64   `json:"requests"`
-	Errors   int64   `json:"errors"`
-	Answered int64   `json:"answered"`
-	Rate     float64 `json:"rate"`
+	Name     string `json:"name"`
+	Requests int64  `json:"requests"`
+	Errors   int64  `json:"errors"`
+	Answered int64  `json:"answered"`
+	// Unfinished were cut off by the end of the run (in neither Requests
+	// nor Errors); Retries were sent a second time.
+	Unfinished int64   `json:"unfinished"`
+	Retries    int64   `json:"retries"`
+	Rate       float64 `json:"rate"`
 	// Latency is from the scheduled start in the open model (corrected),
 	// from the send elsewhere; Service, in the open model only, from the
 	// send.
@@ -185,8 +189,8 @@ func jsonRun(b Begin, s *engine.Snapshot, ths []threshold.Threshold) JSONRun {
 		Run: b.Labels.Run, Repeat: max(1, b.Labels.Repeat), Experiment: b.Labels.Experiment, Config: b.Config, Settings: b.Settings,
 		Load:    JSONLoad{Model: s.Load.Model, VUs: s.Load.VUs, ThinkMS: msOf(s.Load.Think), Conns: s.Load.Conns, Rate: s.Load.Rate},
 		Seconds: s.Elapsed.Seconds(),
-		Errors: map[string]int64{"connect": s.Errors.Connect, "timeout": s.Errors.Timeout, "io": s.Errors.IO,
-			"status": s.Errors.Status, "check": s.Errors.Check},
+		Errors: map[string]int64{"connect": s.Errors.Connect, "timeout": s.Errors.Timeout, "dropped": s.Errors.Dropped,
+			"body_too_large": s.Errors.TooLarge, "io": s.Errors.IO, "status": s.Errors.Status, "check": s.Errors.Check},
 		Statuses:   map[string]int64{},
 		Checks:     []JSONCheck{},
 		Thresholds: []JSONThreshold{},
@@ -197,7 +201,8 @@ func jsonRun(b Begin, s *engine.Snapshot, ths []threshold.Threshold) JSONRun {
 	open := s.Load.Model == "open"
 	for _, series := range append([]engine.Series{s.All}, s.Steps...) {
 		js := JSONSeries{Name: series.Name, Requests: series.Run.Requests, Errors: series.Run.Errors,
-			Answered: series.Run.Answered, Rate: series.Run.RPS, Latency: jsonLatency(series.Run)}
+			Answered: series.Run.Answered, Unfinished: series.Run.Unfinished, Retries: series.Run.Retries,
+			Rate: series.Run.RPS, Latency: jsonLatency(series.Run)}
 		if open {
 			js.Service = jsonLatency(series.RunService)
 		}

@@ -43,8 +43,8 @@ func (p *progressOutput) Write(ev Event) error {
 func (p *progressOutput) Close() error { return nil }
 
 // ProgressLine renders one snapshot as a single status line: elapsed and
-// planned time, throughput, p50 and p99 over the last second, errors, and
-// the generator's warning if it has one.
+// planned time, throughput, p50 and p99 over the last second, errors,
+// retries once there are any, and the generator's warning if it has one.
 func ProgressLine(s *engine.Snapshot) string {
 	when := clock(s.Elapsed)
 	if s.Duration > 0 {
@@ -52,6 +52,9 @@ func ProgressLine(s *engine.Snapshot) string {
 	}
 	last := s.All.Last
 	line := fmt.Sprintf("%s  %7.1f req/s  p50 %s  p99 %s  errors %d", when, last.RPS, Duration(last.P50), Duration(last.P99), s.All.Run.Errors)
+	if r := s.All.Run.Retries; r > 0 {
+		line += fmt.Sprintf("  retries %d", r)
+	}
 	if s.Paused {
 		line += "  (paused)"
 	}

@@ -36,7 +36,9 @@ func TestCSVRows(t *testing.T) {
 	w.SetLabels(Labels{Run: 2, Experiment: "likes", Knobs: map[string]string{"workers": "4", "mode": "sync", "cache": "off"}})
 	// A snapshot that closes no second writes nothing.
 	mid := snapshot(0, false)
-	for _, s := range []*engine.Snapshot{snapshot(1, false), mid, snapshot(2, false), snapshot(0, true)} {
+	final := snapshot(0, true)
+	final.All.Run.Unfinished, final.All.Run.Retries = 3, 2
+	for _, s := range []*engine.Snapshot{snapshot(1, false), mid, snapshot(2, false), final} {
 		if err := w.Snapshot(s); err != nil {
 			t.Fatal(err)
 		}
@@ -64,8 +66,13 @@ func TestCSVRows(t *testing.T) {
 			t.Errorf("interval row %s = %q, want %q", k, r[col[k]], v)
 		}
 	}
-	if last := rows[len(rows)-3]; last[col["kind"]] != "summary" || last[col["series"]] != "all" || last[col["checks_passed"]] != "39" {
+	if last := rows[len(rows)-3]; last[col["kind"]] != "summary" || last[col["series"]] != "all" || last[col["checks_passed"]] != "39" ||
+		last[col["unfinished"]] != "3" || last[col["retries"]] != "2" {
 		t.Errorf("summary row = %v", last)
+	}
+	// New columns come after every column that was there before them.
+	if col["unfinished"] <= col["generator_cpu"] || col["retries"] != col["unfinished"]+1 {
+		t.Errorf("unfinished at %d, retries at %d, after generator_cpu at %d", col["unfinished"], col["retries"], col["generator_cpu"])
 	}
 	for _, row := range rows {
 		if len(row) != len(Columns) {
@@ -77,18 +84,23 @@ func TestCSVRows(t *testing.T) {
 func TestSummaryText(t *testing.T) {
 	s := snapshot(0, true)
 	s.Elapsed = 30 * time.Second
-	s.Errors = engine.ErrorCounts{Check: 1}
-	s.All.Run.Errors = 1
+	s.Errors = engine.ErrorCounts{Check: 1, Dropped: 4}
+	s.All.Run.Errors = 5
+	s.All.Run.Unfinished, s.All.Run.Retries = 3, 2
 	var b strings.Builder
 	if err := Summary(&b, s); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
 	for _, want := range []string{"checks", "97.50%", "FAIL status was 200", "http_req_duration", "avg=100ms", "p(90)=200ms", "p(99)=400ms",
-		"{ step:likes }", "http_req_failed", "2.50%  1 of 40", "http_reqs", "40  40.0/s", "check 1"} {
+		"{ step:likes }", "http_req_failed", "12.50%  5 of 40", "http_reqs", "40  40.0/s", "errors by kind..................: dropped 4  check 1",
+		"unfinished......................: 3  (in flight", "retries.........................: 2  (sent again"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "timeout 0") {
+		t.Errorf("errors by kind lists a kind that did not happen:\n%s", out)
 	}
 }
 
@@ -106,8 +118,12 @@ func TestProgressLine(t *testing.T) {
 	s := snapshot(12, false)
 	s.Duration = 30 * time.Second
 	s.Health.Warning = "generator CPU-bound"
+	if line := ProgressLine(s); strings.Contains(line, "retries") {
+		t.Errorf("progress line %q shows retries before there are any", line)
+	}
+	s.All.Run.Retries = 7
 	line := ProgressLine(s)
-	for _, want := range []string{"0:12/0:30", "40.0 req/s", "p50 100ms", "p99 400ms", "errors 0", "generator CPU-bound"} {
+	for _, want := range []string{"0:12/0:30", "40.0 req/s", "p50 100ms", "p99 400ms", "errors 0", "retries 7", "generator CPU-bound"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("progress line %q lacks %q", line, want)
 		}

@@ -53,8 +53,18 @@ func Summary(w io.Writer, s *engine.Snapshot) error {
 	all := s.All.Run
 	line("http_req_failed", fmt.Sprintf("%s  %d of %d", percent(all.Errors, all.Requests), all.Errors, all.Requests))
 	line("http_reqs", fmt.Sprintf("%d  %s/s", all.Requests, strconv.FormatFloat(all.RPS, 'f', 1, 64)))
+	unfinished := strconv.FormatInt(all.Unfinished, 10)
+	if all.Unfinished > 0 {
+		unfinished += "  (in flight when the run ended: neither answered nor failed)"
+	}
+	line("unfinished", unfinished)
+	retries := strconv.FormatInt(all.Retries, 10)
+	if all.Retries > 0 {
+		retries += "  (sent again after the kept-alive connection broke while sending)"
+	}
+	line("retries", retries)
 	if e := s.Errors; e.Total() > 0 {
-		line("errors by kind", fmt.Sprintf("connect %d  timeout %d  io %d  status %d  check %d", e.Connect, e.Timeout, e.IO, e.Status, e.Check))
+		line("errors by kind", errorKinds(e))
 	}
 	if len(s.Statuses) > 0 {
 		line("statuses", statusLine(s.Statuses))
@@ -71,6 +81,17 @@ func Summary(w io.Writer, s *engine.Snapshot) error {
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// errorKinds lists the kinds of failure that happened, with their counts.
+func errorKinds(e engine.ErrorCounts) string {
+	var parts []string
+	for _, k := range e.Kinds() {
+		if k.Count > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k.Name, k.Count))
+		}
+	}
+	return strings.Join(parts, "  ")
 }
 
 func latencyLine(f engine.Figures) string {
