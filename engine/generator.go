@@ -24,6 +24,7 @@ type config struct {
 	timeout  time.Duration
 	tls      *tls.Config
 	maxBody  int
+	stages   []Stage
 }
 
 // Option configures a Generator.
@@ -80,6 +81,11 @@ type Generator struct {
 	paused   atomic.Bool
 	resumeCh chan struct{} // closed on resume; guarded by mu
 
+	// plan is the load's stages, if any; planOff is set once a live
+	// change took over from it.
+	plan    plan
+	planOff atomic.Bool
+
 	// open model
 	sched    atomic.Pointer[schedule]
 	slot     atomic.Int64 // next slot to claim
@@ -98,12 +104,22 @@ func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
 	if model == nil {
 		return nil, errors.New("no arrival model given")
 	}
-	if err := model.validate(); err != nil {
-		return nil, err
-	}
 	cfg := config{timeout: DefaultTimeout, tls: &tls.Config{}, maxBody: DefaultMaxBody}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	p := plan{start: levelOf(model), stages: cfg.stages}
+	if err := validateModel(model, len(p.stages) > 0); err != nil {
+		return nil, err
+	}
+	if err := p.validate(LoadOf(model).Model); err != nil {
+		return nil, err
+	}
+	if len(p.stages) > 0 {
+		if cfg.duration > 0 {
+			return nil, errors.New("give a duration or stages, not both: the stages' durations add up to the run's")
+		}
+		cfg.duration = p.total()
 	}
 	if cfg.timeout <= 0 {
 		return nil, fmt.Errorf("timeout must be above 0, got %s", cfg.timeout)
@@ -115,7 +131,7 @@ func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
 		return nil, fmt.Errorf("max body must be above 0 bytes, got %d", cfg.maxBody)
 	}
 	g := &Generator{
-		scn: scn, model: model, cfg: cfg,
+		scn: scn, model: model, cfg: cfg, plan: p,
 		steps:  append(append([]Step{}, scn.Setup...), scn.Steps...),
 		nSetup: len(scn.Setup),
 		shared: map[string]string{},
@@ -133,12 +149,12 @@ func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
 	}
 	g.maxWorkers = max(1, connLimit()/len(endpoints))
 	g.load = LoadOf(model)
-	asked := 0
+	asked := int(math.Ceil(p.peak()))
 	switch m := model.(type) {
 	case Closed:
-		asked = m.VUs
+		asked = max(asked, m.VUs)
 	case Max:
-		asked = m.Conns
+		asked = max(asked, m.Conns)
 	case Open:
 		asked = m.MaxInFlight
 		// The default cap gives way to the open-file limit; a cap asked
@@ -210,9 +226,16 @@ func (g *Generator) Run(ctx context.Context) (*Snapshot, error) {
 	case Max:
 		g.resize(m.Conns)
 	case Open:
-		g.sched.Store(&schedule{at: g.start, interval: rateInterval(m.Rate)})
-		g.resize(initialOpenWorkers(m.Rate, g.maxOpen))
+		s := &schedule{at: g.start}
+		if len(g.plan.stages) > 0 {
+			s.ramp = &ramp{p: g.plan}
+		} else {
+			s.interval = rateInterval(m.Rate)
+		}
+		g.sched.Store(s)
+		g.resize(initialOpenWorkers(max(m.Rate, g.plan.peak()), g.maxOpen))
 	}
+	g.followPlan(0)
 
 	// The run's clock is the quarter tick: a duration that is a whole
 	// number of quarters ends on a tick, so its last second gets its row.
@@ -239,6 +262,7 @@ func (g *Generator) Run(ctx context.Context) (*Snapshot, error) {
 	for quarter := 1; quarter != lastQuarter+1; {
 		select {
 		case <-next.C:
+			g.followPlan(time.Duration(quarter) * tick)
 			agg.publish(agg.harvest(quarter, false))
 			quarter++
 			next.Reset(time.Until(g.start.Add(time.Duration(quarter) * tick)))
@@ -320,9 +344,50 @@ func (g *Generator) SetVUs(n int) error {
 		g.mu.Unlock()
 		return errors.New("the open model sets a rate, not users")
 	}
+	g.takeOverPlan()
 	g.mu.Unlock()
 	g.resize(n)
 	return clamped
+}
+
+// takeOverPlan marks the plan as given up for a live change; g.mu is held.
+func (g *Generator) takeOverPlan() {
+	if len(g.plan.stages) > 0 {
+		g.planOff.Store(true)
+		g.load.Overridden = true
+	}
+}
+
+// followPlan sets the load to the plan's level at t into the run, unless
+// a live change took over.
+func (g *Generator) followPlan(t time.Duration) {
+	if len(g.plan.stages) == 0 || g.planOff.Load() {
+		return
+	}
+	level, stage, target := g.plan.at(t)
+	g.mu.Lock()
+	if g.planOff.Load() {
+		g.mu.Unlock()
+		return
+	}
+	g.load.Stage, g.load.Stages, g.load.Target = stage, len(g.plan.stages), target
+	n := -1
+	switch g.load.Model {
+	case "closed":
+		if v := int(math.Round(level)); v != g.load.VUs || t == 0 {
+			g.load.VUs, n = v, v
+		}
+	case "max":
+		if v := int(math.Round(level)); v != g.load.Conns || t == 0 {
+			g.load.Conns, n = v, v
+		}
+	case "open":
+		g.load.Rate = level
+	}
+	g.mu.Unlock()
+	if n >= 0 {
+		g.resize(n)
+	}
 }
 
 // SetRate changes the open model's rate while running; the new schedule
@@ -337,6 +402,7 @@ func (g *Generator) SetRate(r float64) error {
 		return errors.New("only the open model has a rate")
 	}
 	g.load.Rate = r
+	g.takeOverPlan()
 	if g.sched.Load() != nil {
 		g.sched.Store(&schedule{at: time.Now(), base: g.slot.Load(), interval: rateInterval(r)})
 	}
@@ -578,14 +644,30 @@ type schedule struct {
 	at       time.Time
 	base     int64
 	interval time.Duration
+	// ramp, when set, times the slots by a plan instead of the interval.
+	ramp *ramp
 }
 
+// never is a start time no run reaches: a plan that ended at 0/s has no
+// more slots.
+const never = 100 * 365 * 24 * time.Hour
+
 func (s *schedule) start(slot int64) time.Time {
+	if s.ramp != nil {
+		at, ok := s.ramp.when(float64(slot-s.base) + 1)
+		if !ok {
+			return s.at.Add(never)
+		}
+		return s.at.Add(at)
+	}
 	return s.at.Add(time.Duration(slot-s.base) * s.interval)
 }
 
 // due is the number of slots whose start time has come by now.
 func (s *schedule) due(now time.Time) int64 {
+	if s.ramp != nil {
+		return s.base + int64(s.ramp.count(now.Sub(s.at)))
+	}
 	return s.base + int64(now.Sub(s.at)/s.interval) + 1
 }
 

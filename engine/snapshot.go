@@ -33,6 +33,12 @@ type Load struct {
 	Think time.Duration
 	Conns int     // max: connections
 	Rate  float64 // open: target starts per second
+	// Under a plan (Stages): the stage in force, counting from 1 (Stages+1
+	// once it is over), of Stages, and its target; Overridden once a live
+	// change took over from the plan.
+	Stage, Stages int
+	Target        float64
+	Overridden    bool
 }
 
 // LoadOf describes a model's setting before any live change.

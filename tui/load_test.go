@@ -483,3 +483,19 @@ func TestThresholdsLive(t *testing.T) {
 		t.Fatalf("thresholds line %q: want the failing p(99) with its value first, then rps passing", line)
 	}
 }
+
+// TestStagesOnScreen: a staged load says its stage and target, and that a
+// key press took over from the plan.
+func TestStagesOnScreen(t *testing.T) {
+	hn, f := urlRun(t, 120, 40, engine.Load{Model: "closed", VUs: 5})
+	s := snapshot(30, false, engine.Load{Model: "closed", VUs: 12, Stage: 2, Stages: 3, Target: 20})
+	hn.frame(f, s)
+	if line := lineWith(hn.screen(), "generator"); !strings.Contains(line, "stage 2/3 → 20 users") {
+		t.Fatalf("health line %q: want the stage and its target", line)
+	}
+	s = snapshot(31, false, engine.Load{Model: "closed", VUs: 14, Stage: 2, Stages: 3, Target: 20, Overridden: true})
+	hn.frame(f, s)
+	if !strings.Contains(hn.screen(), "stages overridden by a key press") {
+		t.Fatalf("no word that a key press took over:\n%s", hn.screen())
+	}
+}

@@ -29,6 +29,8 @@ type options struct {
 	shuffle     bool
 	shuffleSeed uint64
 
+	stages string
+
 	// pass or fail, and files
 	thresholds  listFlag
 	abortOnFail bool
@@ -80,7 +82,7 @@ type flagGroup struct {
 // The root's flag groups; every flag the root accepts is in one.
 var (
 	runFlags     = flagGroup{"What to run", []string{"experiment", "url", "record", "sweep", "repeat", "shuffle", "shuffle-seed"}}
-	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "timeout", "max-in-flight", "max-body"}}
+	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "stages", "timeout", "max-in-flight", "max-body"}}
 	requestFlags = flagGroup{"Request (with --url)", []string{"method", "header", "body", "insecure"}}
 	fishialFlags = flagGroup{"Fishial race (--experiment fishial)", []string{"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}}
 	passFlags    = flagGroup{"Pass or fail, and more outputs (headless load runs)", []string{"threshold", "abort-on-fail", "abort-grace", "summary-json"}}
@@ -169,6 +171,7 @@ func newRootFlags(o *options) *flag.FlagSet {
 	fs.Float64Var(&o.rate, "rate", 0, "open model: start `R` requests per second whatever the target does")
 	fs.IntVar(&o.conns, "c", 0, "max model: keep `N` connections busy (default 50 with --url)")
 	durationVar(fs, &o.duration, "duration", 0, "stop after `D` (default 10s for --url headless runs, 30s for experiments)")
+	fs.StringVar(&o.stages, "stages", "", "ramp the load linearly through `D:T,...`: to T users (or connections, or T/s requests a second) over D each, e.g. 30s:50,1m:50,30s:0")
 	durationVar(fs, &o.timeout, "timeout", 0, "give up on a request after `D` (default 30s)")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 0, "open model: at most `N` requests outstanding (default 10000, or what the open-file limit allows)")
 	o.maxBody = engine.DefaultMaxBody

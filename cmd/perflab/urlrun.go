@@ -122,7 +122,7 @@ func loadModel(o *options, fallback engine.Model) (engine.Model, error) {
 		return nil, usagef("--vus must be at least 1, got %d", o.vus)
 	case o.set["think"] && o.think < 0:
 		return nil, usagef("--think must not be negative, got %s", o.think)
-	case o.set["rate"] && !(o.rate > 0):
+	case o.set["rate"] && !(o.rate > 0) && !(o.set["stages"] && o.rate == 0):
 		return nil, usagef("--rate must be above 0 requests/s, got %g", o.rate)
 	case o.set["max-in-flight"] && o.maxInFlight < 1:
 		return nil, usagef("--max-in-flight must be at least 1, got %d", o.maxInFlight)
@@ -135,9 +135,10 @@ func loadModel(o *options, fallback engine.Model) (engine.Model, error) {
 			return nil, usagef("%s %d: %v", dashed(c.flag), c.n, err)
 		}
 	}
+	var model engine.Model
 	switch {
 	case o.set["c"]:
-		return engine.Max{Conns: o.conns}, nil
+		model = engine.Max{Conns: o.conns}
 	case o.set["vus"]:
 		think := o.think
 		// Users alone keep the think time of the load they replace (an
@@ -145,15 +146,24 @@ func loadModel(o *options, fallback engine.Model) (engine.Model, error) {
 		if c, ok := fallback.(engine.Closed); ok && !o.set["think"] {
 			think = c.Think
 		}
-		return engine.Closed{VUs: o.vus, Think: think}, nil
+		model = engine.Closed{VUs: o.vus, Think: think}
 	case o.set["rate"]:
-		return engine.Open{Rate: o.rate, MaxInFlight: o.maxInFlight}, nil
+		model = engine.Open{Rate: o.rate, MaxInFlight: o.maxInFlight}
+	default:
+		model = fallback
+		if c, ok := fallback.(engine.Closed); ok && o.set["think"] {
+			c.Think = o.think
+			model = c
+		}
 	}
-	if c, ok := fallback.(engine.Closed); ok && o.set["think"] {
-		c.Think = o.think
-		return c, nil
+	if o.set["stages"] {
+		_, perSecond, err := parseStages(o.stages)
+		if err != nil {
+			return nil, err
+		}
+		return stagesModel(o, model, perSecond)
 	}
-	return fallback, nil
+	return model, nil
 }
 
 func isClosed(m engine.Model) bool {
@@ -172,6 +182,16 @@ func loadOptions(o *options, defaultDuration time.Duration) ([]engine.Option, er
 		d = o.duration
 	}
 	opts := []engine.Option{engine.Duration(d)}
+	if o.set["stages"] {
+		if o.set["duration"] {
+			return nil, usagef("--duration and --stages: the stages' durations add up to the run's; drop --duration")
+		}
+		stages, _, err := parseStages(o.stages)
+		if err != nil {
+			return nil, err
+		}
+		opts = []engine.Option{engine.Stages(stages...)}
+	}
 	if o.set["timeout"] {
 		if o.timeout <= 0 {
 			return nil, usagef("--timeout must be above 0, got %s", o.timeout)
