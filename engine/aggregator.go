@@ -31,8 +31,14 @@ type aggregator struct {
 func newAggregator(g *Generator) *aggregator {
 	open := g.load.Model == "open"
 	a := &aggregator{g: g, statuses: map[int]int64{}, open: open, all: newSeriesAgg(AllSeries, open)}
+	if g.cfg.intervals {
+		a.all.keepIntervals(open)
+	}
 	for _, st := range g.steps {
 		a.steps = append(a.steps, newSeriesAgg(st.Name, open))
+		if g.cfg.intervals {
+			a.steps[len(a.steps)-1].keepIntervals(open)
+		}
 		idx := -1
 		if st.Check != "" {
 			idx = len(a.checks)
@@ -124,11 +130,12 @@ func (a *aggregator) harvest(quarter int, final bool) *Snapshot {
 	if !final && quarter%quartersPerSecond == 0 {
 		snap.Second = quarter / quartersPerSecond
 	}
+	boundary := final || snap.Second > 0
 	for _, s := range a.steps {
-		snap.Steps = append(snap.Steps, s.closeQuarter(lastSpan, elapsed))
+		snap.Steps = append(snap.Steps, s.closeQuarter(lastSpan, elapsed, boundary))
 	}
 	lagQuarter := a.all.cur
-	snap.All = a.all.closeQuarter(lastSpan, elapsed)
+	snap.All = a.all.closeQuarter(lastSpan, elapsed, boundary)
 	snap.Health = a.health(now, snap, inFlight, lagQuarter)
 	return snap
 }

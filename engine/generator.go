@@ -20,11 +20,12 @@ const DefaultTimeout = 30 * time.Second
 const stopGrace = time.Second
 
 type config struct {
-	duration time.Duration
-	timeout  time.Duration
-	tls      *tls.Config
-	maxBody  int
-	stages   []Stage
+	duration  time.Duration
+	timeout   time.Duration
+	tls       *tls.Config
+	maxBody   int
+	stages    []Stage
+	intervals bool
 }
 
 // Option configures a Generator.
@@ -45,6 +46,11 @@ func TLSConfig(t *tls.Config) Option { return func(c *config) { c.tls = t } }
 // OutcomeTooLarge and its connection is closed: reading the rest could
 // take forever on a body that never ends.
 func MaxBody(n int) Option { return func(c *config) { c.maxBody = n } }
+
+// IntervalHistograms makes every snapshot that closes a whole second, and
+// the final one, carry each series' histogram of that interval
+// (Series.Interval), for HDR interval logs.
+func IntervalHistograms() Option { return func(c *config) { c.intervals = true } }
 
 // Generator drives a scenario at a target under one arrival model and
 // publishes snapshots of what it measures four times a second.

@@ -53,6 +53,13 @@ type Series struct {
 	Run         Figures
 	LastService Figures
 	RunService  Figures
+	// Interval is the latency histogram (microseconds) of the span since
+	// the previous whole second, on a snapshot that closes a whole second
+	// and on the final one, when the generator keeps them
+	// (IntervalHistograms); the run's intervals add up to its histogram.
+	// IntervalService is the same for the service time, in the open
+	// model. Both are nil otherwise.
+	Interval, IntervalService *hdr.Histogram
 }
 
 var quantiles = []float64{50, 90, 95, 99, 99.9}
@@ -173,6 +180,9 @@ type seriesAgg struct {
 	cur      int
 	last     window // scratch: the quarters merged
 	run      window
+	// pending gathers the quarters since the last whole second, for the
+	// interval histograms; nil when they are not kept.
+	pending *window
 }
 
 const quartersPerSecond = 4
@@ -190,12 +200,30 @@ func newSeriesAgg(name string, withService bool) *seriesAgg {
 
 func (a *seriesAgg) add(s *sample) { a.quarters[a.cur].add(s) }
 
+// keepIntervals makes the series report interval histograms.
+func (a *seriesAgg) keepIntervals(withService bool) {
+	w := newWindow(withService)
+	a.pending = &w
+}
+
 // closeQuarter folds the current quarter into the run and reports the
 // last second (the four newest quarters) and the run; then it starts a
-// new quarter. lastSpan is how much time the last-second window covers.
-func (a *seriesAgg) closeQuarter(lastSpan, runSpan time.Duration) Series {
+// new quarter. lastSpan is how much time the last-second window covers;
+// boundary says the quarter ends a whole second (or the run), which
+// closes an interval.
+func (a *seriesAgg) closeQuarter(lastSpan, runSpan time.Duration, boundary bool) Series {
 	a.run.merge(&a.quarters[a.cur])
 	s := a.series(lastSpan, runSpan)
+	if p := a.pending; p != nil {
+		p.merge(&a.quarters[a.cur])
+		if boundary {
+			s.Interval = hdr.Import(p.lat.Export())
+			if p.svc != nil {
+				s.IntervalService = hdr.Import(p.svc.Export())
+			}
+			p.reset()
+		}
+	}
 	a.cur = (a.cur + 1) % quartersPerSecond
 	a.quarters[a.cur].reset()
 	return s

@@ -45,13 +45,13 @@ func TestSeriesLastSecondSlides(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		a.add(&sample{latency: 10_000})
 	}
-	s := a.closeQuarter(tick, tick)
+	s := a.closeQuarter(tick, tick, false)
 	if s.Last.Requests != 4 || s.Run.Requests != 4 {
 		t.Fatalf("after quarter 1: last %d run %d", s.Last.Requests, s.Run.Requests)
 	}
 	for q := 2; q <= 5; q++ {
 		a.add(&sample{latency: 20_000})
-		s = a.closeQuarter(time.Second, time.Duration(q)*tick)
+		s = a.closeQuarter(time.Second, time.Duration(q)*tick, false)
 	}
 	// Quarter 1 slid out of the last second; the run keeps it.
 	if s.Last.Requests != 4 || s.Last.Min != 20*time.Millisecond {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 
 	"perflab/engine"
@@ -18,8 +19,9 @@ type outputSpec struct {
 	record       string // --record FILE, or ""
 	recordFormat string // what --record writes: "csv", "fishial-csv"
 	// files are formats that replace a file whole, by format: "json"
-	// for --summary-json.
+	// for --summary-json; streams formats written as they go: "hdr-log".
 	files      map[string]string
+	streams    map[string]string
 	stdout     []string // formats printed on stdout
 	thresholds []threshold.Threshold
 }
@@ -28,10 +30,13 @@ type outputSpec struct {
 // CSV, the JSON summary, and the given tables on stdout, then the
 // thresholds.
 func loadOutputs(o *options, ths []threshold.Threshold, stdout ...string) outputSpec {
-	spec := outputSpec{record: o.record, recordFormat: "csv", files: map[string]string{}, thresholds: ths,
-		stdout: append(stdout, "thresholds")}
+	spec := outputSpec{record: o.record, recordFormat: "csv", files: map[string]string{}, streams: map[string]string{},
+		thresholds: ths, stdout: append(stdout, "thresholds")}
 	if o.summaryJSON != "" {
 		spec.files["json"] = o.summaryJSON
+	}
+	if o.hdrLog != "" {
+		spec.streams["hdr-log"] = o.hdrLog
 	}
 	return spec
 }
@@ -65,6 +70,17 @@ func openOutputs(spec outputSpec, stdout, stderr io.Writer) (*report.Outputs, fu
 		files = append(files, f)
 		if err := add(spec.recordFormat, report.Dest{W: f, Path: spec.record}); err != nil {
 			return fail(fmt.Errorf("--record %s: %w", spec.record, err))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(spec.streams)) {
+		path := spec.streams[name]
+		f, err := os.Create(path)
+		if err != nil {
+			return fail(usagef("%s: %v", path, unwrapPathError(err)))
+		}
+		files = append(files, f)
+		if err := add(name, report.Dest{W: f, Path: path}); err != nil {
+			return fail(err)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(spec.files)) {

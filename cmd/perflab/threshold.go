@@ -40,9 +40,11 @@ func parseThresholds(o *options) ([]threshold.Threshold, error) {
 	if o.abortGrace <= 0 {
 		return nil, usagef("--abort-grace must be above 0, got %s", o.abortGrace)
 	}
-	if o.summaryJSON != "" {
-		if err := checkOutputPath("--summary-json", o.summaryJSON); err != nil {
-			return nil, err
+	for flag, path := range map[string]string{"--summary-json": o.summaryJSON, "--hdr-log": o.hdrLog} {
+		if path != "" {
+			if err := checkOutputPath(flag, path); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return ths, nil

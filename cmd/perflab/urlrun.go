@@ -204,6 +204,9 @@ func loadOptions(o *options, defaultDuration time.Duration) ([]engine.Option, er
 	if o.insecure {
 		opts = append(opts, engine.TLSConfig(&tls.Config{InsecureSkipVerify: true}))
 	}
+	if o.hdrLog != "" {
+		opts = append(opts, engine.IntervalHistograms())
+	}
 	return opts, nil
 }
 
