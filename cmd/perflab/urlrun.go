@@ -109,7 +109,9 @@ func loadModel(o *options, fallback engine.Model) (engine.Model, error) {
 	if len(given) > 1 {
 		return nil, usagef("%s choose different load models; give only one of -c (max), --vus (closed) or --rate (open)", strings.Join(given, " and "))
 	}
-	if o.set["think"] && !o.set["vus"] && !(len(given) == 0 && isClosed(fallback)) {
+	// A plan of users with think time ramps the closed model.
+	thinkPlan := o.set["stages"] && len(given) == 0
+	if o.set["think"] && !o.set["vus"] && !(len(given) == 0 && isClosed(fallback)) && !thinkPlan {
 		return nil, usagef("--think applies to virtual users; add --vus N")
 	}
 	if o.set["max-in-flight"] && !o.set["rate"] {
@@ -154,6 +156,8 @@ func loadModel(o *options, fallback engine.Model) (engine.Model, error) {
 		if c, ok := fallback.(engine.Closed); ok && o.set["think"] {
 			c.Think = o.think
 			model = c
+		} else if thinkPlan && o.set["think"] {
+			model = engine.Closed{Think: o.think}
 		}
 	}
 	if o.set["stages"] {
