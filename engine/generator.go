@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,8 +59,18 @@ type Generator struct {
 	scn    Scenario
 	model  Model
 	cfg    config
-	steps  []Step // setup steps, then iteration steps
-	nSetup int
+	steps  []Step // the run's setup, the users' setup, then each flow's steps
+	nSetup int    // the run's setup steps
+	nUser  int    // the users' setup steps, after the run's
+	flows  []span // where each flow's steps are in steps
+	// cycle deals the flows: entry k%len is the flow of the user in
+	// position k (closed and max models) or of slot k (open model).
+	cycle []uint8
+	rows  *Rows
+	// rowsTaken counts the data rows users took; rowless the users that
+	// found none left (unique rows).
+	rowsTaken atomic.Int64
+	rowless   atomic.Int64
 	// routes says where each step's requests go; SetStepURL swaps one.
 	routes []atomic.Pointer[route]
 	shared map[string]string // variables captured in setup
@@ -100,6 +111,8 @@ type Generator struct {
 
 	setupRec recorder
 	start    time.Time
+	// dry is set for a dry run, which skips think times.
+	dry bool
 }
 
 // New checks the scenario and model and returns a generator ready to Run.
@@ -138,11 +151,19 @@ func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
 	}
 	g := &Generator{
 		scn: scn, model: model, cfg: cfg, plan: p,
-		steps:  append(append([]Step{}, scn.Setup...), scn.Steps...),
+		steps:  append(append([]Step{}, scn.Setup...), scn.UserSetup...),
 		nSetup: len(scn.Setup),
+		nUser:  len(scn.UserSetup),
+		rows:   scn.Data,
 		shared: map[string]string{},
 		stopCh: make(chan struct{}),
 	}
+	flows := scn.flows()
+	for _, f := range flows {
+		g.flows = append(g.flows, span{from: len(g.steps), to: len(g.steps) + len(f.Steps)})
+		g.steps = append(g.steps, f.Steps...)
+	}
+	g.cycle, _ = flowCycle(flows) // validated above
 	g.routes = make([]atomic.Pointer[route], len(g.steps))
 	endpoints := map[endpoint]bool{}
 	for i, st := range g.steps {
@@ -219,7 +240,10 @@ func (g *Generator) Run(ctx context.Context) (*Snapshot, error) {
 			agg.closeSubs()
 		}
 	}()
-	if err := g.runSetup(); err != nil {
+	setup := g.setupWorker()
+	err := g.runSetup(setup)
+	setup.closeConns()
+	if err != nil {
 		return nil, err
 	}
 	ready = true
@@ -427,7 +451,7 @@ func (g *Generator) SetStepURL(ctx context.Context, step, url string) error {
 		old := g.routes[i].Load()
 		st := old.step
 		st.URL = url
-		if err := checkURL(templateStub(url)); err != nil {
+		if err := CheckURL(templateStub(url)); err != nil {
 			return err
 		}
 		r, err := newRoute(st)
@@ -471,6 +495,11 @@ type route struct {
 	// replayable says a request the connection failed to send may be
 	// sent again (see conn.roundTrip).
 	replayable bool
+	// contains is the body check's text when it uses no variable.
+	contains []byte
+	// fields are the JSON checks' paths; captures the captures' paths,
+	// nil for a header.
+	fields, captures []jsonPath
 }
 
 func newRoute(st Step) (*route, error) {
@@ -483,6 +512,25 @@ func newRoute(st Step) (*route, error) {
 		if r.static, err = buildRequest(st, nil); err != nil {
 			return nil, err
 		}
+	}
+	if !strings.Contains(st.Contains, "{{") {
+		r.contains = []byte(st.Contains)
+	}
+	for _, f := range st.Fields {
+		p, err := parseJSONPath(f.Path)
+		if err != nil {
+			return nil, fmt.Errorf("step %s: %w", st.Name, err)
+		}
+		r.fields = append(r.fields, p)
+	}
+	for _, c := range st.Capture {
+		var p jsonPath
+		if c.Header == "" {
+			if p, err = parseJSONPath(c.Field); err != nil {
+				return nil, fmt.Errorf("step %s: %w", st.Name, err)
+			}
+		}
+		r.captures = append(r.captures, p)
 	}
 	return r, nil
 }
@@ -505,7 +553,7 @@ func (g *Generator) resize(n int) {
 	// Starting many thousands of workers takes a while on a busy machine;
 	// a stop meanwhile ends it.
 	for len(g.workers) < n && !g.stopping.Load() {
-		w := g.newWorker()
+		w := g.newUser(len(g.workers))
 		g.workers = append(g.workers, w)
 		go w.run()
 	}
@@ -589,38 +637,29 @@ func (g *Generator) drainWorkers() {
 	}
 }
 
-// runSetup performs the setup steps once, in order; every one must pass,
-// since the load depends on what they capture.
-func (g *Generator) runSetup() error {
-	if g.nSetup == 0 {
-		return nil
-	}
-	w := g.newWorker()
-	w.rec = &g.setupRec
-	w.vars = g.shared
-	defer w.closeConns()
+// runSetup performs the run's setup steps once, in order; every one must
+// pass, since the load depends on what they capture.
+func (g *Generator) runSetup(w *worker) error {
 	for i := 0; i < g.nSetup; i++ {
-		st := g.steps[i]
-		s := w.do(i, time.Time{})
-		if s.outcome != OutcomeOK {
-			what := s.outcome.String()
-			if s.status != 0 {
-				what = fmt.Sprintf("status %d", s.status)
-			}
-			want := "a status below 400"
-			if st.Expect != 0 {
-				want = fmt.Sprintf("status %d", st.Expect)
-			}
-			return fmt.Errorf("setup step %s (%s %s) failed: %s, expected %s", st.Name, methodOf(st), expand(st.URL, g.shared), what, want)
-		}
-		for _, c := range st.Capture {
-			if _, ok := g.shared[c.Var]; !ok {
-				return fmt.Errorf("setup step %s: the answer has no JSON field %q to capture as {{%s}}", st.Name, c.Field, c.Var)
-			}
+		if s, ok := w.do(i, time.Time{}); s.outcome != OutcomeOK || !ok {
+			st := g.steps[i]
+			return fmt.Errorf("setup step %s (%s %s) failed: %s", st.Name, methodOf(st), expand(st.URL, g.shared), w.failure(i, s))
 		}
 	}
 	return nil
 }
+
+// setupWorker is the worker that runs the run's setup: its captures are
+// everyone's.
+func (g *Generator) setupWorker() *worker {
+	w := g.newWorker()
+	w.rec = &g.setupRec
+	w.vars = g.shared
+	return w
+}
+
+// span is a run of steps, from index from up to to.
+type span struct{ from, to int }
 
 func methodOf(st Step) string {
 	if st.Method == "" {

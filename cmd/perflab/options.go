@@ -16,12 +16,15 @@ import (
 	"perflab/engine"
 	"perflab/engine/report"
 	"perflab/experiments"
+	"perflab/experiments/scenarios"
 )
 
 // options are the root command's flags, as given.
 type options struct {
 	// what to run
 	url         string
+	scenario    string
+	dryRun      bool
 	experiment  string
 	record      string
 	sweeps      listFlag
@@ -82,7 +85,7 @@ type flagGroup struct {
 
 // The root's flag groups; every flag the root accepts is in one.
 var (
-	runFlags     = flagGroup{"What to run", []string{"experiment", "url", "record", "sweep", "repeat", "shuffle", "shuffle-seed"}}
+	runFlags     = flagGroup{"What to run", []string{"experiment", "url", "scenario", "dry-run", "record", "sweep", "repeat", "shuffle", "shuffle-seed"}}
 	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "stages", "timeout", "max-in-flight", "max-body"}}
 	requestFlags = flagGroup{"Request (with --url)", []string{"method", "header", "body", "insecure"}}
 	fishialFlags = flagGroup{"Fishial race (--experiment fishial)", []string{"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}}
@@ -160,7 +163,9 @@ func newRootFlags(o *options) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 
 	fs.StringVar(&o.experiment, "experiment", "", "`NAME` of the experiment to open or run: "+strings.Join(experimentNames(), ", "))
-	fs.StringVar(&o.url, "url", "", "drive load at this `URL` (http or https) instead of the twin")
+	fs.StringVar(&o.url, "url", "", "drive load at this `URL` (http or https) instead of the twin; with --scenario, the base its relative URLs join")
+	fs.StringVar(&o.scenario, "scenario", "", "run the flow of a scenario `FILE` (YAML; see the README), or of an embedded one by name: "+strings.Join(scenarios.Names(), ", "))
+	fs.BoolVar(&o.dryRun, "dry-run", false, "with --scenario: send one iteration of one user and print each request and answer, then stop")
 	fs.StringVar(&o.record, "record", "", "run headless and write CSV rows to `FILE`")
 	fs.Var(&o.sweeps, "sweep", "run every combination of `knob=v1,v2,...` (repeatable; needs --record)")
 	fs.IntVar(&o.repeat, "repeat", 1, "run every configuration `N` times, interleaved, and give medians with 95% intervals (needs --record)")
@@ -252,6 +257,7 @@ Usage:
   perflab --record out.csv --experiment likes --sweep workers=1,2,4 --sweep mode=sync,async
   perflab --record out.csv --experiment fishial --images 40
   perflab --url http://host:port/path [-c N | --vus N --think D | --rate R] --duration D [--record out.csv]
+  perflab --scenario FILE|likes|static [--url BASE] [--dry-run] [load flags] [--record out.csv]
 `
 
 func printRootHelp(w io.Writer, fs *flag.FlagSet) {
