@@ -176,8 +176,9 @@ func newWorker(logger *log.Logger) (*worker, *http.Server, error) {
 	w.useProfile(b.knobs())
 	srv := &http.Server{
 		Handler:           w,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: requestReadTimeout,
+		ReadTimeout:       requestReadTimeout,
+		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          logger,
 		ConnState:         w.conns.track,
@@ -345,7 +346,9 @@ func (w *worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}()
 	defer w.recoverPanic(rec, r)
 	if api {
-		w.serveAPI(rec, r, k)
+		if bufferBody(rec, r) {
+			w.serveAPI(rec, r, k)
+		}
 		return
 	}
 	w.serveStatic(rec, r, k)
