@@ -58,7 +58,10 @@ type WorkerStats struct {
 
 // TaskStats is the queue and the task worker.
 type TaskStats struct {
-	QueueDepth  int64   `json:"queue_depth"` // tasks waiting on the Redis list (polled 4x/s)
+	QueueDepth int64 `json:"queue_depth"` // tasks waiting on the Redis list (polled 4x/s)
+	// Applied counts tasks committed with the cached list invalidated; a
+	// task replayed because its task worker died before letting go of it
+	// counts again.
 	Applied     uint64  `json:"applied"`
 	Failed      uint64  `json:"failed"`
 	PID         int     `json:"pid"`

@@ -154,17 +154,17 @@ func (t *Twin) prepareData(ctx context.Context) error {
 	t.logPath = filepath.Join(t.dir, "twin.log")
 	t.noteCreated(t.logPath)
 	if t.logFile, err = os.OpenFile(t.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
-		return fmt.Errorf("open log: %w", err)
+		return t.noSpace(fmt.Errorf("open log: %w", err))
 	}
 	t.log = log.New(t.logFile, "twin: ", log.LstdFlags|log.Lmicroseconds)
 	if t.board, t.boardFile, err = newBoard(t.dir); err != nil {
-		return err
+		return t.noSpace(err)
 	}
 	t.bundle = spaBundle()
 	t.staticDir = filepath.Join(t.dir, "static")
 	t.noteCreated(t.staticDir)
 	if err := t.bundle.write(t.staticDir); err != nil {
-		return err
+		return t.noSpace(err)
 	}
 	t.dbPath = filepath.Join(t.dir, "twin.db")
 	if _, err := os.Stat(t.dbPath); os.IsNotExist(err) {
@@ -242,7 +242,9 @@ func (t *Twin) listen() error {
 	t.edgeURL = urlOf(t.edgeLn.Addr())
 	t.edgeSrv = &http.Server{
 		Handler:           &edge{bundle: t.bundle, count: t.countEdge},
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: requestReadTimeout,
+		ReadTimeout:       requestReadTimeout,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          t.log,
 	}
 	return nil
