@@ -121,7 +121,7 @@ func (p *parser) errorf(n *yaml.Node, format string, a ...any) error {
 func (p *parser) parse(data []byte) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return p.syntaxError(err)
+		return p.syntaxError(data, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return &Error{File: p.file, Msg: "the file is empty; a scenario needs at least steps: with one step"}
@@ -162,21 +162,45 @@ func (p *parser) parse(data []byte) error {
 }
 
 // syntaxError turns the YAML library's message into FILE:LINE: text.
-func (p *parser) syntaxError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
+func (p *parser) syntaxError(data []byte, err error) error {
+	line, msg := yamlMessage(err)
+	if l := problemLine(data, msg); l > 0 {
+		line = l
 	}
-	line := 0
+	return &Error{File: p.file, Line: line, Msg: "not valid YAML: " + msg}
+}
+
+// yamlMessage splits the YAML library's "yaml: line 3: what" into its
+// line and its words.
+func yamlMessage(err error) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if n, text, ok := strings.Cut(rest, ": "); ok {
 			if l, err := strconv.Atoi(n); err == nil {
-				line, msg = l, text
+				return l, text
 			}
 		}
 	}
-	return &Error{File: p.file, Line: line, Msg: "not valid YAML: " + msg}
+	return 0, msg
+}
+
+// problemLine finds the line where the YAML text goes wrong. The library
+// names the line where the enclosing block began, which may be far
+// above; the first prefix of the text that fails the same way ends at
+// the line that is wrong.
+func problemLine(data []byte, msg string) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	var prefix []byte
+	for i, l := range lines {
+		prefix = append(prefix, l...)
+		var n yaml.Node
+		if err := yaml.Unmarshal(prefix, &n); err != nil {
+			if _, m := yamlMessage(err); m == msg {
+				return i + 1
+			}
+		}
+	}
+	return 0
 }
 
 // fields is a mapping node's keys and values, in order.
