@@ -13,7 +13,7 @@ import (
 // runTwinExperiment runs the static or likes experiment: headless with
 // --record (sweeping if asked), else on the dashboard.
 func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.Writer) error {
-	if f := o.given(fishialFlags, requestFlags); f != "" {
+	if f := o.given(fishialFlags, requestFlags, agentFlags); f != "" {
 		return usagef("%s does not apply to the %s experiment", f, e.Name)
 	}
 	settings, err := experimentSettings(e, o)

@@ -16,7 +16,7 @@ func fishialConfig(o *options) (fishial.Config, error) {
 	c := fishial.DefaultConfig()
 	twinKnobs := knobFlags()
 	twinKnobs.flags = slices.DeleteFunc(slices.Clone(twinKnobs.flags), func(n string) bool { return n == "redis" })
-	if f := o.given(flagGroup{flags: []string{"sweep", "repeat", "shuffle", "shuffle-seed"}}, loadFlags, passFlags, requestFlags, twinKnobs); f != "" {
+	if f := o.given(flagGroup{flags: []string{"sweep", "repeat", "shuffle", "shuffle-seed"}}, loadFlags, passFlags, agentFlags, requestFlags, twinKnobs); f != "" {
 		return c, usagef("%s does not apply to --experiment fishial; its flags are --images, --time-scale, --strategies, --processes, --nodes, --fishial-429, --redis", f)
 	}
 	if o.set["images"] {

@@ -38,6 +38,10 @@ type options struct {
 	summaryJSON string
 	hdrLog      string
 
+	// load agents
+	agents    string
+	agentsMin int
+
 	// load
 	vus         int
 	think       time.Duration
@@ -109,7 +113,7 @@ func experimentNamesWithKnobs() []string {
 }
 
 func flagGroups() []flagGroup {
-	return []flagGroup{runFlags, loadFlags, passFlags, requestFlags, knobFlags(), fishialFlags}
+	return []flagGroup{runFlags, loadFlags, passFlags, agentFlags, requestFlags, knobFlags(), fishialFlags}
 }
 
 // given returns the first flag of the groups that was given, as the user
@@ -182,6 +186,8 @@ func newRootFlags(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.abortOnFail, "abort-on-fail", false, "stop the run as soon as a threshold has failed for --abort-grace on the run so far")
 	durationVar(fs, &o.abortGrace, "abort-grace", 10*time.Second, "how long a threshold may fail before --abort-on-fail stops the run, `D`")
 	fs.StringVar(&o.hdrLog, "hdr-log", "", "write every second's latency histogram per series to `FILE`, an HdrHistogram interval log (perflab hdr reads it)")
+	fs.StringVar(&o.agents, "agents", "", "spread the --url run over the load agents of the Redis at `URL` (perflab agent)")
+	fs.IntVar(&o.agentsMin, "agents-min", 1, "wait for `N` agents before starting")
 	fs.StringVar(&o.summaryJSON, "summary-json", "", "write the end-of-run summary as JSON to `FILE` ("+report.SummarySchema+"), also on Ctrl-C")
 
 	fs.StringVar(&o.method, "method", "GET", "request `METHOD`")

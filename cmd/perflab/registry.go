@@ -62,6 +62,10 @@ var subcommands = map[string]subcommand{
 		summary: "run the reference twin alone, for k6, wrk or curl",
 		run:     runServe,
 	},
+	"agent": {
+		summary: "a load agent: runs its share of a controller's load, over a shared Redis",
+		run:     runAgent,
+	},
 	"compare": {
 		summary: "compare recorded runs: medians with 95% intervals, changes and p-values",
 		run:     runCompare,

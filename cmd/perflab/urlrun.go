@@ -54,6 +54,15 @@ func runURL(o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.agents != "" {
+		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}); f != "" {
+			return usagef("%s does not apply to a run over agents yet; drop it", f)
+		}
+		return runOverAgents(o, step, model, ths, stdout, stderr)
+	}
+	if o.set["agents-min"] {
+		return usagef("--agents-min applies to --agents; add --agents redis://host:port")
+	}
 	plan, err := parseRepeat(o, 1, stderr)
 	if err != nil {
 		return err
