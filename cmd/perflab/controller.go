@@ -114,3 +114,35 @@ func writeAgents(w io.Writer, as []agents.AgentState) {
 	tw.Flush()
 	io.WriteString(w, b.String()+"\n")
 }
+
+// agentsStage opens the dashboard's run over agents, after they are all
+// there: the waiting is said on stderr before the screen takes the
+// terminal.
+func agentsStage(o *options, stderr io.Writer) (*agents.Remote, error) {
+	step, err := urlStep(o)
+	if err != nil {
+		return nil, err
+	}
+	model, err := loadModel(o, engine.Max{Conns: defaultURLConns})
+	if err != nil {
+		return nil, err
+	}
+	plan, err := agentPlan(o, step, model)
+	if err != nil {
+		return nil, err
+	}
+	if !o.set["duration"] && !o.set["stages"] {
+		plan.Seconds = 24 * 3600 // the dashboard's run goes on until quit
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	r, err := agents.StartRemote(ctx, agents.ControllerOptions{Redis: o.agents, Min: o.agentsMin, Plan: plan,
+		Steps: []string{step.Name}, Log: stderr}, step.Method+" "+step.URL)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not answer") {
+			return nil, usagef("--agents: %v", err)
+		}
+		return nil, failedError{err.Error()}
+	}
+	return r, nil
+}

@@ -70,7 +70,6 @@ type Controller struct {
 	pending map[int]map[string]*Message
 	next    int // the next whole second to merge
 	total   float64
-	paused  bool
 	load    engine.Load
 	err     error
 }
@@ -392,9 +391,8 @@ func (c *Controller) addTo(a *runAgent, m *Message) {
 		if err != nil {
 			continue
 		}
-		c.merged.Add(sr.Name, r)
-		r2, _ := sr.decode()
-		a.tally.Add(sr.Name, r2)
+		c.merged.Add(sr.Name, r) // Add copies what it keeps
+		a.tally.Add(sr.Name, r)
 	}
 }
 
@@ -572,10 +570,6 @@ func (c *Controller) setLoadLevel(level float64) {
 		c.load.Rate = level
 	}
 }
-
-// Pause and Resume hold and restart every agent's load.
-func (c *Controller) Pause(ctx context.Context)  { c.command(ctx, "pause"); c.paused = true }
-func (c *Controller) Resume(ctx context.Context) { c.command(ctx, "resume"); c.paused = false }
 
 func (c *Controller) command(ctx context.Context, typ string) {
 	c.mu.Lock()
