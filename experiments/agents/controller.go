@@ -465,7 +465,12 @@ func (c *Controller) checkLost(ctx context.Context) {
 		}
 	}
 	if lost {
-		c.reshare(ctx)
+		if len(c.o.Plan.Stages) > 0 {
+			// A share command would end the others' own stages.
+			fmt.Fprintln(c.o.Log, "perflab: the run follows stages, which are not re-planned: the others keep their own shares")
+		} else {
+			c.reshare(ctx)
+		}
 		c.mergeReady()
 	}
 }
