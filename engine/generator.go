@@ -23,6 +23,7 @@ type config struct {
 	duration time.Duration
 	timeout  time.Duration
 	tls      *tls.Config
+	sharing  string
 }
 
 // Option configures a Generator.
@@ -37,6 +38,11 @@ func Timeout(d time.Duration) Option { return func(c *config) { c.timeout = d } 
 
 // TLSConfig sets the client TLS configuration for https targets.
 func TLSConfig(t *tls.Config) Option { return func(c *config) { c.tls = t } }
+
+// SharingProcess names what runs in the generator's process beside it
+// (e.g. "twin supervisor"), whose CPU the generator's figure includes;
+// see Health.Sharing.
+func SharingProcess(what string) Option { return func(c *config) { c.sharing = what } }
 
 // Generator drives a scenario at a target under one arrival model and
 // publishes snapshots of what it measures four times a second.

@@ -442,3 +442,18 @@ func TestThresholdsLive(t *testing.T) {
 		t.Fatalf("thresholds line %q: want the failing p(99) with its value first, then rps passing", line)
 	}
 }
+
+// TestHealthLineSaysWhatSharesTheCPU: the CPU on the health line is the
+// process's; when the twin's supervisor runs in it too, the line says so,
+// and it still fits at 120 columns.
+func TestHealthLineSaysWhatSharesTheCPU(t *testing.T) {
+	f := newFakeTwin(testLikes, likesSettings)
+	hn := newHarness(t, Config{Stage: f}, 120, 40)
+	hn.awaitOpened()
+	s := snapshot(8, false, f.Load())
+	s.Health.Sharing = "twin supervisor"
+	hn.frame(f, s)
+	if screen := hn.screen(); !strings.Contains(screen, "cpu 3% of 1 core (+ twin supervisor)") {
+		t.Fatalf("the health line does not name the twin supervisor beside the CPU:\n%s", screen)
+	}
+}
