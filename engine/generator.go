@@ -26,6 +26,7 @@ type config struct {
 	maxBody   int
 	stages    []Stage
 	intervals bool
+	sharing   string
 }
 
 // Option configures a Generator.
@@ -51,6 +52,11 @@ func MaxBody(n int) Option { return func(c *config) { c.maxBody = n } }
 // the final one, carry each series' histogram of that interval
 // (Series.Interval), for HDR interval logs.
 func IntervalHistograms() Option { return func(c *config) { c.intervals = true } }
+
+// SharingProcess names what runs in the generator's process beside it
+// (e.g. "twin supervisor"), whose CPU the generator's figure includes;
+// see Health.Sharing.
+func SharingProcess(what string) Option { return func(c *config) { c.sharing = what } }
 
 // Generator drives a scenario at a target under one arrival model and
 // publishes snapshots of what it measures four times a second.

@@ -178,9 +178,20 @@ func figuresLine(a, b server.Stats) string {
 	if !b.RedisReachable {
 		redis = "REDIS DOWN"
 	}
-	cpu := (b.Total.CPUSeconds + b.Tasks.CPUSeconds - a.Total.CPUSeconds - a.Tasks.CPUSeconds) / secs
+	cpu := (instanceCPU(b) - instanceCPU(a)) / secs
 	return fmt.Sprintf("%s  workers %d/%d  %.1f req/s  in flight %d  db q/req %s  cache hit %s  5xx %d  redis errors %d  queue %d  tasks %d  cpu %.2f cores  edge %.1f req/s  %s",
 		b.Time.Format("15:04:05"), b.WorkersUp, b.Config.Workers, float64(reqs)/secs, b.Total.InFlight,
 		queriesPerReq, hitRate, b.Total.Errors5xx, b.Total.RedisErrors+b.Tasks.RedisErrors,
 		b.Tasks.QueueDepth, b.Tasks.Applied, cpu, float64(b.Edge.Requests-a.Edge.Requests)/secs, redis)
+}
+
+// instanceCPU is the CPU seconds the instance's processes used: workers,
+// task worker and the embedded Redis (the edge stands for a CDN
+// elsewhere).
+func instanceCPU(s server.Stats) float64 {
+	cpu := s.Total.CPUSeconds + s.Tasks.CPUSeconds
+	if s.Redis != nil {
+		cpu += s.Redis.CPUSeconds
+	}
+	return cpu
 }
