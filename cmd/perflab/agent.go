@@ -35,19 +35,13 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	name := fs.String("name", "", "the agent's `NAME` on the controller's screen (default the host name)")
 	cpus := fs.Int("cpus", 0, "cores `N` the agent offers; the controller gives it load in proportion (default all)")
 	allow := fs.String("allow", "", "targets accepted, `PATTERNS` separated by commas (default localhost,127.0.0.0/8,::1/128)")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			var b strings.Builder
-			b.WriteString(agentHelp)
-			fs.VisitAll(func(f *flag.Flag) { writeFlagHelp(&b, f) })
-			io.WriteString(stdout, b.String())
-			return errHelp
-		}
-		return usagef("agent: %s; see perflab agent --help", flagErrorText(err))
+	pos, err := parseVerb(fs, args, agentHelp, "", stdout)
+	if err != nil {
+		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usagef("agent: unexpected argument %q; it takes flags only", fs.Arg(0))
+	case len(pos) > 0:
+		return usagef("agent: unexpected argument %q; it takes flags only", pos[0])
 	case *url == "":
 		return usagef("agent needs --redis redis://host:port, the Redis its controller uses")
 	case *cpus < 0:

@@ -168,8 +168,17 @@ func TestAgentLostMovesShare(t *testing.T) {
 	startAgent(t, redisURL, "a3")
 	url, _ := countingTarget(t)
 	csvPath := filepath.Join(t.TempDir(), "run.csv")
-	time.AfterFunc(3*time.Second, func() { victim.Process.Kill() })
-	stdout, stderr, code := perflab(t, "--url", url, "-c", "6", "--duration", "10s", "--agents", redisURL, "--agents-min", "3", "--record", csvPath)
+	// Kill a1 once it has sent two seconds, however slow the machine.
+	go func() {
+		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			data, _ := os.ReadFile(csvPath)
+			if strings.Count(string(data), ",a1\n") >= 2*2 { // two series a second
+				victim.Process.Kill()
+				return
+			}
+		}
+	}()
+	stdout, stderr, code := perflab(t, "--url", url, "-c", "6", "--duration", "12s", "--agents", redisURL, "--agents-min", "3", "--record", csvPath)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"perflab/experiments"
@@ -53,19 +52,12 @@ Flags:
 func parseServe(args []string, stdout io.Writer) (*serveOptions, error) {
 	o := &serveOptions{}
 	fs := newServeFlags(o)
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			var b strings.Builder
-			b.WriteString(serveIntro)
-			fs.VisitAll(func(f *flag.Flag) { writeFlagHelp(&b, f) })
-			b.WriteString("\nCtrl-C or SIGTERM stops every process of the twin within 2 s.\n")
-			io.WriteString(stdout, b.String())
-			return nil, errHelp
-		}
-		return nil, usagef("serve: %s; see perflab serve --help", flagErrorText(err))
+	pos, err := parseVerb(fs, args, serveIntro, "\nCtrl-C or SIGTERM stops every process of the twin within 2 s.\n", stdout)
+	if err != nil {
+		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, usagef("serve: unexpected argument %q; perflab serve takes flags only; see perflab serve --help", fs.Arg(0))
+	if len(pos) > 0 {
+		return nil, usagef("serve: unexpected argument %q; perflab serve takes flags only; see perflab serve --help", pos[0])
 	}
 	if o.every < 0 {
 		return nil, usagef("serve: --stats-every must not be negative, got %s", o.every)
