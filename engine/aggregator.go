@@ -150,6 +150,7 @@ func (a *aggregator) health(now time.Time, snap *Snapshot, inFlight, lagQuarter 
 		InFlight:     inFlight,
 		Cores:        min(runtime.GOMAXPROCS(0), runtime.NumCPU()),
 		CPU:          a.cpu.sample(now),
+		Sharing:      g.cfg.sharing,
 	}
 	if a.open {
 		h.TargetRate = snap.Load.Rate

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +26,7 @@ type config struct {
 	maxBody   int
 	stages    []Stage
 	intervals bool
+	sharing   string
 }
 
 // Option configures a Generator.
@@ -52,6 +52,11 @@ func MaxBody(n int) Option { return func(c *config) { c.maxBody = n } }
 // the final one, carry each series' histogram of that interval
 // (Series.Interval), for HDR interval logs.
 func IntervalHistograms() Option { return func(c *config) { c.intervals = true } }
+
+// SharingProcess names what runs in the generator's process beside it
+// (e.g. "twin supervisor"), whose CPU the generator's figure includes;
+// see Health.Sharing.
+func SharingProcess(what string) Option { return func(c *config) { c.sharing = what } }
 
 // Generator drives a scenario at a target under one arrival model and
 // publishes snapshots of what it measures four times a second.
@@ -266,7 +271,19 @@ func (g *Generator) Run(ctx context.Context) (*Snapshot, error) {
 		g.resize(initialOpenWorkers(max(m.Rate, g.plan.peak()), g.maxOpen))
 	}
 	g.followPlan(0)
+	g.tickUntilEnd(ctx, agg)
+	g.Stop()
+	g.drainWorkers()
+	final := agg.harvest(0, true)
+	agg.publish(final)
+	agg.closeSubs()
+	return final, nil
+}
 
+// tickUntilEnd publishes a snapshot every quarter second, follows the
+// plan and grows the open model's workers, until the duration passes, ctx
+// ends or Stop is called.
+func (g *Generator) tickUntilEnd(ctx context.Context, agg *aggregator) {
 	// The run's clock is the quarter tick: a duration that is a whole
 	// number of quarters ends on a tick, so its last second gets its row.
 	// Other durations end on their own timer.
@@ -304,14 +321,8 @@ func (g *Generator) Run(ctx context.Context) (*Snapshot, error) {
 		case <-ctx.Done():
 		case <-g.stopCh:
 		}
-		break
+		return
 	}
-	g.Stop()
-	g.drainWorkers()
-	final := agg.harvest(0, true)
-	agg.publish(final)
-	agg.closeSubs()
-	return final, nil
 }
 
 // Stop ends the run; Run returns once in-flight requests have finished or
@@ -380,46 +391,6 @@ func (g *Generator) SetVUs(n int) error {
 	return clamped
 }
 
-// takeOverPlan marks the plan as given up for a live change; g.mu is held.
-func (g *Generator) takeOverPlan() {
-	if len(g.plan.stages) > 0 {
-		g.planOff.Store(true)
-		g.load.Overridden = true
-	}
-}
-
-// followPlan sets the load to the plan's level at t into the run, unless
-// a live change took over.
-func (g *Generator) followPlan(t time.Duration) {
-	if len(g.plan.stages) == 0 || g.planOff.Load() {
-		return
-	}
-	level, stage, target := g.plan.at(t)
-	g.mu.Lock()
-	if g.planOff.Load() {
-		g.mu.Unlock()
-		return
-	}
-	g.load.Stage, g.load.Stages, g.load.Target = stage, len(g.plan.stages), target
-	n := -1
-	switch g.load.Model {
-	case "closed":
-		if v := int(math.Round(level)); v != g.load.VUs || t == 0 {
-			g.load.VUs, n = v, v
-		}
-	case "max":
-		if v := int(math.Round(level)); v != g.load.Conns || t == 0 {
-			g.load.Conns, n = v, v
-		}
-	case "open":
-		g.load.Rate = level
-	}
-	g.mu.Unlock()
-	if n >= 0 {
-		g.resize(n)
-	}
-}
-
 // SetRate changes the open model's rate while running; the new schedule
 // starts now.
 func (g *Generator) SetRate(r float64) error {
@@ -437,102 +408,6 @@ func (g *Generator) SetRate(r float64) error {
 		g.sched.Store(&schedule{at: time.Now(), base: g.slot.Load(), interval: rateInterval(r)})
 	}
 	return nil
-}
-
-// SetStepURL sends the named step's requests to url from now on, e.g.
-// when the page under test moves to another server; the step's series
-// continues. It returns once no request to the old URL is in flight (or
-// ctx ends), so the old server may stop serving it without failing any.
-func (g *Generator) SetStepURL(ctx context.Context, step, url string) error {
-	for i := range g.steps {
-		if g.steps[i].Name != step {
-			continue
-		}
-		old := g.routes[i].Load()
-		st := old.step
-		st.URL = url
-		if err := CheckURL(templateStub(url)); err != nil {
-			return err
-		}
-		r, err := newRoute(st)
-		if err != nil {
-			return err
-		}
-		g.routes[i].Store(r)
-		return g.waitRoute(ctx, old)
-	}
-	return fmt.Errorf("no step named %q", step)
-}
-
-// waitRoute polls until no worker is in a request on route r.
-func (g *Generator) waitRoute(ctx context.Context, r *route) error {
-	for {
-		g.mu.Lock()
-		busy := false
-		for _, list := range [][]*worker{g.workers, g.retired} {
-			for _, w := range list {
-				busy = busy || w.onRoute.Load() == r
-			}
-		}
-		g.mu.Unlock()
-		if !busy {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Millisecond):
-		}
-	}
-}
-
-// route is where one step's requests go and, for a step that uses no
-// variable, its request bytes, shared read-only by every worker.
-type route struct {
-	step   Step
-	ep     endpoint
-	static []byte
-	// replayable says a request the connection failed to send may be
-	// sent again (see conn.roundTrip).
-	replayable bool
-	// contains is the body check's text when it uses no variable.
-	contains []byte
-	// fields are the JSON checks' paths; captures the captures' paths,
-	// nil for a header.
-	fields, captures []jsonPath
-}
-
-func newRoute(st Step) (*route, error) {
-	ep, err := endpointOf(templateStub(st.URL))
-	if err != nil {
-		return nil, fmt.Errorf("step %s: %w", st.Name, err)
-	}
-	r := &route{step: st, ep: ep, replayable: replayable(methodOf(st))}
-	if !st.usesVars() {
-		if r.static, err = buildRequest(st, nil); err != nil {
-			return nil, err
-		}
-	}
-	if !strings.Contains(st.Contains, "{{") {
-		r.contains = []byte(st.Contains)
-	}
-	for _, f := range st.Fields {
-		p, err := parseJSONPath(f.Path)
-		if err != nil {
-			return nil, fmt.Errorf("step %s: %w", st.Name, err)
-		}
-		r.fields = append(r.fields, p)
-	}
-	for _, c := range st.Capture {
-		var p jsonPath
-		if c.Header == "" {
-			if p, err = parseJSONPath(c.Field); err != nil {
-				return nil, fmt.Errorf("step %s: %w", st.Name, err)
-			}
-		}
-		r.captures = append(r.captures, p)
-	}
-	return r, nil
 }
 
 // Duration is the planned length of the run; 0 runs until stopped.
@@ -681,43 +556,6 @@ func replayable(method string) bool {
 		return true
 	}
 	return false
-}
-
-// schedule maps open-model slots to start times: slot base starts at at,
-// each later slot interval after the previous.
-type schedule struct {
-	at       time.Time
-	base     int64
-	interval time.Duration
-	// ramp, when set, times the slots by a plan instead of the interval.
-	ramp *ramp
-}
-
-// never is a start time no run reaches: a plan that ended at 0/s has no
-// more slots.
-const never = 100 * 365 * 24 * time.Hour
-
-func (s *schedule) start(slot int64) time.Time {
-	if s.ramp != nil {
-		at, ok := s.ramp.when(float64(slot-s.base) + 1)
-		if !ok {
-			return s.at.Add(never)
-		}
-		return s.at.Add(at)
-	}
-	return s.at.Add(time.Duration(slot-s.base) * s.interval)
-}
-
-// due is the number of slots whose start time has come by now.
-func (s *schedule) due(now time.Time) int64 {
-	if s.ramp != nil {
-		return s.base + int64(s.ramp.count(now.Sub(s.at)))
-	}
-	return s.base + int64(now.Sub(s.at)/s.interval) + 1
-}
-
-func rateInterval(r float64) time.Duration {
-	return time.Duration(math.Max(1, float64(time.Second)/r))
 }
 
 // initialOpenWorkers starts enough workers for a target that answers

@@ -26,11 +26,28 @@ import (
 const (
 	roleWorker = "twin-worker"
 	roleTasks  = "twin-tasks"
+	roleRedis  = "twin-redis"
+	roleEdge   = "twin-edge"
 )
 
 func init() {
 	proc.Register(roleWorker, workerMain)
 	proc.Register(roleTasks, tasksMain)
+	proc.Register(roleRedis, redisMain)
+	proc.Register(roleEdge, edgeMain)
+}
+
+// roleOf is the role of the process in a slot.
+func roleOf(slot int) string {
+	switch slot {
+	case taskSlot:
+		return roleTasks
+	case redisSlot:
+		return roleRedis
+	case edgeSlot:
+		return roleEdge
+	}
+	return roleWorker
 }
 
 // childSpec is what the parent hands a child on its standard input; the
@@ -46,8 +63,8 @@ type childSpec struct {
 	Config Config   `json:"config"` // as started, for the stats endpoint
 }
 
-// Inherited descriptors: a worker gets the listening socket and the
-// board, the task worker the board only.
+// Inherited descriptors: a worker, the Redis and the edge get their
+// listening socket and the board, the task worker the board only.
 const (
 	fdListener = 3
 	fdBoard    = 4
@@ -149,7 +166,7 @@ func newWorker(logger *log.Logger) (*worker, *http.Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := mapBoard(os.NewFile(fdBoard, "board"))
+	b, ln, err := inheritedFiles()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -160,12 +177,6 @@ func newWorker(logger *log.Logger) (*worker, *http.Server, error) {
 	rdb, err := newRedisClient(spec.Redis, 4)
 	if err != nil {
 		return nil, nil, err
-	}
-	lf := os.NewFile(fdListener, "listener")
-	ln, err := net.FileListener(lf)
-	lf.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("listen on the inherited socket: %w", err)
 	}
 	w := &worker{
 		spec: spec, slot: spec.Slot, board: b, store: st, rdb: rdb, log: logger,

@@ -41,17 +41,9 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	by := fs.String("by", "", "compare the values of `KNOB` within one file")
 	failAbove := fs.String("fail-above", "", "exit 1 when a latency figure got significantly worse by more than `P%`")
 	series := fs.String("series", "", "compare series `S` (default: the step the experiment measures, or all)")
-	files, err := parseInterleaved(fs, args)
+	files, err := parseVerb(fs, args, compareHelp, "\nExit status: 0 ok, 1 a latency figure got worse beyond --fail-above, 2 bad input.\n", stdout)
 	if err != nil {
-		if err == flag.ErrHelp {
-			var b strings.Builder
-			b.WriteString(compareHelp)
-			fs.VisitAll(func(f *flag.Flag) { writeFlagHelp(&b, f) })
-			b.WriteString("\nExit status: 0 ok, 1 a latency figure got worse beyond --fail-above, 2 bad input.\n")
-			io.WriteString(stdout, b.String())
-			return errHelp
-		}
-		return usagef("compare: %s; see perflab compare --help", flagErrorText(err))
+		return err
 	}
 	limit := -1.0
 	if *failAbove != "" {

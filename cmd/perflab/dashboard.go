@@ -37,6 +37,12 @@ func dashboard(o *options, stdout, stderr io.Writer) error {
 			return err
 		}
 		cfg.Stage = st
+	case o.url != "" && o.agents != "":
+		st, err := agentsStage(o, stderr)
+		if err != nil {
+			return err
+		}
+		cfg.Stage = st
 	case o.url != "":
 		st, err := urlStage(o, o.url)
 		if err != nil {

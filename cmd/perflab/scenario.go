@@ -26,6 +26,9 @@ func runScenario(o *options, stdout, stderr io.Writer) error {
 	if f := o.given(flagGroup{flags: []string{"method", "header", "body"}}); f != "" {
 		return usagef("%s does not apply to --scenario: each step sets its own method, headers and body in the file", f)
 	}
+	if f := o.given(flagGroup{flags: []string{"agents", "agents-min"}}); f != "" {
+		return usagef("%s spreads a --url run over agents; a scenario runs on this machine: drop %s", f, f)
+	}
 	file, err := readScenarioFile(o)
 	if err != nil {
 		return err

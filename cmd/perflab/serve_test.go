@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,8 +114,13 @@ func (s *served) stats(t *testing.T) server.Stats {
 	return st
 }
 
+// childPIDs lists the twin's processes: task worker, edge, embedded
+// Redis (if any), workers.
 func childPIDs(st server.Stats) []int {
-	pids := []int{st.Tasks.PID}
+	pids := []int{st.Tasks.PID, st.Edge.PID}
+	if st.Redis != nil {
+		pids = append(pids, st.Redis.PID)
+	}
 	for _, w := range st.Workers {
 		pids = append(pids, w.PID)
 	}
@@ -139,8 +145,8 @@ func TestServeBinary(t *testing.T) {
 			s := startServe(t, bin, "--workers", "2", "--profile", "go", "--data-dir", data, "--stats-every", "100ms")
 			signinAndLikes(t, s.app)
 			pids := childPIDs(s.stats(t))
-			if len(pids) != 3 {
-				t.Fatalf("child pids %v, want 2 workers and the task worker", pids)
+			if len(pids) != 5 || slices.Contains(pids, 0) {
+				t.Fatalf("child pids %v, want 2 workers, the task worker, the edge and the embedded Redis", pids)
 			}
 			sawFigures := false
 			for !sawFigures {

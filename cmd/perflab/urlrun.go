@@ -73,6 +73,16 @@ func runLoad(o *options, r loadRun, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.agents != "" {
+		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}); f != "" {
+			return usagef("%s does not apply to a run over agents yet; drop it", f)
+		}
+		// Only --url runs get here: agents send one request shape.
+		return runOverAgents(o, r.scenario.Steps[0], r.model, ths, stdout, stderr)
+	}
+	if o.set["agents-min"] {
+		return usagef("--agents-min applies to --agents; add --agents redis://host:port")
+	}
 	plan, err := parseRepeat(o, 1, stderr)
 	if err != nil {
 		return err

@@ -32,6 +32,9 @@ var Columns = []string{
 	"repeat", "statistic", "confidence",
 	// Then requests cut off by the end of the run and requests sent again.
 	"unfinished", "retries",
+	// The load agent an interval row is from, "all" for the merged row of
+	// a run spread over agents; empty when there are none.
+	"agent",
 }
 
 func init() {
@@ -57,6 +60,8 @@ type CSV struct {
 	// summaries are the summary rows written, for the stat rows that
 	// close a session with repeats.
 	summaries repeatRows
+	// agent names the load agent whose rows are being written.
+	agent string
 }
 
 // NewCSV writes the header row to w and returns the recorder. knobColumns
@@ -84,6 +89,18 @@ func (c *CSV) Write(ev Event) error {
 		c.SetLabels(ev.Labels)
 	case *engine.Snapshot:
 		return c.Snapshot(ev)
+	case AgentSnapshot:
+		if ev.Snapshot.Second == 0 {
+			return nil // an agent's rows are its intervals; the run's summary is the merged one
+		}
+		c.mu.Lock()
+		c.agent = ev.Agent
+		c.mu.Unlock()
+		err := c.rows("interval", ev.Snapshot, func(x engine.Series) (engine.Figures, engine.Figures) { return x.Last, x.LastService })
+		c.mu.Lock()
+		c.agent = ""
+		c.mu.Unlock()
+		return err
 	}
 	return nil
 }
@@ -194,6 +211,11 @@ func (c *CSV) row(kind, elapsed string, s *engine.Snapshot, series string, lat, 
 	row = append(row, conns, strconv.FormatInt(passed, 10), strconv.FormatInt(failed, 10), lag, cpu,
 		strconv.Itoa(max(1, l.Repeat)), "", "",
 		strconv.FormatInt(lat.Unfinished, 10), strconv.FormatInt(lat.Retries, 10))
+	agent := l.Agent
+	if c.agent != "" {
+		agent = c.agent
+	}
+	row = append(row, agent)
 	for _, col := range c.extra {
 		row = append(row, l.Knobs[col])
 	}
