@@ -155,20 +155,11 @@ func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
 		return nil, fmt.Errorf("max body must be above 0 bytes, got %d", cfg.maxBody)
 	}
 	g := &Generator{
-		scn: scn, model: model, cfg: cfg, plan: p,
-		steps:  append(append([]Step{}, scn.Setup...), scn.UserSetup...),
-		nSetup: len(scn.Setup),
-		nUser:  len(scn.UserSetup),
-		rows:   scn.Data,
+		scn: scn, model: model, cfg: cfg, plan: p, rows: scn.Data,
 		shared: map[string]string{},
 		stopCh: make(chan struct{}),
 	}
-	flows := scn.flows()
-	for _, f := range flows {
-		g.flows = append(g.flows, span{from: len(g.steps), to: len(g.steps) + len(f.Steps)})
-		g.steps = append(g.steps, f.Steps...)
-	}
-	g.cycle, _ = flowCycle(flows) // validated above
+	g.layOut(scn)
 	g.routes = make([]atomic.Pointer[route], len(g.steps))
 	endpoints := map[endpoint]bool{}
 	for i, st := range g.steps {
@@ -522,6 +513,19 @@ func (g *Generator) runSetup(w *worker) error {
 		}
 	}
 	return nil
+}
+
+// layOut lines the scenario's steps up as workers index them: the run's
+// setup, the users' setup, then each flow's steps; and deals the flows.
+func (g *Generator) layOut(scn Scenario) {
+	g.steps = append(append([]Step{}, scn.Setup...), scn.UserSetup...)
+	g.nSetup, g.nUser = len(scn.Setup), len(scn.UserSetup)
+	flows := scn.flows()
+	for _, f := range flows {
+		g.flows = append(g.flows, span{from: len(g.steps), to: len(g.steps) + len(f.Steps)})
+		g.steps = append(g.steps, f.Steps...)
+	}
+	g.cycle, _ = flowCycle(flows) // Validate checked the weights
 }
 
 // setupWorker is the worker that runs the run's setup: its captures are

@@ -321,39 +321,9 @@ steps:
 	if strings.Contains(stdout, "ran out") {
 		t.Fatalf("rows ran out with one per user:\n%s", stdout)
 	}
-	likedBy := func() []string {
-		resp, err := http.Post(tw.app+"/api/auths/signin/", "application/json", strings.NewReader(`{"email":"ruby@gmail.com","password":"12345678"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tok struct{ Access string }
-		json.NewDecoder(resp.Body).Decode(&tok)
-		resp.Body.Close()
-		req, _ := http.NewRequest("GET", tw.app+"/api/logbooks/likes/", nil)
-		req.Header.Set("Authorization", "Bearer "+tok.Access)
-		resp, err = http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var list []struct {
-			ID    int
-			Likes []string
-		}
-		json.NewDecoder(resp.Body).Decode(&list)
-		var divers []string
-		for _, l := range list {
-			for _, u := range l.Likes {
-				if l.ID == 1 && strings.HasPrefix(u, "diver") {
-					divers = append(divers, u)
-				}
-			}
-		}
-		return divers
-	}
 	// The task worker applies likes from its queue: give it a moment.
 	deadline := time.Now().Add(30 * time.Second)
-	for divers := likedBy(); len(divers) != 20; divers = likedBy() {
+	for divers := likedBy(t, tw.app, 1); len(divers) != 20; divers = likedBy(t, tw.app, 1) {
 		if time.Now().After(deadline) {
 			t.Fatalf("logbook 1 is liked by %v; want diver01..diver20, each user as its own row", divers)
 		}
@@ -440,4 +410,38 @@ func TestDashboardScenarioInTerminal(t *testing.T) {
 	tm.keys("v", "v")
 	tm.waitText("users    4", 5*time.Second)
 	tm.quit("q")
+}
+
+// likedBy lists the fixture accounts (diver01...) that like a logbook,
+// as the twin's likes list says.
+func likedBy(t *testing.T, app string, logbook int) []string {
+	t.Helper()
+	resp, err := http.Post(app+"/api/auths/signin/", "application/json", strings.NewReader(`{"email":"ruby@gmail.com","password":"12345678"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct{ Access string }
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	req, _ := http.NewRequest("GET", app+"/api/logbooks/likes/", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.Access)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list []struct {
+		ID    int
+		Likes []string
+	}
+	json.NewDecoder(resp.Body).Decode(&list)
+	var divers []string
+	for _, l := range list {
+		for _, u := range l.Likes {
+			if l.ID == logbook && strings.HasPrefix(u, "diver") {
+				divers = append(divers, u)
+			}
+		}
+	}
+	return divers
 }

@@ -34,84 +34,89 @@ func parse(text string) (*File, error) {
 	return Parse("flow.yaml", []byte(text), Options{ReadFile: readFile})
 }
 
+// okSteps is a valid steps: section, for files wrong elsewhere.
+const okSteps = "steps:\n  - name: a\n    url: http://h/a\n"
+
+// malformed are files with one mistake each: the line it is on and what
+// the message must say.
+var malformed = []struct {
+	name string
+	text string
+	line int
+	want string
+}{
+	{"empty file", "", 0, "the file is empty"},
+	{"not a mapping", "- a\n- b\n", 1, "a scenario file is a mapping"},
+	{"yaml syntax", "steps:\n  - name: a\n   url: x\n", 3, "not valid YAML"},
+	{"tab indentation", "steps:\n\t- name: a\n", 2, "not valid YAML"},
+	{"unknown top key", "base: http://h\nstep:\n  - name: a\n", 2, `unknown key "step" in a scenario; did you mean steps?`},
+	{"unknown step key", "steps:\n  - name: a\n    url: http://h/\n    header: {A: b}\n", 4, `unknown key "header" in a step; did you mean headers?`},
+	{"unknown check key", "steps:\n  - name: a\n    url: http://h/\n    check:\n      code: 200\n", 5, `unknown key "code" in check`},
+	{"key twice", "vus: 2\nvus: 3\n" + okSteps, 2, "vus is given twice (first at line 1)"},
+	{"no steps", "vus: 2\n", 1, "the scenario has no steps"},
+	{"empty steps", "steps: []\n", 1, "steps is empty"},
+	{"steps not a list", "steps:\n  name: a\n", 2, "steps is a list of steps"},
+	{"steps and flows", okSteps + "flows:\n  - name: f\n    steps:\n      - name: b\n        url: http://h/\n", 4, "give steps: (one flow) or flows: (several), not both"},
+	{"missing url", "steps:\n  - name: a\n    method: POST\n", 2, "step a has no url:"},
+	{"missing name", "steps:\n  - url: http://h/\n", 2, "a step has no name:"},
+	{"name all", "steps:\n  - name: all\n    url: http://h/\n", 2, `"all" is the total`},
+	{"duplicate step", "steps:\n  - name: a\n    url: http://h/\n  - name: a\n    url: http://h/b\n", 4, "two steps are named a (the other at line 2)"},
+	{"relative url, no base", "steps:\n  - name: a\n    url: /api/x\n", 3, "url /api/x is relative and there is no base URL; give --url BASE, or base: in the file"},
+	{"bad scheme", "steps:\n  - name: a\n    url: ftp://h/\n", 3, "scheme must be http or https"},
+	{"bad base", "base: h:80\n" + okSteps, 1, "base:"},
+	{"bad method", "steps:\n  - name: a\n    method: GE T\n    url: http://h/\n", 3, "is not an HTTP method"},
+	{"var never captured", "steps:\n  - name: a\n    url: http://h/\n    headers:\n      Authorization: Bearer {{access}}\n", 5, "{{access}} is never captured before this step"},
+	{"var captured later", "steps:\n  - name: a\n    url: http://h/{{id}}\n  - name: b\n    url: http://h/\n    capture: {id: id}\n", 3, "{{id}} is never captured"},
+	{"var of another flow", "flows:\n  - name: f\n    steps:\n      - name: a\n        url: http://h/\n        capture: {id: id}\n  - name: g\n    steps:\n      - name: b\n        url: http://h/{{id}}\n", 10, "{{id}} is never captured"},
+	{"var in a JSON body", "steps:\n  - name: a\n    url: http://h/\n    body:\n      email: x\n      token: \"{{tok}}\"\n", 6, "{{tok}} is never captured"},
+	{"var in contains", "steps:\n  - name: a\n    url: http://h/\n    check:\n      contains: \"{{who}}\"\n", 5, "{{who}} is never captured"},
+	{"row without data", "steps:\n  - name: a\n    url: http://h/{{row.email}}\n", 3, "the scenario has no data:"},
+	{"row column missing", "data: users.csv\nsteps:\n  - name: a\n    url: http://h/{{row.phone}}\n", 4, "data users.csv has no column phone (its columns: email, password)"},
+	{"row in a run setup", "data: users.csv\nsetup:\n  - name: s\n    url: http://h/{{row.email}}\nsteps:\n  - name: a\n    url: http://h/\n", 4, "add per: user"},
+	{"user var in a run setup", "setup:\n  - name: s\n    per: user\n    url: http://h/\n    capture: {tok: access}\n  - name: t\n    url: http://h/{{tok}}\n" + okSteps, 7, "{{tok}} is never captured"},
+	{"bad per", "setup:\n  - name: s\n    per: iteration\n    url: http://h/\n" + okSteps, 3, "per is run (once per run, the default) or user"},
+	{"per on a step", "steps:\n  - name: a\n    per: user\n    url: http://h/\n", 3, `unknown key "per" in a step`},
+	{"capture path", "steps:\n  - name: a\n    url: http://h/\n    capture:\n      id: items[x].id\n", 5, "capture id: JSON path \"items[x].id\": [x] is not an array index"},
+	{"capture path dots", "steps:\n  - name: a\n    url: http://h/\n    capture:\n      id: data..id\n", 5, "has an empty key"},
+	{"capture path unclosed", "steps:\n  - name: a\n    url: http://h/\n    capture:\n      id: {json: \"items[0\"}\n", 5, "without its ]"},
+	{"capture two sources", "steps:\n  - name: a\n    url: http://h/\n    capture:\n      id: {json: id, header: X-Id}\n", 5, "takes one of json: PATH or header: NAME"},
+	{"capture row var", "steps:\n  - name: a\n    url: http://h/\n    capture:\n      row.x: id\n", 5, "cannot name a variable"},
+	{"capture a list", "steps:\n  - name: a\n    url: http://h/\n    capture:\n      id: [a, b]\n", 5, "takes a JSON path"},
+	{"json check path", "steps:\n  - name: a\n    url: http://h/\n    check:\n      json: {\"a.\": present}\n", 5, "ends with a dot"},
+	{"json check type", "steps:\n  - name: a\n    url: http://h/\n    check:\n      json:\n        id: integer\n", 6, `json id: "integer" is not one of present, string, number, boolean, object, array, null`},
+	{"status text", "steps:\n  - name: a\n    url: http://h/\n    check:\n      status: ok\n", 5, "is not an HTTP status"},
+	{"status out of range", "steps:\n  - name: a\n    url: http://h/\n    check:\n      status: [200, 700]\n", 5, "700"},
+	{"data file missing", "data: nosuch.csv\n" + okSteps, 1, "data nosuch.csv: file does not exist"},
+	{"data file empty", "data: empty.csv\n" + okSteps, 1, "data empty.csv is empty"},
+	{"data header only", "data:\n  file: header.csv\n" + okSteps, 2, "data header.csv has a header line and no rows"},
+	{"data ragged", "data: ragged.csv\n" + okSteps, 1, "data ragged.csv: line 3: wrong number of fields"},
+	{"data no file", "data:\n  unique: true\n" + okSteps, 2, "data needs file:"},
+	{"data unique word", "data:\n  file: users.csv\n  unique: yes please\n" + okSteps, 3, "unique is true or false"},
+	{"body file missing", "steps:\n  - name: a\n    url: http://h/\n    body: \"@nosuch.json\"\n", 4, "body @nosuch.json: file does not exist"},
+	{"header value a map", "steps:\n  - name: a\n    url: http://h/\n    headers:\n      X: {a: b}\n", 5, "header X needs a text value"},
+	{"think no unit", "steps:\n  - name: a\n    url: http://h/\n    think: 5\n", 4, "think 5: give a unit, e.g. 5s or 5ms"},
+	{"think range word", "steps:\n  - name: a\n    url: http://h/\n    think: 1s..soon\n", 4, `"soon" is not a duration`},
+	{"think range backwards", "steps:\n  - name: a\n    url: http://h/\n    think: 2s..1s\n", 4, "runs backwards"},
+	{"run think range", "vus: 2\nthink: 1s..2s\n" + okSteps, 2, "think between iterations is one duration"},
+	{"vus zero", "vus: 0\n" + okSteps, 1, "vus must be at least 1, got 0"},
+	{"vus words", "vus: many\n" + okSteps, 1, "vus must be a whole number"},
+	{"rate zero", "rate: 0\n" + okSteps, 1, "rate must be a number of requests a second above 0"},
+	{"vus and rate", "vus: 5\nrate: 10\n" + okSteps, 2, "rate and vus (line 1) choose different load models"},
+	{"think with rate", "rate: 10\nthink: 1s\n" + okSteps, 2, "think is the pause of virtual users"},
+	{"duration zero", "duration: 0s\n" + okSteps, 1, "duration must be above 0"},
+	{"duration and stages", "duration: 10s\nstages: 5s:10\n" + okSteps, 2, "stages and duration (line 1)"},
+	{"bad threshold", "thresholds:\n  - p(99)<250ms\n  - p(42)<1s\n" + okSteps, 3, "threshold:"},
+	{"weight zero", "flows:\n  - name: f\n    weight: 0\n    steps:\n      - name: a\n        url: http://h/\n", 3, "weight must be at least 1"},
+	{"flow without name", "flows:\n  - weight: 2\n    steps:\n      - name: a\n        url: http://h/\n", 2, "a flow needs a name:"},
+	{"flow without steps", "flows:\n  - name: f\n", 2, "flow f has no steps:"},
+	{"flows twice", "flows:\n  - name: f\n    steps:\n      - name: a\n        url: http://h/\n  - name: f\n    steps:\n      - name: b\n        url: http://h/\n", 6, "two flows are named f (the other at line 2)"},
+	{"weights too large", "flows:\n  - name: f\n    weight: 9000\n    steps:\n      - name: a\n        url: http://h/\n  - name: g\n    weight: 1003\n    steps:\n      - name: b\n        url: http://h/\n", 2, "weights add up to 10003"},
+}
+
 // TestMalformedFiles: every mistake is reported at its line, saying
 // what is wrong, before anything runs.
 func TestMalformedFiles(t *testing.T) {
-	const ok = "steps:\n  - name: a\n    url: http://h/a\n"
-	cases := []struct {
-		name string
-		text string
-		line int
-		want string
-	}{
-		{"empty file", "", 0, "the file is empty"},
-		{"not a mapping", "- a\n- b\n", 1, "a scenario file is a mapping"},
-		{"yaml syntax", "steps:\n  - name: a\n   url: x\n", 3, "not valid YAML"},
-		{"tab indentation", "steps:\n\t- name: a\n", 2, "not valid YAML"},
-		{"unknown top key", "base: http://h\nstep:\n  - name: a\n", 2, `unknown key "step" in a scenario; did you mean steps?`},
-		{"unknown step key", "steps:\n  - name: a\n    url: http://h/\n    header: {A: b}\n", 4, `unknown key "header" in a step; did you mean headers?`},
-		{"unknown check key", "steps:\n  - name: a\n    url: http://h/\n    check:\n      code: 200\n", 5, `unknown key "code" in check`},
-		{"key twice", "vus: 2\nvus: 3\n" + ok, 2, "vus is given twice (first at line 1)"},
-		{"no steps", "vus: 2\n", 1, "the scenario has no steps"},
-		{"empty steps", "steps: []\n", 1, "steps is empty"},
-		{"steps not a list", "steps:\n  name: a\n", 2, "steps is a list of steps"},
-		{"steps and flows", ok + "flows:\n  - name: f\n    steps:\n      - name: b\n        url: http://h/\n", 4, "give steps: (one flow) or flows: (several), not both"},
-		{"missing url", "steps:\n  - name: a\n    method: POST\n", 2, "step a has no url:"},
-		{"missing name", "steps:\n  - url: http://h/\n", 2, "a step has no name:"},
-		{"name all", "steps:\n  - name: all\n    url: http://h/\n", 2, `"all" is the total`},
-		{"duplicate step", "steps:\n  - name: a\n    url: http://h/\n  - name: a\n    url: http://h/b\n", 4, "two steps are named a (the other at line 2)"},
-		{"relative url, no base", "steps:\n  - name: a\n    url: /api/x\n", 3, "url /api/x is relative and there is no base URL; give --url BASE, or base: in the file"},
-		{"bad scheme", "steps:\n  - name: a\n    url: ftp://h/\n", 3, "scheme must be http or https"},
-		{"bad base", "base: h:80\n" + ok, 1, "base:"},
-		{"bad method", "steps:\n  - name: a\n    method: GE T\n    url: http://h/\n", 3, "is not an HTTP method"},
-		{"var never captured", "steps:\n  - name: a\n    url: http://h/\n    headers:\n      Authorization: Bearer {{access}}\n", 5, "{{access}} is never captured before this step"},
-		{"var captured later", "steps:\n  - name: a\n    url: http://h/{{id}}\n  - name: b\n    url: http://h/\n    capture: {id: id}\n", 3, "{{id}} is never captured"},
-		{"var of another flow", "flows:\n  - name: f\n    steps:\n      - name: a\n        url: http://h/\n        capture: {id: id}\n  - name: g\n    steps:\n      - name: b\n        url: http://h/{{id}}\n", 10, "{{id}} is never captured"},
-		{"var in a JSON body", "steps:\n  - name: a\n    url: http://h/\n    body:\n      email: x\n      token: \"{{tok}}\"\n", 6, "{{tok}} is never captured"},
-		{"var in contains", "steps:\n  - name: a\n    url: http://h/\n    check:\n      contains: \"{{who}}\"\n", 5, "{{who}} is never captured"},
-		{"row without data", "steps:\n  - name: a\n    url: http://h/{{row.email}}\n", 3, "the scenario has no data:"},
-		{"row column missing", "data: users.csv\nsteps:\n  - name: a\n    url: http://h/{{row.phone}}\n", 4, "data users.csv has no column phone (its columns: email, password)"},
-		{"row in a run setup", "data: users.csv\nsetup:\n  - name: s\n    url: http://h/{{row.email}}\nsteps:\n  - name: a\n    url: http://h/\n", 4, "add per: user"},
-		{"user var in a run setup", "setup:\n  - name: s\n    per: user\n    url: http://h/\n    capture: {tok: access}\n  - name: t\n    url: http://h/{{tok}}\n" + ok, 7, "{{tok}} is never captured"},
-		{"bad per", "setup:\n  - name: s\n    per: iteration\n    url: http://h/\n" + ok, 3, "per is run (once per run, the default) or user"},
-		{"per on a step", "steps:\n  - name: a\n    per: user\n    url: http://h/\n", 3, `unknown key "per" in a step`},
-		{"capture path", "steps:\n  - name: a\n    url: http://h/\n    capture:\n      id: items[x].id\n", 5, "capture id: JSON path \"items[x].id\": [x] is not an array index"},
-		{"capture path dots", "steps:\n  - name: a\n    url: http://h/\n    capture:\n      id: data..id\n", 5, "has an empty key"},
-		{"capture path unclosed", "steps:\n  - name: a\n    url: http://h/\n    capture:\n      id: {json: \"items[0\"}\n", 5, "without its ]"},
-		{"capture two sources", "steps:\n  - name: a\n    url: http://h/\n    capture:\n      id: {json: id, header: X-Id}\n", 5, "takes one of json: PATH or header: NAME"},
-		{"capture row var", "steps:\n  - name: a\n    url: http://h/\n    capture:\n      row.x: id\n", 5, "cannot name a variable"},
-		{"capture a list", "steps:\n  - name: a\n    url: http://h/\n    capture:\n      id: [a, b]\n", 5, "takes a JSON path"},
-		{"json check path", "steps:\n  - name: a\n    url: http://h/\n    check:\n      json: {\"a.\": present}\n", 5, "ends with a dot"},
-		{"json check type", "steps:\n  - name: a\n    url: http://h/\n    check:\n      json:\n        id: integer\n", 6, `json id: "integer" is not one of present, string, number, boolean, object, array, null`},
-		{"status text", "steps:\n  - name: a\n    url: http://h/\n    check:\n      status: ok\n", 5, "is not an HTTP status"},
-		{"status out of range", "steps:\n  - name: a\n    url: http://h/\n    check:\n      status: [200, 700]\n", 5, "700"},
-		{"data file missing", "data: nosuch.csv\n" + ok, 1, "data nosuch.csv: file does not exist"},
-		{"data file empty", "data: empty.csv\n" + ok, 1, "data empty.csv is empty"},
-		{"data header only", "data:\n  file: header.csv\n" + ok, 2, "data header.csv has a header line and no rows"},
-		{"data ragged", "data: ragged.csv\n" + ok, 1, "data ragged.csv: line 3: wrong number of fields"},
-		{"data no file", "data:\n  unique: true\n" + ok, 2, "data needs file:"},
-		{"data unique word", "data:\n  file: users.csv\n  unique: yes please\n" + ok, 3, "unique is true or false"},
-		{"body file missing", "steps:\n  - name: a\n    url: http://h/\n    body: \"@nosuch.json\"\n", 4, "body @nosuch.json: file does not exist"},
-		{"header value a map", "steps:\n  - name: a\n    url: http://h/\n    headers:\n      X: {a: b}\n", 5, "header X needs a text value"},
-		{"think no unit", "steps:\n  - name: a\n    url: http://h/\n    think: 5\n", 4, "think 5: give a unit, e.g. 5s or 5ms"},
-		{"think range word", "steps:\n  - name: a\n    url: http://h/\n    think: 1s..soon\n", 4, `"soon" is not a duration`},
-		{"think range backwards", "steps:\n  - name: a\n    url: http://h/\n    think: 2s..1s\n", 4, "runs backwards"},
-		{"run think range", "vus: 2\nthink: 1s..2s\n" + ok, 2, "think between iterations is one duration"},
-		{"vus zero", "vus: 0\n" + ok, 1, "vus must be at least 1, got 0"},
-		{"vus words", "vus: many\n" + ok, 1, "vus must be a whole number"},
-		{"rate zero", "rate: 0\n" + ok, 1, "rate must be a number of requests a second above 0"},
-		{"vus and rate", "vus: 5\nrate: 10\n" + ok, 2, "rate and vus (line 1) choose different load models"},
-		{"think with rate", "rate: 10\nthink: 1s\n" + ok, 2, "think is the pause of virtual users"},
-		{"duration zero", "duration: 0s\n" + ok, 1, "duration must be above 0"},
-		{"duration and stages", "duration: 10s\nstages: 5s:10\n" + ok, 2, "stages and duration (line 1)"},
-		{"bad threshold", "thresholds:\n  - p(99)<250ms\n  - p(42)<1s\n" + ok, 3, "threshold:"},
-		{"weight zero", "flows:\n  - name: f\n    weight: 0\n    steps:\n      - name: a\n        url: http://h/\n", 3, "weight must be at least 1"},
-		{"flow without name", "flows:\n  - weight: 2\n    steps:\n      - name: a\n        url: http://h/\n", 2, "a flow needs a name:"},
-		{"flow without steps", "flows:\n  - name: f\n", 2, "flow f has no steps:"},
-		{"flows twice", "flows:\n  - name: f\n    steps:\n      - name: a\n        url: http://h/\n  - name: f\n    steps:\n      - name: b\n        url: http://h/\n", 6, "two flows are named f (the other at line 2)"},
-		{"weights too large", "flows:\n  - name: f\n    weight: 9000\n    steps:\n      - name: a\n        url: http://h/\n  - name: g\n    weight: 1003\n    steps:\n      - name: b\n        url: http://h/\n", 2, "weights add up to 10003"},
-	}
-	for _, c := range cases {
+	for _, c := range malformed {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := parse(c.text)
 			var fe *Error
@@ -129,8 +134,8 @@ func TestMalformedFiles(t *testing.T) {
 	}
 }
 
-func TestParseAFlow(t *testing.T) {
-	f, err := Parse("shop.yaml", []byte(`
+// shopFile uses every kind of key a scenario file has.
+const shopFile = `
 name: shop
 base: http://shop.test:8080/api/
 vus: 20
@@ -181,7 +186,10 @@ flows:
         method: PUT
         url: /orders
         body: "@body.json"
-`), Options{ReadFile: readFile})
+`
+
+func TestParseAFlow(t *testing.T) {
+	f, err := Parse("shop.yaml", []byte(shopFile), Options{ReadFile: readFile})
 	if err != nil {
 		t.Fatal(err)
 	}

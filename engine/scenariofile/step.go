@@ -25,76 +25,21 @@ type use struct {
 // captures are added to them once it is read. runSetup says the step runs
 // once per run, when no user (and so no data row) exists.
 func (p *parser) step(item *yaml.Node, keys []string, known vars, runSetup bool) (engine.Step, error) {
-	var st engine.Step
 	what := "a step"
 	if slices.Contains(keys, "per") {
 		what = "a setup step"
 	}
 	m, err := p.mapping(item, keys, what)
 	if err != nil {
+		return engine.Step{}, err
+	}
+	st, err := p.stepName(item, m, what)
+	if err != nil {
 		return st, err
 	}
-	p.steps++
-	if p.steps > maxSteps {
-		return st, p.errorf(item, "a scenario holds at most %d steps", maxSteps)
-	}
-	nameNode := m.get("name")
-	if nameNode == nil {
-		return st, p.errorf(item, "%s has no name:; give it one (it names the step's series in the CSV and the summary)", what)
-	}
-	if st.Name, err = p.text(nameNode, "name"); err != nil {
+	uses, err := p.request(item, m, &st)
+	if err != nil {
 		return st, err
-	}
-	if st.Name == engine.AllSeries {
-		return st, p.errorf(nameNode, "the name %q is the total of every step; give the step another", st.Name)
-	}
-	if line, ok := p.names[st.Name]; ok {
-		return st, p.errorf(nameNode, "two steps are named %s (the other at line %d); give each its own name", st.Name, line)
-	}
-	p.names[st.Name] = nameNode.Line
-
-	var uses []use
-	if n := m.get("method"); n != nil {
-		if st.Method, err = p.text(n, "method"); err != nil {
-			return st, err
-		}
-		st.Method = strings.ToUpper(st.Method)
-		if strings.ContainsAny(st.Method, " \t\r\n:/{}") {
-			return st, p.errorf(n, "method %q is not an HTTP method (GET, POST, PUT, ...)", st.Method)
-		}
-	}
-	urlNode := m.get("url")
-	if urlNode == nil {
-		return st, p.errorf(item, "step %s has no url:; give one, absolute or relative to the base URL", st.Name)
-	}
-	if st.URL, err = p.url(urlNode); err != nil {
-		return st, err
-	}
-	uses = append(uses, use{urlNode.Value, urlNode})
-	if n := m.get("headers"); n != nil {
-		hm, err := p.anyMapping(n, "headers", "header names and values, e.g. Authorization: Bearer {{access}}")
-		if err != nil {
-			return st, err
-		}
-		for i := 0; i < len(hm); i += 2 {
-			k, v := hm[i], hm[i+1]
-			if v.Kind != yaml.ScalarNode {
-				return st, p.errorf(v, "header %s needs a text value, not %s", k.Value, kindName(v))
-			}
-			h, err := engine.ParseHeader(k.Value + ": " + v.Value)
-			if err != nil {
-				return st, p.errorf(k, "%v", err)
-			}
-			st.Header = append(st.Header, h)
-			uses = append(uses, use{v.Value, v})
-		}
-	}
-	if n := m.get("body"); n != nil {
-		bodyUses, err := p.body(n, &st)
-		if err != nil {
-			return st, err
-		}
-		uses = append(uses, bodyUses...)
 	}
 	if n := m.get("check"); n != nil {
 		checkUses, err := p.check(n, &st)
@@ -120,6 +65,80 @@ func (p *parser) step(item *yaml.Node, keys []string, known vars, runSetup bool)
 	}
 	st.Check = checkName(st)
 	return st, nil
+}
+
+// stepName reads a step's name, which must be new: it names a series.
+func (p *parser) stepName(item *yaml.Node, m fields, what string) (engine.Step, error) {
+	var st engine.Step
+	p.steps++
+	if p.steps > maxSteps {
+		return st, p.errorf(item, "a scenario holds at most %d steps", maxSteps)
+	}
+	n := m.get("name")
+	if n == nil {
+		return st, p.errorf(item, "%s has no name:; give it one (it names the step's series in the CSV and the summary)", what)
+	}
+	var err error
+	if st.Name, err = p.text(n, "name"); err != nil {
+		return st, err
+	}
+	if st.Name == engine.AllSeries {
+		return st, p.errorf(n, "the name %q is the total of every step; give the step another", st.Name)
+	}
+	if line, ok := p.names[st.Name]; ok {
+		return st, p.errorf(n, "two steps are named %s (the other at line %d); give each its own name", st.Name, line)
+	}
+	p.names[st.Name] = n.Line
+	return st, nil
+}
+
+// request reads what a step sends: method, url, headers and body. It
+// returns the texts that may hold {{var}}.
+func (p *parser) request(item *yaml.Node, m fields, st *engine.Step) ([]use, error) {
+	var err error
+	if n := m.get("method"); n != nil {
+		if st.Method, err = p.text(n, "method"); err != nil {
+			return nil, err
+		}
+		st.Method = strings.ToUpper(st.Method)
+		if strings.ContainsAny(st.Method, " \t\r\n:/{}") {
+			return nil, p.errorf(n, "method %q is not an HTTP method (GET, POST, PUT, ...)", st.Method)
+		}
+	}
+	urlNode := m.get("url")
+	if urlNode == nil {
+		return nil, p.errorf(item, "step %s has no url:; give one, absolute or relative to the base URL", st.Name)
+	}
+	if st.URL, err = p.url(urlNode); err != nil {
+		return nil, err
+	}
+	uses := []use{{urlNode.Value, urlNode}}
+	if n := m.get("headers"); n != nil {
+		hm, err := p.anyMapping(n, "headers", "header names and values, e.g. Authorization: Bearer {{access}}")
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < len(hm); i += 2 {
+			k, v := hm[i], hm[i+1]
+			if v.Kind != yaml.ScalarNode {
+				return nil, p.errorf(v, "header %s needs a text value, not %s", k.Value, kindName(v))
+			}
+			h, err := engine.ParseHeader(k.Value + ": " + v.Value)
+			if err != nil {
+				return nil, p.errorf(k, "%v", err)
+			}
+			st.Header = append(st.Header, h)
+			uses = append(uses, use{v.Value, v})
+		}
+	}
+	if n := m.get("body"); n != nil {
+		bodyUses, err := p.body(n, st)
+		if err != nil {
+			return nil, err
+		}
+		uses = append(uses, bodyUses...)
+	}
+	return uses, nil
 }
 
 // known checks that every {{var}} of u is one the step may use.
