@@ -120,12 +120,8 @@ func memberAt(b []byte, i int, key string) (int, bool) {
 		if match {
 			return i, true
 		}
-		if i, ok = skipValue(b, i); !ok {
+		if i, ok = skipItem(b, i); !ok {
 			return 0, false
-		}
-		i = skipSpace(b, i)
-		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
 		}
 	}
 	return 0, false
@@ -142,15 +138,25 @@ func elementAt(b []byte, i, n int) (int, bool) {
 			return i, true
 		}
 		var ok bool
-		if i, ok = skipValue(b, i); !ok {
+		if i, ok = skipItem(b, i); !ok {
 			return 0, false
-		}
-		i = skipSpace(b, i)
-		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
 		}
 	}
 	return 0, false
+}
+
+// skipItem returns where the member or element after the value at i
+// starts, past its comma.
+func skipItem(b []byte, i int) (int, bool) {
+	i, ok := skipValue(b, i)
+	if !ok {
+		return 0, false
+	}
+	i = skipSpace(b, i)
+	if i < len(b) && b[i] == ',' {
+		i = skipSpace(b, i+1)
+	}
+	return i, true
 }
 
 // keyEquals compares a quoted JSON key with key; only a key written with

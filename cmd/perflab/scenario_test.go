@@ -416,25 +416,11 @@ func TestDashboardScenarioInTerminal(t *testing.T) {
 // as the twin's likes list says.
 func likedBy(t *testing.T, app string, logbook int) []string {
 	t.Helper()
-	resp, err := http.Post(app+"/api/auths/signin/", "application/json", strings.NewReader(`{"email":"ruby@gmail.com","password":"12345678"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok struct{ Access string }
-	json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	req, _ := http.NewRequest("GET", app+"/api/logbooks/likes/", nil)
-	req.Header.Set("Authorization", "Bearer "+tok.Access)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var list []struct {
 		ID    int
 		Likes []string
 	}
-	json.NewDecoder(resp.Body).Decode(&list)
+	json.Unmarshal(signinAndLikes(t, app), &list)
 	var divers []string
 	for _, l := range list {
 		for _, u := range l.Likes {
