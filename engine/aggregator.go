@@ -27,6 +27,11 @@ type aggregator struct {
 	lagLast *hdr.Histogram
 	missed  int64
 	cpu     cpuMeter
+	// timing is each step's Server-Timing metrics (nil until one comes);
+	// secondAt is when the second they gather began.
+	timing       []*timingAgg
+	timingCounts TimingCounts
+	secondAt     time.Duration
 }
 
 func newAggregator(g *Generator) *aggregator {
@@ -47,6 +52,7 @@ func newAggregator(g *Generator) *aggregator {
 		}
 		a.checkOf = append(a.checkOf, idx)
 	}
+	a.timing = make([]*timingAgg, len(g.steps))
 	if open {
 		for i := range a.lag {
 			a.lag[i] = hdr.New(1, maxMicros, 3)
@@ -132,8 +138,16 @@ func (a *aggregator) harvest(quarter int, final bool) *Snapshot {
 		snap.Second = quarter / quartersPerSecond
 	}
 	boundary := final || snap.Second > 0
-	for _, s := range a.steps {
-		snap.Steps = append(snap.Steps, s.closeQuarter(lastSpan, elapsed, boundary))
+	if boundary {
+		a.closeTimingSecond(elapsed)
+	}
+	snap.ServerTiming = a.timingCounts
+	for i, s := range a.steps {
+		series := s.closeQuarter(lastSpan, elapsed, boundary)
+		if t := a.timing[i]; t != nil {
+			series.Timing = t.out
+		}
+		snap.Steps = append(snap.Steps, series)
 	}
 	lagQuarter := a.all.cur
 	snap.All = a.all.closeQuarter(lastSpan, elapsed, boundary)
@@ -141,7 +155,19 @@ func (a *aggregator) harvest(quarter int, final bool) *Snapshot {
 	return snap
 }
 
-func (a *aggregator) drain(r *recorder) { r.drain(a.add) }
+// closeTimingSecond closes the second of every step's Server-Timing
+// metrics at elapsed.
+func (a *aggregator) closeTimingSecond(elapsed time.Duration) {
+	names := a.g.timingNames.list()
+	for _, t := range a.timing {
+		if t != nil {
+			t.closeSecond(names, elapsed-a.secondAt, elapsed)
+		}
+	}
+	a.secondAt = elapsed
+}
+
+func (a *aggregator) drain(r *recorder) { r.drainAll(a.add, a.addTimings) }
 
 func (a *aggregator) health(now time.Time, snap *Snapshot, inFlight, lagQuarter int) Health {
 	g := a.g

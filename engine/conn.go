@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -205,6 +206,11 @@ func (c *conn) roundTrip(req []byte, replayable bool, resp *fasthttp.Response) (
 			return sent, time.Now(), classifyIO(err), retried
 		}
 		err = resp.ReadLimitBody(c.br, c.maxBody)
+		if err != nil && c.headersTooLong(err) {
+			// Nothing was consumed: the header was only peeked at.
+			c.br = bufio.NewReaderSize(c.br, maxHeaderBytes)
+			err = resp.ReadLimitBody(c.br, c.maxBody)
+		}
 		end = time.Now()
 		if err != nil {
 			c.close()
@@ -216,6 +222,20 @@ func (c *conn) roundTrip(req []byte, replayable bool, resp *fasthttp.Response) (
 		}
 		return sent, end, OutcomeOK, retried
 	}
+}
+
+// maxHeaderBytes is how long an answer's header may be: a connection
+// reads through 16 KiB until an answer's header needs more (a long
+// Server-Timing, many cookies), then through this much.
+const maxHeaderBytes = 128 << 10
+
+// headersTooLong reports an answer whose header did not fit the
+// connection's read buffer while the buffer may still grow. The error
+// path alone formats the message, which tells the header from a trailer.
+func (c *conn) headersTooLong(err error) bool {
+	var small *fasthttp.ErrSmallBuffer
+	return c.br.Size() < maxHeaderBytes && errors.As(err, &small) &&
+		strings.Contains(err.Error(), "response headers")
 }
 
 // closedByPeer reports whether the server has closed (or reset) the idle

@@ -115,7 +115,9 @@ type Generator struct {
 	openBusy atomic.Int64 // workers inside a request
 
 	setupRec recorder
-	start    time.Time
+	// timingNames are the Server-Timing metric names the run records.
+	timingNames timingNames
+	start       time.Time
 	// dry is set for a dry run, which skips think times.
 	dry bool
 }

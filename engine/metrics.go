@@ -58,6 +58,10 @@ type Series struct {
 	// one, when the generator keeps them (IntervalHistograms); nil
 	// otherwise. The run's intervals add up to its record exactly.
 	Interval *IntervalRecord
+	// Timing is the step's Server-Timing metrics, in the order the run
+	// first met their names, then TimingRest; nil when none of its
+	// answers carried one. The total's series has none.
+	Timing []Timing
 }
 
 // IntervalRecord is one series' raw record of an interval: histograms
@@ -137,10 +141,7 @@ func (w *window) add(s *sample) {
 	if s.latency == 0 { // no answer, no latency
 		return
 	}
-	w.lat.RecordValue(int64(s.latency))
-	w.latSum += uint64(s.latency)
-	w.latMin = min(w.latMin, s.latency)
-	w.latMax = max(w.latMax, s.latency)
+	w.addLatency(s.latency)
 	if w.svc == nil {
 		return
 	}
@@ -148,6 +149,14 @@ func (w *window) add(s *sample) {
 	w.svcSum += uint64(s.service)
 	w.svcMin = min(w.svcMin, s.service)
 	w.svcMax = max(w.svcMax, s.service)
+}
+
+// addLatency records one value (microseconds) in the latency histogram.
+func (w *window) addLatency(v uint32) {
+	w.lat.RecordValue(int64(v))
+	w.latSum += uint64(v)
+	w.latMin = min(w.latMin, v)
+	w.latMax = max(w.latMax, v)
 }
 
 func (w *window) merge(o *window) {

@@ -45,11 +45,15 @@ func micros(d time.Duration) uint32 {
 // Protocol: record makes seq odd, writes into logs[active], makes seq even.
 // drain flips active, then waits until seq is not the odd value it saw, so
 // a record that read the old index has finished before the old log is read.
+//
+// An answer that carried Server-Timing metrics logs them beside its
+// sample, in the same half, as a few timingSamples.
 type recorder struct {
-	seq    atomic.Uint64
-	active atomic.Uint32
-	_      [48]byte // keep the worker's hot fields off the next recorder's line
-	logs   [2][]sample
+	seq     atomic.Uint64
+	active  atomic.Uint32
+	_       [48]byte // keep the worker's hot fields off the next recorder's line
+	logs    [2][]sample
+	timings [2][]timingSample
 }
 
 func (r *recorder) record(s sample) {
@@ -59,9 +63,23 @@ func (r *recorder) record(s sample) {
 	r.seq.Add(1)
 }
 
-// drain hands the samples logged since the previous drain to fn. Only the
-// aggregator calls it, never concurrently with itself.
-func (r *recorder) drain(fn func([]sample)) {
+// recordTimed logs a sample and its answer's Server-Timing metrics.
+func (r *recorder) recordTimed(s sample, ts []timingSample) {
+	r.seq.Add(1)
+	i := r.active.Load()
+	r.logs[i] = append(r.logs[i], s)
+	r.timings[i] = append(r.timings[i], ts...)
+	r.seq.Add(1)
+}
+
+// drain hands the samples logged since the previous drain to fn, and
+// drops their timings.
+func (r *recorder) drain(fn func([]sample)) { r.drainAll(fn, nil) }
+
+// drainAll hands the samples logged since the previous drain to fn and
+// their Server-Timing metrics to tfn (when not nil). Only the aggregator
+// calls it, never concurrently with itself.
+func (r *recorder) drainAll(fn func([]sample), tfn func([]timingSample)) {
 	old := r.active.Load()
 	r.active.Store(old ^ 1)
 	if s := r.seq.Load(); s&1 == 1 {
@@ -70,10 +88,18 @@ func (r *recorder) drain(fn func([]sample)) {
 		}
 	}
 	fn(r.logs[old])
-	// Keep the backing array for reuse unless a burst made it large.
-	if cap(r.logs[old]) > 1<<16 {
-		r.logs[old] = nil
-	} else {
-		r.logs[old] = r.logs[old][:0]
+	if tfn != nil {
+		tfn(r.timings[old])
 	}
+	r.logs[old] = reuse(r.logs[old])
+	r.timings[old] = reuse(r.timings[old])
+}
+
+// reuse empties a log, keeping its backing array unless a burst made it
+// large.
+func reuse[T any](log []T) []T {
+	if cap(log) > 1<<16 {
+		return nil
+	}
+	return log[:0]
 }

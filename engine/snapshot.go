@@ -21,9 +21,12 @@ type Snapshot struct {
 	// Statuses counts answers by HTTP status code over the run.
 	Statuses map[int]int64
 	Checks   []Check
-	Health   Health
-	Paused   bool
-	Done     bool
+	// ServerTiming counts the Server-Timing metrics the run could not
+	// use, over the run.
+	ServerTiming TimingCounts
+	Health       Health
+	Paused       bool
+	Done         bool
 }
 
 // Load is the arrival model in force and its current setting.

@@ -30,6 +30,8 @@ type worker struct {
 	// why says which check the last request failed (see failure).
 	why int
 	rng rand.PCG
+	// timing is room for one answer's Server-Timing metrics.
+	timing timingScratch
 	// trace, when set, sees every request and its answer (dry runs).
 	trace func(step int, req []byte, s sample)
 
@@ -284,8 +286,14 @@ func (w *worker) do(i int, scheduled time.Time) (s sample, ok bool) {
 				s.outcome = OutcomeCheck
 			}
 		}
+		if ts := w.readTiming(s.step, s.service); len(ts) > 0 {
+			w.rec.recordTimed(s, ts)
+		} else {
+			w.rec.record(s)
+		}
+	} else {
+		w.rec.record(s)
 	}
-	w.rec.record(s)
 	if w.trace != nil {
 		w.trace(i, req, s)
 	}

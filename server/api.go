@@ -68,6 +68,8 @@ type call struct {
 	// inBlock is set while a block runs on the executor: its queries are
 	// already there and hop no further.
 	inBlock bool
+	// t is where the request's time goes (the Server-Timing header).
+	t *serverTiming
 }
 
 // hop runs fn where the mode says database and cache work runs: inline
@@ -78,8 +80,14 @@ func (c *call) hop(fn func()) {
 		fn()
 		return
 	}
+	// The hand-over is the hop's whole time less the work handed over,
+	// which the work's own metric (or the view) counts.
+	var inside time.Duration
+	start := time.Now()
 	burn(c.costs.AsyncHop)
-	c.w.exec.do(fn)
+	c.w.exec.do(func() { measure(&inside, fn) })
+	c.t.hop += time.Since(start) - inside
+	c.t.hops++
 }
 
 // block runs fn, a stretch of ORM work that an async view hands over in
@@ -98,23 +106,27 @@ func (c *call) query(fn func(ctx context.Context) error) error {
 	c.w.board.inc(c.w.slot, sDBQueries)
 	var err error
 	c.hop(func() {
-		burn(c.costs.Query)
-		err = fn(c.ctx)
+		measure(&c.t.db, func() {
+			burn(c.costs.Query)
+			err = fn(c.ctx)
+		})
+		c.t.queries++
 	})
 	return err
 }
 
-// redis runs one cache or queue call. A failure is counted and briefly
+// redis runs one cache or queue call, its time added to *spent (the
+// request's cache or broker time). A failure is counted and briefly
 // keeps further calls away (see gate); redis.Nil (no such key) is an
 // answer, not a failure.
-func (c *call) redis(fn func(ctx context.Context) error) error {
+func (c *call) redis(spent *time.Duration, fn func(ctx context.Context) error) error {
 	w := c.w
 	if !w.redisGate.open() {
 		w.board.inc(w.slot, sRedisErrors)
 		return errRedisPaused
 	}
 	var err error
-	c.hop(func() { err = fn(c.ctx) })
+	c.hop(func() { measure(spent, func() { err = fn(c.ctx) }) })
 	if err != nil && !errors.Is(err, redis.Nil) {
 		w.board.inc(w.slot, sRedisErrors)
 		w.redisGate.fail()
@@ -171,16 +183,17 @@ func matchRoute(path string) (route, int64, bool) {
 // serveAPI runs an API view the way the study's stack did: in sync mode
 // one view at a time per worker, in async mode any number at once; each
 // pays the framework's per-request cost.
-func (w *worker) serveAPI(rw http.ResponseWriter, r *http.Request, k knobs) {
+func (w *worker) serveAPI(rw http.ResponseWriter, r *http.Request, k knobs, t *serverTiming) {
 	if !k.async {
 		w.admit <- struct{}{}
 		defer func() { <-w.admit }()
 	}
+	t.admit()
 	active := w.board.slot(w.slot, sActive).Add(1)
 	w.board.raise(w.slot, sPeakActive, active)
 	defer w.board.dec(w.slot, sActive)
 
-	c := &call{w: w, k: k, costs: k.costs(), ctx: context.WithoutCancel(r.Context())}
+	c := &call{w: w, k: k, costs: k.costs(), ctx: context.WithoutCancel(r.Context()), t: t}
 	burn(c.costs.Request)
 	rt, id, ok := matchRoute(r.URL.Path)
 	if !ok {
@@ -368,16 +381,20 @@ func (w *worker) likes(c *call, rw http.ResponseWriter, r *http.Request, _ int64
 	cacheable := false
 	if c.k.cache {
 		w.flushDirtyCache(c)
-		err := c.redis(func(ctx context.Context) (err error) {
+		err := c.redis(&c.t.cache, func(ctx context.Context) (err error) {
 			body, generation, err = readCachedLikes(ctx, w.rdb)
 			return err
 		})
 		switch {
 		case err == nil && body != nil:
 			w.board.inc(w.slot, sCacheHits)
+			c.t.cacheResult = "hit"
 		case err == nil:
 			w.board.inc(w.slot, sCacheMisses)
+			c.t.cacheResult = "miss"
 			cacheable = true
+		default:
+			c.t.cacheResult = "error"
 		}
 		// An error was counted; the database answers instead.
 	}
@@ -389,7 +406,7 @@ func (w *worker) likes(c *call, rw http.ResponseWriter, r *http.Request, _ int64
 			return
 		}
 		if cacheable {
-			c.redis(func(ctx context.Context) error { return storeLikes(ctx, w.rdb, generation, body) })
+			c.redis(&c.t.cache, func(ctx context.Context) error { return storeLikes(ctx, w.rdb, generation, body) })
 		}
 	}
 	writeJSON(rw, http.StatusOK, body)
@@ -455,7 +472,7 @@ func (w *worker) flushDirtyCache(c *call) {
 	if !w.cacheDirty.Load() {
 		return
 	}
-	if c.redis(func(ctx context.Context) error { return invalidateLikes(ctx, w.rdb) }) == nil {
+	if c.redis(&c.t.cache, func(ctx context.Context) error { return invalidateLikes(ctx, w.rdb) }) == nil {
 		w.cacheDirty.Store(false)
 	}
 }
@@ -504,10 +521,12 @@ func (w *worker) enqueue(c *call, rw http.ResponseWriter, r *http.Request, logbo
 	}
 	t := task{Name: name, LogbookID: logbook, UserID: u.ID}
 	msg, _ := json.Marshal(t)
-	if c.redis(func(ctx context.Context) error { return w.rdb.LPush(ctx, taskQueue, msg).Err() }) == nil {
+	if c.redis(&c.t.broker, func(ctx context.Context) error { return w.rdb.LPush(ctx, taskQueue, msg).Err() }) == nil {
+		c.t.brokerResult = "queued"
 		writeValue(rw, http.StatusAccepted, map[string]any{"status": "queued", "task": name, "logbook_id": logbook})
 		return
 	}
+	c.t.brokerResult = "error"
 	err = c.query(func(ctx context.Context) error { return applyTask(ctx, w.store, t) })
 	if err != nil {
 		w.dbFailed(rw, err)

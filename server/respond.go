@@ -50,11 +50,16 @@ type recorder struct {
 	http.ResponseWriter
 	status   int
 	onStatus func(status int)
+	// timing, on an API request, goes out as the Server-Timing header.
+	timing *serverTiming
 }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+		if r.timing != nil {
+			r.Header().Set("Server-Timing", r.timing.header())
+		}
 		r.onStatus(code)
 	}
 	r.ResponseWriter.WriteHeader(code)

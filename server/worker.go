@@ -377,8 +377,10 @@ func (w *worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}()
 	defer w.recoverPanic(rec, r)
 	if api {
+		rec.timing = newServerTiming()
 		if bufferBody(rec, r) {
-			w.serveAPI(rec, r, k)
+			rec.timing.restart()
+			w.serveAPI(rec, r, k, rec.timing)
 		}
 		return
 	}
