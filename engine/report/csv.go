@@ -35,6 +35,9 @@ var Columns = []string{
 	// The load agent an interval row is from, "all" for the merged row of
 	// a run spread over agents; empty when there are none.
 	"agent",
+	// A Server-Timing metric's name on its own rows (see timingRow);
+	// empty on latency rows.
+	"timing",
 }
 
 func init() {
@@ -154,16 +157,46 @@ func (c *CSV) rows(kind string, s *engine.Snapshot, pick func(engine.Series) (en
 	for _, series := range append([]engine.Series{s.All}, s.Steps...) {
 		lat, svc := pick(series)
 		passed, failed := checksOf(s.Checks, series.Name)
-		row := c.row(kind, elapsed, s, series.Name, lat, svc, passed, failed)
+		row := c.row(kind, elapsed, s, series.Name, lat, svc, passed, failed, "")
 		if err := c.write(row); err != nil {
 			return err
 		}
 		if kind == "summary" {
 			c.summaries.add(row)
 		}
+		for _, tm := range series.Timing {
+			f := tm.Last
+			if kind == "summary" {
+				f = tm.Run
+			}
+			if err := c.write(c.timingRow(kind, elapsed, s, series.Name, tm.Name, f)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
+
+// timingRow is one Server-Timing metric of a series: requests and rps
+// count the answers that carried it, the latency columns hold its
+// durations, timing names it; cells about requests as a whole are empty.
+func (c *CSV) timingRow(kind, elapsed string, s *engine.Snapshot, series, name string, f engine.Figures) []string {
+	row := c.row(kind, elapsed, s, series, f, f, 0, 0, name)
+	for _, col := range []string{"errors", "service_p50_ms", "service_p90_ms", "service_p99_ms", "checks_passed", "checks_failed",
+		"send_lag_p99_ms", "generator_cpu", "unfinished", "retries"} {
+		row[columnIndex[col]] = ""
+	}
+	return row
+}
+
+// columnIndex finds a column by name.
+var columnIndex = func() map[string]int {
+	m := map[string]int{}
+	for i, c := range Columns {
+		m[c] = i
+	}
+	return m
+}()
 
 func checksOf(checks []engine.Check, series string) (passed, failed int64) {
 	for _, ch := range checks {
@@ -175,7 +208,7 @@ func checksOf(checks []engine.Check, series string) (passed, failed int64) {
 	return passed, failed
 }
 
-func (c *CSV) row(kind, elapsed string, s *engine.Snapshot, series string, lat, svc engine.Figures, passed, failed int64) []string {
+func (c *CSV) row(kind, elapsed string, s *engine.Snapshot, series string, lat, svc engine.Figures, passed, failed int64, timing string) []string {
 	l := c.labels
 	open := s.Load.Model == "open"
 	row := []string{kind, strconv.Itoa(l.Run), elapsed, l.Experiment, series}
@@ -215,7 +248,7 @@ func (c *CSV) row(kind, elapsed string, s *engine.Snapshot, series string, lat, 
 	if c.agent != "" {
 		agent = c.agent
 	}
-	row = append(row, agent)
+	row = append(row, agent, timing)
 	for _, col := range c.extra {
 		row = append(row, l.Knobs[col])
 	}

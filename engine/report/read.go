@@ -72,6 +72,9 @@ func ReadRecorded(r io.Reader) (*Recorded, error) {
 		if row[0] != "summary" {
 			continue
 		}
+		if i, ok := col["timing"]; ok && row[i] != "" {
+			continue // a Server-Timing metric's row, not a run's
+		}
 		run := RecordedRun{Experiment: row[col["experiment"]], Series: row[col["series"]], Knobs: map[string]string{}, Figures: map[string]float64{}}
 		run.Run, _ = strconv.Atoi(row[col["run"]])
 		run.Repeat = 1

@@ -104,6 +104,84 @@ func TestSummaryText(t *testing.T) {
 	}
 }
 
+// withTiming gives the likes step of a snapshot Server-Timing metrics.
+func withTiming(s *engine.Snapshot) *engine.Snapshot {
+	s.Steps[1].Timing = []engine.Timing{
+		{Name: "queue", Last: figures(40, 30*time.Millisecond), Run: figures(400, 20*time.Millisecond)},
+		{Name: "db", Last: figures(40, 17*time.Millisecond), Run: figures(400, 16*time.Millisecond)},
+		{Name: engine.TimingRest, Last: figures(40, time.Millisecond), Run: figures(400, time.Millisecond)},
+	}
+	s.ServerTiming = engine.TimingCounts{Malformed: 3, Dropped: 7}
+	return s
+}
+
+// TestCSVTimingRows: each Server-Timing metric has its rows, named in the
+// timing column, its figures in the latency columns; the latency rows
+// keep the column empty, and compare reads only those.
+func TestCSVTimingRows(t *testing.T) {
+	var b strings.Builder
+	w, err := NewCSV(&b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetLabels(Labels{Run: 1, Experiment: "likes"})
+	for _, s := range []*engine.Snapshot{withTiming(snapshot(1, false)), withTiming(snapshot(0, true))} {
+		if err := w.Snapshot(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := csv.NewReader(strings.NewReader(b.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, c := range rows[0] {
+		col[c] = i
+	}
+	if col["timing"] != len(Columns)-1 || col["agent"] != col["timing"]-1 {
+		t.Fatalf("timing column at %d of %v: want it appended last", col["timing"], rows[0])
+	}
+	var got []string
+	for _, r := range rows[1:] {
+		got = append(got, r[col["kind"]]+" "+r[col["series"]]+" "+r[col["timing"]]+" "+r[col["p50_ms"]]+" "+r[col["requests"]]+" "+r[col["errors"]])
+	}
+	want := []string{
+		"interval all  100.000 40 0", "interval signin  100.000 40 0", "interval likes  100.000 40 0",
+		"interval likes queue 30.000 40 ", "interval likes db 17.000 40 ", "interval likes (network) 1.000 40 ",
+		"summary all  100.000 40 0", "summary signin  100.000 40 0", "summary likes  100.000 40 0",
+		"summary likes queue 20.000 400 ", "summary likes db 16.000 400 ", "summary likes (network) 1.000 400 ",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	rec, err := ReadRecorded(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Runs) != 3 {
+		t.Errorf("compare read %d summary rows, want the 3 latency rows", len(rec.Runs))
+	}
+}
+
+// TestSummaryWhereTheTimeWent: the summary tabulates each step's metrics
+// over the run and says once what it could not use.
+func TestSummaryWhereTheTimeWent(t *testing.T) {
+	var b strings.Builder
+	if err := Summary(&b, withTiming(snapshot(0, true))); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"where the time went", "{ step:likes }", "\n      queue              400    20.00    40.00    80.00    20.00\n",
+		"\n      (network)          400     1.00", "3 malformed metrics skipped, 7 values of names past the first 16 not recorded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "malformed") != 1 {
+		t.Errorf("the counts are reported more than once:\n%s", out)
+	}
+}
+
 // TestSummaryNamesWhatSharesTheCPU: the generator line's CPU is its
 // process's; the label names what else runs there.
 func TestSummaryNamesWhatSharesTheCPU(t *testing.T) {

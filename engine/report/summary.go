@@ -80,6 +80,7 @@ func Summary(w io.Writer, s *engine.Snapshot) error {
 		who += " + " + h.Sharing
 	}
 	line(who, gen)
+	whereTimeWent(&b, s)
 	if h.Warning != "" {
 		fmt.Fprintf(&b, "\n  warning: %s\n", h.Warning)
 	}
