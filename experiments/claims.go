@@ -3,7 +3,6 @@ package experiments
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"perflab/engine/report"
 	"perflab/engine/stats"
@@ -94,14 +93,8 @@ func (cl Claim) verdict(e *Experiment, a, b *report.ConfigRuns) string {
 	c := stats.Compare(a.Values(mean), b.Values(mean))
 	head := fmt.Sprintf("%s (%s %s -> %s", cl.Text, cl.Knob, a.Settings[cl.Knob], b.Settings[cl.Knob])
 	// Name the other swept knobs, which tell pairs of one claim apart.
-	var others []string
-	for _, part := range strings.Fields(a.Config) {
-		if !strings.HasPrefix(part, cl.Knob+"=") {
-			others = append(others, part)
-		}
-	}
-	if len(others) > 0 {
-		head += "; " + strings.Join(others, " ")
+	if others := otherKnobs(a.Config, cl.Knob); others != "" {
+		head += "; " + others
 	}
 	head += "): "
 	figures := fmt.Sprintf(", mean %s -> %s ms", report.Num(c.Old.Median), report.Num(c.New.Median))

@@ -153,6 +153,7 @@ func (t *studyTable) single(b *strings.Builder) {
 	}
 	tw.Flush()
 	b.WriteString("\n")
+	t.split(b)
 }
 
 // repeated is the table of a session with repeats: medians with their
@@ -180,6 +181,7 @@ func (t *studyTable) repeated(b *strings.Builder) {
 		}
 	}
 	b.WriteString("\n")
+	t.split(b)
 }
 
 // studyCells are the study's figures for settings, or why there are none.

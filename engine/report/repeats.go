@@ -33,6 +33,9 @@ type ConfigRuns struct {
 	Settings map[string]string
 	Measured string // the series whose figures are the result
 	Finals   []engine.Figures
+	// Timings are the measured series' Server-Timing metrics of each
+	// run, beside Finals (nil for a run whose answers carried none).
+	Timings [][]engine.Timing
 }
 
 // Add takes one event; it returns true when the event ended a run.
@@ -51,7 +54,9 @@ func (r *Repeated) Add(ev Event) bool {
 		}
 	case *engine.Snapshot:
 		if ev.Done && r.current != nil {
-			r.current.Finals = append(r.current.Finals, measured(ev, r.current.Measured).Run)
+			m := measured(ev, r.current.Measured)
+			r.current.Finals = append(r.current.Finals, m.Run)
+			r.current.Timings = append(r.current.Timings, m.Timing)
 			return true
 		}
 	}
