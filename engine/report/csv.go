@@ -7,12 +7,14 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"perflab/engine"
+	"perflab/engine/threshold"
 )
 
 // Columns are the load-run CSV columns, in order. The first 23 are fixed
@@ -32,11 +34,19 @@ var Columns = []string{
 	"repeat", "statistic", "confidence",
 	// Then requests cut off by the end of the run and requests sent again.
 	"unfinished", "retries",
+	// Event rows: what changed during a run (a knob, a stage of the
+	// plan). Threshold rows: each threshold against the whole run, its
+	// value in the threshold's unit and whether it held.
+	"event", "threshold", "threshold_value", "threshold_ok",
 }
 
 func init() {
 	Register(Format{Name: "csv", Help: "tidy CSV: an interval row per second per series, summary rows per run", New: func(d Dest) (Output, error) {
-		return NewCSV(d.W, d.KnobColumns)
+		c, err := NewCSV(d.W, d.KnobColumns)
+		if err == nil {
+			c.ths = d.Thresholds
+		}
+		return c, err
 	}})
 }
 
@@ -45,15 +55,20 @@ func init() {
 var contractKnobs = []string{"workers", "mode", "cache", "query", "offload", "profile"}
 
 // CSV writes load-run rows: the header first, an interval row per series
-// for every whole second, summary rows at the end of each run. Every row
-// reaches the file as it is written, so a run cut short leaves a valid
-// file.
+// for every whole second, an event row for each change during a run (a
+// knob, a stage of the plan), summary rows and threshold rows at the end
+// of each run. Every row reaches the file as it is written, so a run cut
+// short leaves a valid file.
 type CSV struct {
 	mu     sync.Mutex
 	w      *csv.Writer
 	extra  []string // knob columns after the fixed ones
 	labels Labels
-	err    error
+	ths    []threshold.Threshold
+	// plan is the last stage text written for the run in progress, so a
+	// stage is written once, when it starts.
+	plan string
+	err  error
 	// summaries are the summary rows written, for the stat rows that
 	// close a session with repeats.
 	summaries repeatRows
@@ -77,13 +92,16 @@ func NewCSV(w io.Writer, knobColumns []string) (*CSV, error) {
 	return c, nil
 }
 
-// Write takes a run's labels from Begin and writes rows for snapshots.
+// Write takes a run's labels from Begin, writes rows for snapshots and
+// an event row for each Change.
 func (c *CSV) Write(ev Event) error {
 	switch ev := ev.(type) {
 	case Begin:
 		c.SetLabels(ev.Labels)
 	case *engine.Snapshot:
 		return c.Snapshot(ev)
+	case Change:
+		return c.event(ev.Elapsed, ev.Knob+"="+ev.Value)
 	}
 	return nil
 }
@@ -104,18 +122,75 @@ func (c *CSV) Close() error {
 // SetLabels sets the configuration cells for the rows that follow.
 func (c *CSV) SetLabels(l Labels) {
 	c.mu.Lock()
-	c.labels = l
+	c.labels, c.plan = l, ""
 	c.mu.Unlock()
 }
 
-// Snapshot writes interval rows when s closes a whole second, and summary
-// rows when s is the run's final snapshot.
+// Snapshot writes an event row when s starts a stage of the plan (or a
+// live change took over from it), interval rows when s closes a whole
+// second, and summary and threshold rows when s is the run's final
+// snapshot.
 func (c *CSV) Snapshot(s *engine.Snapshot) error {
+	if plan := s.Load.Plan(); plan != c.plan && s.Load.Stage <= s.Load.Stages {
+		c.plan = plan
+		if err := c.event(s.Elapsed, plan); err != nil {
+			return err
+		}
+	}
 	switch {
 	case s.Done:
-		return c.rows("summary", s, func(x engine.Series) (engine.Figures, engine.Figures) { return x.Run, x.RunService })
+		if err := c.rows("summary", s, func(x engine.Series) (engine.Figures, engine.Figures) { return x.Run, x.RunService }); err != nil {
+			return err
+		}
+		return c.thresholdRows(s)
 	case s.Second > 0:
 		return c.rows("interval", s, func(x engine.Series) (engine.Figures, engine.Figures) { return x.Last, x.LastService })
+	}
+	return nil
+}
+
+// labelRow is a row of kind with the run's label cells filled in and
+// every other cell empty.
+func (c *CSV) labelRow(kind, elapsed, series string) []string {
+	row := make([]string, len(Columns)+len(c.extra))
+	row[0], row[1], row[2], row[3], row[4] = kind, strconv.Itoa(c.labels.Run), elapsed, c.labels.Experiment, series
+	for i, col := range contractKnobs {
+		row[5+i] = c.labels.Knobs[col]
+	}
+	row[slices.Index(Columns, "repeat")] = strconv.Itoa(max(1, c.labels.Repeat))
+	for i, col := range c.extra {
+		row[len(Columns)+i] = c.labels.Knobs[col]
+	}
+	return row
+}
+
+// event writes an event row: what happened, at elapsed into the run.
+func (c *CSV) event(elapsed time.Duration, what string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	row := c.labelRow("event", strconv.FormatFloat(elapsed.Seconds(), 'f', 3, 64), "")
+	row[slices.Index(Columns, "event")] = what
+	return c.write(row)
+}
+
+// thresholdRows write each threshold against the run that s ends.
+func (c *CSV) thresholdRows(s *engine.Snapshot) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, res := range Evaluate(c.ths, s) {
+		series := res.Step
+		if series == "" {
+			series = engine.AllSeries
+		}
+		row := c.labelRow("threshold", strconv.FormatFloat(s.Elapsed.Seconds(), 'f', 3, 64), series)
+		row[slices.Index(Columns, "threshold")] = res.Expr
+		if !math.IsNaN(res.Value) {
+			row[slices.Index(Columns, "threshold_value")] = strconv.FormatFloat(res.Value, 'f', -1, 64)
+		}
+		row[slices.Index(Columns, "threshold_ok")] = strconv.FormatBool(res.OK)
+		if err := c.write(row); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -193,7 +268,8 @@ func (c *CSV) row(kind, elapsed string, s *engine.Snapshot, series string, lat, 
 	}
 	row = append(row, conns, strconv.FormatInt(passed, 10), strconv.FormatInt(failed, 10), lag, cpu,
 		strconv.Itoa(max(1, l.Repeat)), "", "",
-		strconv.FormatInt(lat.Unfinished, 10), strconv.FormatInt(lat.Retries, 10))
+		strconv.FormatInt(lat.Unfinished, 10), strconv.FormatInt(lat.Retries, 10),
+		"", "", "", "")
 	for _, col := range c.extra {
 		row = append(row, l.Knobs[col])
 	}
