@@ -211,17 +211,24 @@ func runSeconds(r *report.RunRecord) float64 {
 	return float64(r.Seconds())
 }
 
-// loadOf describes a run's arrival model from its first row.
+// loadOf describes a run's arrival model from its summary (the setting
+// it ended with), or from its first second when it was cut short; a plan
+// of stages is marked on the charts.
 func loadOf(r *report.RunRecord) string {
-	var row report.Row
-	for _, rows := range r.Intervals {
-		row = rows[0]
-		break
+	if len(r.Series) == 0 {
+		return "nothing measured"
 	}
-	for _, s := range r.Summary {
-		row = s
-		break
+	row, ok := r.Summary[r.Series[0]]
+	if !ok {
+		row = r.Intervals[r.Series[0]][0]
 	}
+	if slices.ContainsFunc(r.Events, func(e report.RecordedEvent) bool { return strings.HasPrefix(e.What, "stage ") }) {
+		return loadModel(row) + " at the end of a plan of stages (marked on the charts)"
+	}
+	return loadModel(row)
+}
+
+func loadModel(row report.Row) string {
 	switch {
 	case row.Cell("rate") != "":
 		return "open model, " + row.Cell("rate") + " req/s scheduled"

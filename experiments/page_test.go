@@ -113,3 +113,20 @@ func TestLoadSectionOfOneRun(t *testing.T) {
 		t.Errorf("%d tables, want the summary alone", len(s.Tables))
 	}
 }
+
+// TestLoadSectionOfARunCutAtOnce: a run that recorded its first stage
+// and nothing else still has its place on the page.
+func TestLoadSectionOfARunCutAtOnce(t *testing.T) {
+	rec := recordedSweep(t, 1)
+	rec.Runs = append(rec.Runs, &report.RunRecord{Run: 3, Repeat: 1, Experiment: "likes", Knobs: rec.Runs[1].Knobs,
+		Intervals: map[string][]report.Row{}, Summary: map[string]report.Row{},
+		Events: []report.RecordedEvent{{At: 0, What: "stage 1/2 → 10 users"}}})
+	s := LoadSection("cut.csv", "cut", rec)
+	last := s.Sections[len(s.Sections)-1]
+	if !strings.HasPrefix(last.Title, "run 3") || len(last.Notes) != 1 {
+		t.Errorf("last run %q, notes %q: want run 3 saying it recorded no second", last.Title, last.Notes)
+	}
+	if _, err := (&page.Page{Sections: []*page.Section{s}}).Bytes(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -33,16 +33,9 @@ func runHDR(args []string, stdout, stderr io.Writer) error {
 	series := fs.String("series", "", "only series `S` (a step name, or all); a sweep's runs of it are merged")
 	from := fs.Duration("from", 0, "keep intervals starting at `D` or later into the log")
 	to := fs.Duration("to", 0, "keep intervals starting before `D` into the log (default: to the end)")
-	files, err := parseInterleaved(fs, args)
+	files, err := parseSubcommand(fs, args, "hdr", hdrHelp, "", stdout)
 	if err != nil {
-		if err == flag.ErrHelp {
-			var b strings.Builder
-			b.WriteString(hdrHelp)
-			fs.VisitAll(func(f *flag.Flag) { writeFlagHelp(&b, f) })
-			io.WriteString(stdout, b.String())
-			return errHelp
-		}
-		return usagef("hdr: %s; see perflab hdr --help", flagErrorText(err))
+		return err
 	}
 	switch {
 	case len(files) == 0:

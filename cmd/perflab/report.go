@@ -43,17 +43,9 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(io.Discard)
 	out := fs.String("o", "", "write the page to `FILE` (e.g. report.html)")
 	pngDir := fs.String("png", "", "write every chart as a PNG file in `DIR` (created if missing)")
-	files, err := parseInterleaved(fs, args)
+	files, err := parseSubcommand(fs, args, "report", reportHelp, "\nExit status: 0 ok (a file cut short too), 2 bad input.\n", stdout)
 	if err != nil {
-		if err == flag.ErrHelp {
-			var b strings.Builder
-			b.WriteString(reportHelp)
-			fs.VisitAll(func(f *flag.Flag) { writeFlagHelp(&b, f) })
-			b.WriteString("\nExit status: 0 ok (a file cut short too), 2 bad input.\n")
-			io.WriteString(stdout, b.String())
-			return errHelp
-		}
-		return usagef("report: %s; see perflab report --help", flagErrorText(err))
+		return err
 	}
 	switch {
 	case len(files) == 0:

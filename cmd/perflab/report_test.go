@@ -55,14 +55,9 @@ func TestReportInBrowser(t *testing.T) {
 		t.Errorf("the --report page differs from perflab report's:\n%s", firstDifference(a, b))
 	}
 
-	page := string(fromCSV)
-	for _, want := range []string{"mean latency of likes per configuration", "throughput of likes per configuration",
+	pageHas(t, likesPage, "mean latency of likes per configuration", "throughput of likes per configuration",
 		"Summary of each run", "Thresholds", "p(99)&lt;5s", "stage 2/2 → 8 users", "run 2 repeat 2: cache=on",
-		"likes experiment, perflab&#39;s medians across runs", "the cache cuts latency"} {
-		if !strings.Contains(page, want) {
-			t.Errorf("the likes page lacks %q", want)
-		}
-	}
+		"likes experiment, perflab&#39;s medians across runs", "the cache cuts latency")
 	got, problems := checkInBrowser(t, b, likesPage, 2+4*2, 0.45)
 	for _, p := range problems {
 		t.Errorf("%s: %s", likesPage, p)
@@ -79,10 +74,19 @@ func TestReportInBrowser(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("%s: %s", racePage, p)
 	}
-	raceHTML, _ := os.ReadFile(racePage)
-	for _, want := range []string{"wall time per strategy", "CPU per image", "sequential", "async", "The race, beside the study"} {
-		if !strings.Contains(string(raceHTML), want) {
-			t.Errorf("the race page lacks %q", want)
+	pageHas(t, racePage, "wall time per strategy", "CPU per image", "sequential", "async", "The race, beside the study")
+}
+
+// pageHas fails the test for each text the page at path lacks.
+func pageHas(t *testing.T, path string, texts ...string) {
+	t.Helper()
+	html, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range texts {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("%s lacks %q", filepath.Base(path), want)
 		}
 	}
 }
@@ -220,12 +224,7 @@ func TestReportOfACutShortRecording(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	html, _ := os.ReadFile(page)
-	for _, want := range []string{`class="warn"`, "This recording was cut short", "cut short at 1", "run 1 repeat 2"} {
-		if !strings.Contains(string(html), want) {
-			t.Errorf("the page lacks %q", want)
-		}
-	}
+	pageHas(t, page, `class="warn"`, "This recording was cut short", "cut short at 1", "run 1 repeat 2")
 }
 
 // TestReportPageOnInterrupt: --report writes the page when Ctrl-C ends
@@ -252,13 +251,5 @@ func TestReportPageOnInterrupt(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("interrupted run: %v\n%s", err, stderr.String())
 	}
-	html, err := os.ReadFile(page)
-	if err != nil {
-		t.Fatalf("no page after Ctrl-C: %v", err)
-	}
-	for _, want := range []string{"Load runs against a URL", "latency each second", "throughput and errors", "max model, 2 connections"} {
-		if !strings.Contains(string(html), want) {
-			t.Errorf("the page lacks %q", want)
-		}
-	}
+	pageHas(t, page, "Load runs against a URL", "latency each second", "throughput and errors", "max model, 2 connections")
 }
