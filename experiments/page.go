@@ -84,7 +84,7 @@ func LoadSection(title, prefix string, rec *report.Recording) *page.Section {
 		s.Tables = append(s.Tables, &page.Table{Caption: g.title, Header: g.header, Rows: g.rows})
 		s.After = append(s.After, g.notes...)
 		if len(g.claims) > 0 {
-			t := &page.Table{Caption: "The study's conclusions, tested on the mean latency (Mann-Whitney U, 5% level)", Header: []string{"conclusion", "verdict"}}
+			t := &page.Table{Caption: claimsTitle, Header: []string{"conclusion", "verdict"}}
 			for _, c := range g.claims {
 				claim, verdict, _ := strings.Cut(c, "): ")
 				t.Rows = append(t.Rows, []string{claim + ")", verdict})
@@ -161,12 +161,18 @@ func (v *recordedSession) intro() []string {
 	if v.exp != nil {
 		what = fmt.Sprintf("The %s experiment (%s)", v.exp.Name, v.exp.Title)
 	}
-	runs := plural(len(v.rec.Runs), "run")
+	runs := plural(len(v.rec.Runs), "run") + " of " + lengths(v.rec.Runs)
+	if len(v.rec.Runs) > 1 {
+		runs += " each"
+	}
 	if len(v.configs) > 1 {
 		runs = plural(len(v.configs), "configuration") + ", " + runs
 	}
-	lines = append(lines, fmt.Sprintf("%s: %s of %s each; %s. Figures are of the %s series.",
-		what, runs, lengths(v.rec.Runs), loadOf(first), v.measured))
+	of := "every request (the all series)"
+	if v.measured != engine.AllSeries {
+		of = "the " + v.measured + " step"
+	}
+	lines = append(lines, fmt.Sprintf("%s: %s; %s. Figures are of %s.", what, runs, loadOf(first), of))
 	if len(v.fixed) > 0 {
 		var parts []string
 		for _, k := range v.fixed {
@@ -549,7 +555,7 @@ func (v *recordedSession) runSection(c *recordedConfig, r *report.RunRecord) *pa
 	}
 	latTitle := of + "latency each second"
 	if open {
-		_, ax.YMax = page.YRange(append(slices.Clone(latency), service...), ax.LogY)
+		ax.YMin, ax.YMax = page.YRange(append(slices.Clone(latency), service...), ax.LogY)
 		latTitle = of + "latency from the schedule (corrected)"
 	}
 	lat := page.TimeChart(name+"-latency", latTitle, ax, latency, markers)
@@ -560,7 +566,7 @@ func (v *recordedSession) runSection(c *recordedConfig, r *report.RunRecord) *pa
 		svc.Caption = "The open model's service time, on the same scale: the gap between the two charts is time spent waiting to be sent."
 		s.Charts = append(s.Charts, svc)
 	}
-	ax.LogY, ax.YMax, ax.Y = false, 0, "per second"
+	ax.LogY, ax.YMin, ax.YMax, ax.Y = false, 0, 0, "per second"
 	tp := page.TimeChart(name+"-throughput", of+"throughput and errors", ax, []page.Line{
 		{Name: "req/s", X: x, Y: col("rps"), Color: page.Blue},
 		{Name: "errors/s", X: x, Y: col("errors"), Color: page.Red},

@@ -106,7 +106,7 @@ func TestLoadSectionOfOneRun(t *testing.T) {
 	if len(s.Charts) != 0 || len(s.Sections) != 1 || s.Sections[0].Folded {
 		t.Fatalf("%d charts, %d runs: want none and one, open", len(s.Charts), len(s.Sections))
 	}
-	if !strings.Contains(s.Notes[0], "Load runs against a URL: 1 run of 3 s each; closed model, 50 users") {
+	if !strings.Contains(s.Notes[0], "Load runs against a URL: 1 run of 3 s; closed model, 50 users. Figures are of every request") {
 		t.Errorf("intro %q", s.Notes[0])
 	}
 	if len(s.Tables) != 1 {

@@ -136,6 +136,8 @@ func (t *studyTable) Close() error {
 	return err
 }
 
+const claimsTitle = "The study's conclusions, tested on the mean latency (Mann-Whitney U, 5% level)"
+
 // studyGrid is the study table as cells, for the terminal and the page.
 type studyGrid struct {
 	title  string
@@ -202,7 +204,7 @@ func (g *studyGrid) text() string {
 		b.WriteString(n + "\n")
 	}
 	if len(g.claims) > 0 {
-		b.WriteString("\nThe study's conclusions, tested on the mean latency (Mann-Whitney U, 5% level):\n")
+		b.WriteString("\n" + claimsTitle + ":\n")
 		for _, l := range g.claims {
 			b.WriteString("  " + l + "\n")
 		}

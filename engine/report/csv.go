@@ -131,8 +131,14 @@ func (c *CSV) SetLabels(l Labels) {
 // second, and summary and threshold rows when s is the run's final
 // snapshot.
 func (c *CSV) Snapshot(s *engine.Snapshot) error {
-	if plan := s.Load.Plan(); plan != c.plan && s.Load.Stage <= s.Load.Stages {
+	c.mu.Lock()
+	plan := s.Load.Plan()
+	started := plan != c.plan && s.Load.Stage <= s.Load.Stages
+	if started {
 		c.plan = plan
+	}
+	c.mu.Unlock()
+	if started {
 		if err := c.event(s.Elapsed, plan); err != nil {
 			return err
 		}
@@ -157,7 +163,7 @@ func (c *CSV) labelRow(kind, elapsed, series string) []string {
 	for i, col := range contractKnobs {
 		row[5+i] = c.labels.Knobs[col]
 	}
-	row[slices.Index(Columns, "repeat")] = strconv.Itoa(max(1, c.labels.Repeat))
+	row[column["repeat"]] = strconv.Itoa(max(1, c.labels.Repeat))
 	for i, col := range c.extra {
 		row[len(Columns)+i] = c.labels.Knobs[col]
 	}
@@ -169,7 +175,7 @@ func (c *CSV) event(elapsed time.Duration, what string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	row := c.labelRow("event", strconv.FormatFloat(elapsed.Seconds(), 'f', 3, 64), "")
-	row[slices.Index(Columns, "event")] = what
+	row[column["event"]] = what
 	return c.write(row)
 }
 
@@ -183,11 +189,11 @@ func (c *CSV) thresholdRows(s *engine.Snapshot) error {
 			series = engine.AllSeries
 		}
 		row := c.labelRow("threshold", strconv.FormatFloat(s.Elapsed.Seconds(), 'f', 3, 64), series)
-		row[slices.Index(Columns, "threshold")] = res.Expr
+		row[column["threshold"]] = res.Expr
 		if !math.IsNaN(res.Value) {
-			row[slices.Index(Columns, "threshold_value")] = strconv.FormatFloat(res.Value, 'f', -1, 64)
+			row[column["threshold_value"]] = strconv.FormatFloat(res.Value, 'f', -1, 64)
 		}
-		row[slices.Index(Columns, "threshold_ok")] = strconv.FormatBool(res.OK)
+		row[column["threshold_ok"]] = strconv.FormatBool(res.OK)
 		if err := c.write(row); err != nil {
 			return err
 		}
@@ -234,47 +240,48 @@ func checksOf(checks []engine.Check, series string) (passed, failed int64) {
 }
 
 func (c *CSV) row(kind, elapsed string, s *engine.Snapshot, series string, lat, svc engine.Figures, passed, failed int64) []string {
-	l := c.labels
-	open := s.Load.Model == "open"
-	row := []string{kind, strconv.Itoa(l.Run), elapsed, l.Experiment, series}
-	for _, col := range contractKnobs {
-		row = append(row, l.Knobs[col])
+	row := c.labelRow(kind, elapsed, series)
+	set := func(col, v string) { row[column[col]] = v }
+	setAll := func(cols []string, vs []string) {
+		for i, col := range cols {
+			set(col, vs[i])
+		}
 	}
-	row = append(row, "", "", strconv.FormatInt(lat.Requests, 10), strconv.FormatInt(lat.Errors, 10),
-		strconv.FormatFloat(lat.RPS, 'f', 2, 64))
 	switch s.Load.Model {
 	case "closed":
-		row[11] = strconv.Itoa(s.Load.VUs)
+		set("vus", strconv.Itoa(s.Load.VUs))
 	case "open":
-		row[12] = strconv.FormatFloat(s.Load.Rate, 'f', -1, 64)
+		set("rate", strconv.FormatFloat(s.Load.Rate, 'f', -1, 64))
+		setAll([]string{"service_p50_ms", "service_p90_ms", "service_p99_ms"}, latencyCells(svc, svc.P50, svc.P90, svc.P99))
+		if series == engine.AllSeries {
+			set("send_lag_p99_ms", ms(s.Health.SendLagP99))
+		}
+	case "max":
+		set("conns", strconv.Itoa(s.Load.Conns))
 	}
-	row = append(row, latencyCells(lat, lat.Min, lat.Mean, lat.P50, lat.P90, lat.P95, lat.P99, lat.Max)...)
-	if open {
-		row = append(row, latencyCells(svc, svc.P50, svc.P90, svc.P99)...)
-	} else {
-		row = append(row, "", "", "")
-	}
-	conns := ""
-	if s.Load.Model == "max" {
-		conns = strconv.Itoa(s.Load.Conns)
-	}
-	lag := ""
-	if open && series == engine.AllSeries {
-		lag = ms(s.Health.SendLagP99)
-	}
-	cpu := ""
+	set("requests", strconv.FormatInt(lat.Requests, 10))
+	set("errors", strconv.FormatInt(lat.Errors, 10))
+	set("rps", strconv.FormatFloat(lat.RPS, 'f', 2, 64))
+	setAll([]string{"min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms"},
+		latencyCells(lat, lat.Min, lat.Mean, lat.P50, lat.P90, lat.P95, lat.P99, lat.Max))
+	set("checks_passed", strconv.FormatInt(passed, 10))
+	set("checks_failed", strconv.FormatInt(failed, 10))
 	if series == engine.AllSeries {
-		cpu = strconv.FormatFloat(s.Health.CPU, 'f', 3, 64)
+		set("generator_cpu", strconv.FormatFloat(s.Health.CPU, 'f', 3, 64))
 	}
-	row = append(row, conns, strconv.FormatInt(passed, 10), strconv.FormatInt(failed, 10), lag, cpu,
-		strconv.Itoa(max(1, l.Repeat)), "", "",
-		strconv.FormatInt(lat.Unfinished, 10), strconv.FormatInt(lat.Retries, 10),
-		"", "", "", "")
-	for _, col := range c.extra {
-		row = append(row, l.Knobs[col])
-	}
+	set("unfinished", strconv.FormatInt(lat.Unfinished, 10))
+	set("retries", strconv.FormatInt(lat.Retries, 10))
 	return row
 }
+
+// column is each fixed column's index.
+var column = func() map[string]int {
+	m := map[string]int{}
+	for i, c := range Columns {
+		m[c] = i
+	}
+	return m
+}()
 
 // latencyCells formats durations in ms, or empty cells when nothing was
 // answered in the window.

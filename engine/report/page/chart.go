@@ -54,6 +54,7 @@ func init() {
 	// Liberation Sans has the metrics of Arial and Helvetica, which the
 	// page asks browsers for, so labels measured here fit there.
 	plot.DefaultFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
+	plotter.DefaultFont = plot.DefaultFont
 }
 
 func newChart(name, title, kind string) *Chart {
@@ -119,9 +120,9 @@ type Axes struct {
 	Clock bool
 	// LogX, LogY put the axis on a log scale (positive values only).
 	LogX, LogY bool
-	// YMax, when above 0, fixes the top of Y (charts to compare side by
-	// side share it).
-	YMax float64
+	// YMin and YMax, when YMax is above 0, fix the range of Y: charts to
+	// compare side by side share it.
+	YMin, YMax float64
 }
 
 // TimeChart draws lines over time with markers.
@@ -150,7 +151,7 @@ func TimeChart(name, title string, ax Axes, lines []Line, markers []Marker) *Cha
 	}
 	lo, hi := YRange(lines, ax.LogY)
 	if ax.YMax > 0 {
-		hi = ax.YMax
+		lo, hi = ax.YMin, ax.YMax
 	}
 	p.Y.Min, p.Y.Max = lo, hi
 	if ax.LogY {
