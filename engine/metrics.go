@@ -53,13 +53,51 @@ type Series struct {
 	Run         Figures
 	LastService Figures
 	RunService  Figures
-	// Interval is the latency histogram (microseconds) of the span since
-	// the previous whole second, on a snapshot that closes a whole second
-	// and on the final one, when the generator keeps them
-	// (IntervalHistograms); the run's intervals add up to its histogram.
-	// IntervalService is the same for the service time, in the open
-	// model. Both are nil otherwise.
-	Interval, IntervalService *hdr.Histogram
+	// Interval is the raw record of the span since the previous whole
+	// second, on a snapshot that closes a whole second and on the final
+	// one, when the generator keeps them (IntervalHistograms); nil
+	// otherwise. The run's intervals add up to its record exactly.
+	Interval *IntervalRecord
+}
+
+// IntervalRecord is one series' raw record of an interval: histograms
+// (microseconds) and exact counts, sums and extremes, which merge exactly
+// across intervals and across generators.
+type IntervalRecord struct {
+	Latency *hdr.Histogram
+	// Service is the service time's histogram in the open model; nil
+	// where it equals the latency.
+	Service                               *hdr.Histogram
+	Requests, Errors, Unfinished, Retries int64
+	LatSum, SvcSum                        uint64
+	LatMin, LatMax, SvcMin, SvcMax        uint32
+}
+
+// record copies the window as an interval record.
+func (w *window) record() *IntervalRecord {
+	r := &IntervalRecord{Latency: hdr.Import(w.lat.Export()), Requests: w.requests, Errors: w.errors,
+		Unfinished: w.unfinished, Retries: w.retries, LatSum: w.latSum, SvcSum: w.svcSum,
+		LatMin: w.latMin, LatMax: w.latMax, SvcMin: w.svcMin, SvcMax: w.svcMax}
+	if w.svc != nil {
+		r.Service = hdr.Import(w.svc.Export())
+	}
+	return r
+}
+
+// add merges a record into the window.
+func (w *window) addRecord(r *IntervalRecord) {
+	w.lat.Merge(r.Latency)
+	if w.svc != nil && r.Service != nil {
+		w.svc.Merge(r.Service)
+	}
+	w.requests += r.Requests
+	w.errors += r.Errors
+	w.unfinished += r.Unfinished
+	w.retries += r.Retries
+	w.latSum += r.LatSum
+	w.svcSum += r.SvcSum
+	w.latMin, w.latMax = min(w.latMin, r.LatMin), max(w.latMax, r.LatMax)
+	w.svcMin, w.svcMax = min(w.svcMin, r.SvcMin), max(w.svcMax, r.SvcMax)
 }
 
 var quantiles = []float64{50, 90, 95, 99, 99.9}
@@ -217,10 +255,7 @@ func (a *seriesAgg) closeQuarter(lastSpan, runSpan time.Duration, boundary bool)
 	if p := a.pending; p != nil {
 		p.merge(&a.quarters[a.cur])
 		if boundary {
-			s.Interval = hdr.Import(p.lat.Export())
-			if p.svc != nil {
-				s.IntervalService = hdr.Import(p.svc.Export())
-			}
+			s.Interval = p.record()
 			p.reset()
 		}
 	}

@@ -169,9 +169,13 @@ type Health struct {
 	// InFlight is the number of workers (connections) in use.
 	InFlight int
 	// CPU is the generator process's CPU use over the last second, in
-	// cores (1.0 = one core busy); Cores is how many it may use.
-	CPU   float64
-	Cores int
+	// cores (1.0 = one core busy): the generator's own, and that of
+	// whatever shares its process, which Sharing names ("" when nothing
+	// does; the caller says so with SharingProcess). Cores is how many it
+	// may use.
+	CPU     float64
+	Cores   int
+	Sharing string
 	// Warning is non-empty when the generator, not the target, limits
 	// the figures, and says why.
 	Warning string

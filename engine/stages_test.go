@@ -121,3 +121,49 @@ func TestStagesDriveTheLoad(t *testing.T) {
 		t.Fatalf("after a live change: %+v, want 1 user and the plan overridden", last.Load)
 	}
 }
+
+// TestTallyMergesGenerators: two generators' interval records tallied
+// together give the counts and percentiles of one histogram of all their
+// samples.
+func TestTallyMergesGenerators(t *testing.T) {
+	url := okServer(t)
+	var recs [][]*IntervalRecord
+	var runs []Figures
+	for range 2 {
+		g, err := New(oneStep(url), Closed{VUs: 2, Think: 5 * time.Millisecond}, Duration(2*time.Second), IntervalHistograms())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mine []*IntervalRecord
+		g.Observe(func(s *Snapshot) {
+			if s.Second > 0 || s.Done {
+				mine = append(mine, s.All.Interval)
+			}
+		})
+		final, err := g.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, runs = append(recs, mine), append(runs, final.All.Run)
+	}
+	tally := NewTally([]string{"url"}, false)
+	both := newWindow(false)
+	var last *Snapshot
+	for i := range recs[0] {
+		for g := range recs {
+			if i < len(recs[g]) {
+				tally.Add(AllSeries, recs[g][i])
+				both.addRecord(recs[g][i])
+			}
+		}
+		last = tally.Snapshot(i+1, time.Second, time.Duration(i+1)*time.Second, i == len(recs[0])-1, TallyState{})
+	}
+	got := last.All.Run
+	if got.Requests != runs[0].Requests+runs[1].Requests || got.Answered != runs[0].Answered+runs[1].Answered {
+		t.Fatalf("tallied %d requests (%d answered), the generators %d and %d", got.Requests, got.Answered, runs[0].Requests, runs[1].Requests)
+	}
+	want, _ := both.figures(last.Elapsed)
+	if got.P50 != want.P50 || got.P99 != want.P99 || got.Max != want.Max || got.Mean != want.Mean {
+		t.Fatalf("tallied %+v, one histogram of all samples %+v", got, want)
+	}
+}

@@ -250,14 +250,20 @@ func (l *Live) runSweep(req *sweepRequest) error {
 // Title names the experiment.
 func (l *Live) Title() string { return l.sess.Experiment().Title }
 
-// Info says what the twin runs with now.
+// Info says what the twin runs with now, and whether it shares its
+// cores with the generator and the dashboard (one core, or the instance
+// given every core, or a system that cannot pin processes).
 func (l *Live) Info() string {
 	st := l.sess.Twin().Stats()
 	cpus := st.Config.InstanceCPUs
 	if cpus == 0 {
 		cpus = proc.InstanceCPUs()
 	}
-	return fmt.Sprintf("twin: profile %s, %s, %s up", st.Config.Profile, count(cpus, "instance CPU"), count(st.WorkersUp, "worker"))
+	where := count(cpus, "instance CPU")
+	if !proc.PinningSupported || proc.OtherCPUs(cpus) == nil {
+		where += " shared with the generator"
+	}
+	return fmt.Sprintf("twin: profile %s, %s, %s up", st.Config.Profile, where, count(st.WorkersUp, "worker"))
 }
 
 // count renders "1 worker", "3 workers".

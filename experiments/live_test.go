@@ -2,10 +2,14 @@ package experiments
 
 import (
 	"context"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"perflab/engine"
+	"perflab/server/proc"
 )
 
 // TestLiveStudySweepRepeats drives the dashboard's side of an experiment:
@@ -48,5 +52,34 @@ func TestLiveStudySweepRepeats(t *testing.T) {
 	}
 	if p := sess.Settings()["profile"]; p != "go" {
 		t.Fatalf("after the sweep profile=%s, want go back", p)
+	}
+}
+
+// TestLiveSaysWhatSharesCores: the header says when the twin has every
+// core and so shares them with perflab, and live changes of the
+// instance's cores show there; the generator's CPU figure names the
+// twin's supervisor, which runs in its process.
+func TestLiveSaysWhatSharesCores(t *testing.T) {
+	all := strconv.Itoa(runtime.NumCPU())
+	sess := openSession(t, Likes, map[string]string{"profile": "go", "instance-cpus": all})
+	live := StartLive(sess, engine.Closed{VUs: 2, Think: 50 * time.Millisecond}, 0)
+	t.Cleanup(func() { live.Close() })
+	const shared = "shared with the generator"
+	if info := live.Info(); !strings.Contains(info, shared) {
+		t.Errorf("instance on every core: header %q does not say it is %s", info, shared)
+	}
+	if runtime.NumCPU() > 1 && proc.PinningSupported {
+		if err := live.SetKnob("instance-cpus", "1"); err != nil {
+			t.Fatal(err)
+		}
+		if info := live.Info(); strings.Contains(info, shared) || !strings.Contains(info, "1 instance CPU") {
+			t.Errorf("instance on 1 of %s cores: header %q, want 1 instance CPU, not %s", all, info, shared)
+		}
+	}
+	for snap := range live.Snapshots() {
+		if snap.Health.Sharing != "twin supervisor" {
+			t.Fatalf("the generator's CPU is said to be shared with %q, want the twin supervisor", snap.Health.Sharing)
+		}
+		break
 	}
 }

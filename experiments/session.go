@@ -148,6 +148,9 @@ func (s *Session) NewRun(model engine.Model, opts ...engine.Option) (*engine.Gen
 	if model == nil {
 		model = s.exp.DefaultModel()
 	}
+	// The twin's workers, task worker, Redis and edge are processes of
+	// their own; what of it runs in this one is their supervisor.
+	opts = append([]engine.Option{engine.SharingProcess("twin supervisor")}, opts...)
 	return engine.New(s.exp.Plan.Scenario(s.Site()), model, opts...)
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +20,41 @@ import (
 
 // maxBody is the largest request body the API reads.
 const maxBody = 1 << 20
+
+// Connection timeouts of the workers and the edge. requestReadTimeout
+// bounds reading one whole request, headers and body, from its first
+// byte, as nginx's client timeouts do in front of gunicorn: a client that
+// trickles its body is answered 408 and cut off rather than holding a
+// connection for ever. idleTimeout closes a keep-alive connection that
+// sends nothing.
+const (
+	requestReadTimeout = 10 * time.Second
+	idleTimeout        = 2 * time.Minute
+)
+
+// bufferBody reads the request's whole body (up to one byte over
+// maxBody, enough for readJSON to answer 413) before the view is
+// admitted, as nginx buffers a body before handing the request to a
+// gunicorn sync worker: a client sending its body slowly then holds its
+// own connection only, never the worker's one view slot. It answers
+// 408 or 400 itself when the body does not arrive.
+func bufferBody(rw http.ResponseWriter, r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		rw.Header().Set("Connection", "close")
+		writeDetail(rw, http.StatusRequestTimeout, fmt.Sprintf("The request body did not arrive within %s; send it whole.", requestReadTimeout))
+		return false
+	case err != nil:
+		writeDetail(rw, http.StatusBadRequest, "Could not read the request body.")
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
+}
 
 // call is one admitted API request: the knobs it runs under and the path
 // every database and cache call of it takes.
@@ -327,21 +364,22 @@ func (w *worker) likes(c *call, rw http.ResponseWriter, r *http.Request, _ int64
 		return
 	}
 	var body []byte
+	var generation string
 	cacheable := false
 	if c.k.cache {
 		w.flushDirtyCache(c)
 		err := c.redis(func(ctx context.Context) (err error) {
-			body, err = w.rdb.Get(ctx, cacheKey).Bytes()
+			body, generation, err = readCachedLikes(ctx, w.rdb)
 			return err
 		})
 		switch {
-		case err == nil:
+		case err == nil && body != nil:
 			w.board.inc(w.slot, sCacheHits)
-		case errors.Is(err, redis.Nil):
+		case err == nil:
 			w.board.inc(w.slot, sCacheMisses)
 			cacheable = true
 		}
-		// Any other error was counted; the database answers instead.
+		// An error was counted; the database answers instead.
 	}
 	if body == nil {
 		var err error
@@ -351,7 +389,7 @@ func (w *worker) likes(c *call, rw http.ResponseWriter, r *http.Request, _ int64
 			return
 		}
 		if cacheable {
-			c.redis(func(ctx context.Context) error { return w.rdb.Set(ctx, cacheKey, body, cacheTTL).Err() })
+			c.redis(func(ctx context.Context) error { return storeLikes(ctx, w.rdb, generation, body) })
 		}
 	}
 	writeJSON(rw, http.StatusOK, body)
@@ -417,7 +455,7 @@ func (w *worker) flushDirtyCache(c *call) {
 	if !w.cacheDirty.Load() {
 		return
 	}
-	if c.redis(func(ctx context.Context) error { return w.rdb.Del(ctx, cacheKey).Err() }) == nil {
+	if c.redis(func(ctx context.Context) error { return invalidateLikes(ctx, w.rdb) }) == nil {
 		w.cacheDirty.Store(false)
 	}
 }

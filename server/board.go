@@ -34,8 +34,9 @@ const (
 	headerWords = 16
 )
 
-// Slot words: one slot per worker process position, then one for the task
-// worker. Counters are cumulative over every process that held the slot.
+// Slot words: one slot per worker process position, then one each for
+// the task worker, the embedded Redis and the edge. Counters are
+// cumulative over every process that held the slot.
 const (
 	sPID = iota
 	sState
@@ -68,10 +69,16 @@ const (
 
 var stateNames = [...]string{"off", "starting", "up", "draining"}
 
-// taskSlot is the task worker's slot; workers use 0..MaxWorkers-1.
-const taskSlot = MaxWorkers
+// The slots of the processes beside the workers, which use
+// 0..MaxWorkers-1.
+const (
+	taskSlot  = MaxWorkers + iota // the task worker
+	redisSlot                     // the embedded Redis
+	edgeSlot                      // the static edge
+	slots
+)
 
-const boardSize = (headerWords + (MaxWorkers+1)*slotWords) * 8
+const boardSize = (headerWords + slots*slotWords) * 8
 
 func (b *board) word(i int) *atomic.Uint64 {
 	return (*atomic.Uint64)(unsafe.Pointer(&b.mem[i*8]))

@@ -18,9 +18,12 @@ func newBoard(dir string) (*board, *os.File, error) {
 		return nil, nil, fmt.Errorf("create shared stats page: %w", err)
 	}
 	os.Remove(f.Name())
-	if err := f.Truncate(boardSize); err != nil {
+	// The page gets its blocks now. A sparse file would get them when a
+	// process first writes through its mapping, and on a full disk that
+	// write is a SIGBUS: a crash with a stack dump instead of an error.
+	if err := allocate(f, boardSize); err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("size shared stats page: %w", err)
+		return nil, nil, fmt.Errorf("allocate shared stats page: %w", err)
 	}
 	b, err := mapBoard(f)
 	if err != nil {
@@ -28,6 +31,13 @@ func newBoard(dir string) (*board, *os.File, error) {
 		return nil, nil, err
 	}
 	return b, f, nil
+}
+
+// writeZeros allocates f's first size bytes the portable way: by writing
+// them.
+func writeZeros(f *os.File, size int64) error {
+	_, err := f.WriteAt(make([]byte, size), 0)
+	return err
 }
 
 // mapBoard maps a board file handed down by the parent.

@@ -16,8 +16,16 @@ import (
 const (
 	cacheKey = "logbook_likes"
 	cacheTTL = 60 * time.Second
-	// taskQueue is the list the like and unlike tasks travel on.
+	// likesGeneration counts the committed changes to the likes; the
+	// study had no such key (see likescache.go).
+	likesGeneration = cacheKey + ":generation"
+	// taskQueue is the list the like and unlike tasks travel on: pushed
+	// on the left, taken from the right.
 	taskQueue = "perflab:tasks"
+	// taskProcessing holds the task the task worker has taken off the
+	// queue until its change is in the database, so a task worker that
+	// dies mid-task loses nothing: the next one puts it back.
+	taskProcessing = taskQueue + ":processing"
 )
 
 // redisTimeout bounds every Redis call of a request: when Redis is gone

@@ -120,8 +120,8 @@ func (w *worker) serveStatic(rw http.ResponseWriter, r *http.Request, k knobs) {
 }
 
 // edge is the CDN of the offload experiment: the bundle in memory,
-// pre-compressed, with long cache lifetimes, on its own listener in the
-// parent process, off the instance's pinned cores.
+// pre-compressed, with long cache lifetimes, on its own listener in a
+// process of its own, off the instance's cores (services.go).
 type edge struct {
 	bundle *bundle
 	count  func(served)

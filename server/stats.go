@@ -24,6 +24,8 @@ type Stats struct {
 	Tasks          TaskStats `json:"tasks"`
 	Edge           EdgeStats `json:"edge"`
 	RedisReachable bool      `json:"redis_reachable"`
+	// Redis is the embedded Redis's process; nil with --redis redis://.
+	Redis *ProcessStats `json:"redis,omitempty"`
 }
 
 // Counters are what worker processes count; cumulative unless marked as
@@ -58,7 +60,10 @@ type WorkerStats struct {
 
 // TaskStats is the queue and the task worker.
 type TaskStats struct {
-	QueueDepth  int64   `json:"queue_depth"` // tasks waiting on the Redis list (polled 4x/s)
+	QueueDepth int64 `json:"queue_depth"` // tasks waiting on the Redis list (polled 4x/s)
+	// Applied counts tasks committed with the cached list invalidated; a
+	// task replayed because its task worker died before letting go of it
+	// counts again.
 	Applied     uint64  `json:"applied"`
 	Failed      uint64  `json:"failed"`
 	PID         int     `json:"pid"`
@@ -68,12 +73,26 @@ type TaskStats struct {
 	Restarts    uint64  `json:"restarts"`
 }
 
-// EdgeStats is the static edge: requests, body bytes sent, and requests
-// answered 304 Not Modified.
+// EdgeStats is the static edge: requests, body bytes sent, requests
+// answered 304 Not Modified, and its process.
 type EdgeStats struct {
 	Requests    uint64 `json:"requests"`
 	Bytes       uint64 `json:"bytes"`
 	NotModified uint64 `json:"not_modified"`
+	ProcessStats
+}
+
+// ProcessStats is one of the processes that serve the workers (the
+// embedded Redis) or stand beside them (the edge).
+type ProcessStats struct {
+	PID        int     `json:"pid"`
+	CPUSeconds float64 `json:"cpu_seconds"` // user+system, every process of the slot
+	Restarts   uint64  `json:"restarts"`    // unexpected exits the parent restarted
+}
+
+func processStats(b *board, slot int) ProcessStats {
+	c := slotCounters(b, slot)
+	return ProcessStats{PID: int(b.slot(slot, sPID).Load()), CPUSeconds: c.CPUSeconds, Restarts: c.Restarts}
 }
 
 // readStats reads the board; started is the configuration as started,
@@ -107,10 +126,15 @@ func readStats(b *board, started Config) Stats {
 		Workers:        []WorkerStats{},
 		RedisReachable: b.hdr(hRedisUp).Load() == 1,
 		Edge: EdgeStats{
-			Requests:    b.hdr(hEdgeRequests).Load(),
-			Bytes:       b.hdr(hEdgeBytes).Load(),
-			NotModified: b.hdr(hEdgeNotModified).Load(),
+			Requests:     b.hdr(hEdgeRequests).Load(),
+			Bytes:        b.hdr(hEdgeBytes).Load(),
+			NotModified:  b.hdr(hEdgeNotModified).Load(),
+			ProcessStats: processStats(b, edgeSlot),
 		},
+	}
+	if started.Redis == RedisEmbedded {
+		r := processStats(b, redisSlot)
+		s.Redis = &r
 	}
 	if t := int64(b.hdr(hStartedUnixNano).Load()); t > 0 {
 		s.UptimeSeconds = now.Sub(time.Unix(0, t)).Seconds()

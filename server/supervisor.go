@@ -52,12 +52,17 @@ func (t *Twin) launch(ctx context.Context, role string, slot int) (*process, err
 	}
 	cmd.Stdout = readyW
 	cmd.Stderr = t.logFile
-	if role == roleWorker {
+	switch role {
+	case roleWorker:
 		cmd.ExtraFiles = []*os.File{t.appFile, t.boardFile}
-	} else {
+	case roleRedis:
+		cmd.ExtraFiles = []*os.File{t.redisFile, t.boardFile}
+	case roleEdge:
+		cmd.ExtraFiles = []*os.File{t.edgeFile, t.boardFile}
+	default:
 		cmd.ExtraFiles = []*os.File{t.boardFile}
 	}
-	err = proc.Start(cmd, t.instanceCPUList())
+	err = proc.Start(cmd, t.cpusOf(slot))
 	readyW.Close()
 	if err != nil {
 		readyR.Close()

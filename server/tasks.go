@@ -61,49 +61,113 @@ type taskWorker struct {
 	log      *log.Logger
 	applying sync.Mutex
 	threads  int32
-	// dirty is set when a task changed the database but the cache key
-	// could not be deleted.
+	// requeued is set once what a task worker that died held is back on
+	// the queue; until then no new task is taken, so none overtakes it.
+	requeued bool
+	// held is the task taken off the queue whose processing entry is not
+	// removed yet.
+	held string
+	// dirty is set from a task's commit until the cached list is
+	// invalidated.
 	dirty bool
 }
 
 // popTimeout bounds one wait on the queue.
 const popTimeout = time.Second
 
+// The task worker's queue is reliable, as Celery's with acks_late: a
+// task moves from the queue to the processing list in one step (BLMOVE)
+// and leaves it only once its change is committed and the cached list
+// invalidated. A task worker killed in between leaves the task there,
+// and the next one puts it back at the head of the queue before taking
+// any other, so tasks keep their order and nothing is lost. A task can
+// then be applied twice (killed after the commit, before the removal),
+// which changes nothing: a like inserts a row unless it exists, an
+// unlike deletes it if it does, and no later task of the same user and
+// logbook can have run in between.
 func (tw *taskWorker) run() {
 	ctx := context.Background()
 	backoff := 50 * time.Millisecond
 	for {
 		k := tw.board.knobs()
 		tw.useProfile(k)
-		if tw.dirty && tw.rdb.Del(ctx, cacheKey).Err() == nil {
-			tw.dirty = false
-		}
-		res, err := tw.rdb.BRPop(ctx, popTimeout, taskQueue).Result()
-		switch {
-		case errors.Is(err, redis.Nil):
-			continue
-		case err != nil:
+		if err := tw.step(ctx, k); err != nil {
 			tw.board.inc(taskSlot, sRedisErrors)
 			time.Sleep(backoff)
 			backoff = min(2*backoff, time.Second)
 			continue
 		}
 		backoff = 50 * time.Millisecond
+	}
+}
+
+// step does the queue's next piece of work: put back what a dead task
+// worker held; or take a task and apply it; then invalidate the cached
+// list and let go of the task. Each part is done once; an error from
+// Redis is returned and step is called again to carry on from there.
+func (tw *taskWorker) step(ctx context.Context, k knobs) error {
+	if !tw.requeued {
+		n, err := requeueHeld(ctx, tw.rdb)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			tw.log.Printf("put %d task(s) a stopped task worker held back on the queue", n)
+		}
+		tw.requeued = true
+	}
+	if tw.held == "" {
+		msg, err := tw.rdb.BLMove(ctx, taskQueue, taskProcessing, "RIGHT", "LEFT", popTimeout).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		tw.held = msg
 		tw.applying.Lock()
-		tw.apply(ctx, k, res[1])
+		tw.dirty = tw.apply(ctx, k, msg)
 		tw.applying.Unlock()
+	}
+	if tw.dirty {
+		if err := invalidateLikes(ctx, tw.rdb); err != nil {
+			return err
+		}
+		tw.dirty = false
+		tw.board.inc(taskSlot, sTasksApplied)
+	}
+	if err := tw.rdb.LRem(ctx, taskProcessing, 1, tw.held).Err(); err != nil {
+		return err
+	}
+	tw.held = ""
+	return nil
+}
+
+// requeueHeld moves every task on the processing list back to the head
+// of the queue, the oldest nearest the head, and says how many it moved.
+func requeueHeld(ctx context.Context, rdb *redis.Client) (int, error) {
+	for n := 0; ; n++ {
+		err := rdb.LMove(ctx, taskProcessing, taskQueue, "LEFT", "RIGHT").Err()
+		if errors.Is(err, redis.Nil) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
 	}
 }
 
 // apply runs one task as the study's Celery task did: get the logbook,
-// change its likes, delete the cached list.
-func (tw *taskWorker) apply(ctx context.Context, k knobs, msg string) {
+// change its likes (step then invalidates the cached list and counts the
+// task applied). It reports whether the change is committed; a task that
+// cannot be applied is counted as failed, logged and dropped.
+func (tw *taskWorker) apply(ctx context.Context, k knobs, msg string) bool {
 	costs := k.costs()
 	burn(costs.Task)
 	var t task
 	if err := json.Unmarshal([]byte(msg), &t); err != nil {
 		tw.fail("undecodable task %q: %v", msg, err)
-		return
+		return false
 	}
 	for _, step := range []func() error{
 		func() error {
@@ -119,14 +183,10 @@ func (tw *taskWorker) apply(ctx context.Context, k knobs, msg string) {
 		burn(costs.Query)
 		if err := step(); err != nil {
 			tw.fail("%s(%d, %d): %v", t.Name, t.LogbookID, t.UserID, err)
-			return
+			return false
 		}
 	}
-	if err := tw.rdb.Del(ctx, cacheKey).Err(); err != nil {
-		tw.board.inc(taskSlot, sRedisErrors)
-		tw.dirty = true
-	}
-	tw.board.inc(taskSlot, sTasksApplied)
+	return true
 }
 
 func (tw *taskWorker) fail(format string, a ...any) {

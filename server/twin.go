@@ -8,7 +8,6 @@ import (
 	"io"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,7 +17,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"perflab/server/proc"
-	"perflab/server/redisconn"
 )
 
 // Twin is a running reference server. Its methods are safe for concurrent
@@ -55,19 +53,27 @@ type Twin struct {
 	cpusMu sync.Mutex
 	cpus   []int
 
-	appLn   net.Listener
-	appFile *os.File
-	appURL  string
-	edgeLn  net.Listener
-	edgeSrv *http.Server
-	edgeURL string
+	// The listening sockets the children serve on: the workers share
+	// the app's, the edge and the embedded Redis have their own. The
+	// parent keeps them open, so a child started again after a crash
+	// answers at the same address.
+	appLn     net.Listener
+	appFile   *os.File
+	appURL    string
+	edgeLn    net.Listener
+	edgeFile  *os.File
+	edgeURL   string
+	redisLn   net.Listener // nil with an external Redis
+	redisFile *os.File
+	redisURL  string
+	rdb       *redis.Client
 
-	mini     *redisconn.Embedded
-	redisURL string
-	rdb      *redis.Client
+	workers  []*runner // slots 0..Workers-1
+	tasks    *runner
+	services []*runner // the embedded Redis (if any) and the edge
 
-	workers []*runner // slots 0..Workers-1
-	tasks   *runner
+	// isolated is set while this process is kept off the instance's cores.
+	isolated bool
 
 	quit chan struct{}
 	bg   sync.WaitGroup
@@ -94,10 +100,11 @@ func Start(ctx context.Context, c Config) (*Twin, error) {
 	if err := t.prepareData(ctx); err != nil {
 		return nil, err
 	}
-	if err := t.startRedis(); err != nil {
+	if err := t.listen(); err != nil {
 		return nil, err
 	}
-	if err := t.listen(); err != nil {
+	var err error
+	if t.rdb, err = newRedisClient(t.redisURL, 2); err != nil {
 		return nil, err
 	}
 	t.secret = make([]byte, 32)
@@ -106,21 +113,32 @@ func Start(ctx context.Context, c Config) (*Twin, error) {
 	t.board.hdr(hWorkers).Store(uint64(c.Workers))
 	t.board.hdr(hStartedUnixNano).Store(uint64(time.Now().UnixNano()))
 	t.board.hdr(hInstanceCPUs).Store(uint64(c.instanceCPUs()))
+	if err := t.isolate(c.instanceCPUs()); err != nil {
+		return nil, err
+	}
 
-	t.bg.Add(2)
-	go t.serveEdge()
+	// Redis first: the task worker takes tasks from it at once.
+	if t.redisLn != nil {
+		redis, err := t.startSlots(ctx, []int{redisSlot})
+		if err != nil {
+			return nil, fmt.Errorf("start embedded redis: %w", err)
+		}
+		t.services = redis
+	}
+	t.bg.Add(1)
 	go t.watchRedis()
 
-	slots := make([]int, c.Workers+1)
+	slots := make([]int, c.Workers+2)
 	for i := range slots {
 		slots[i] = i
 	}
-	slots[c.Workers] = taskSlot
+	slots[c.Workers], slots[c.Workers+1] = taskSlot, edgeSlot
 	runners, err := t.startSlots(ctx, slots)
 	if err != nil {
 		return nil, err
 	}
 	t.workers, t.tasks = runners[:c.Workers], runners[c.Workers]
+	t.services = append(t.services, runners[c.Workers+1])
 	t.log.Printf("twin up: app %s, edge %s, %d workers, redis %s, data %s", t.appURL, t.edgeURL, c.Workers, redactURL(t.redisURL), t.dir)
 	ok = true
 	return t, nil
@@ -154,17 +172,17 @@ func (t *Twin) prepareData(ctx context.Context) error {
 	t.logPath = filepath.Join(t.dir, "twin.log")
 	t.noteCreated(t.logPath)
 	if t.logFile, err = os.OpenFile(t.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
-		return fmt.Errorf("open log: %w", err)
+		return t.noSpace(fmt.Errorf("open log: %w", err))
 	}
 	t.log = log.New(t.logFile, "twin: ", log.LstdFlags|log.Lmicroseconds)
 	if t.board, t.boardFile, err = newBoard(t.dir); err != nil {
-		return err
+		return t.noSpace(err)
 	}
 	t.bundle = spaBundle()
 	t.staticDir = filepath.Join(t.dir, "static")
 	t.noteCreated(t.staticDir)
 	if err := t.bundle.write(t.staticDir); err != nil {
-		return err
+		return t.noSpace(err)
 	}
 	t.dbPath = filepath.Join(t.dir, "twin.db")
 	if _, err := os.Stat(t.dbPath); os.IsNotExist(err) {
@@ -183,22 +201,6 @@ func (t *Twin) noteCreated(paths ...string) {
 			}
 		}
 	}
-}
-
-// startRedis starts the embedded Redis, or checks the configured URL.
-func (t *Twin) startRedis() error {
-	if t.started.Redis == RedisEmbedded {
-		mini, err := redisconn.StartEmbedded()
-		if err != nil {
-			return fmt.Errorf("start embedded redis: %w", err)
-		}
-		t.mini, t.redisURL = mini, mini.URL()
-	} else {
-		t.redisURL = t.started.Redis
-	}
-	var err error
-	t.rdb, err = newRedisClient(t.redisURL, 2)
-	return err
 }
 
 // watchRedis keeps the queue depth and Redis's reachability on the board,
@@ -225,27 +227,41 @@ func (t *Twin) watchRedis() {
 	}
 }
 
-// listen opens the shared app socket and the edge's socket.
+// listen opens the children's listening sockets: the app's (shared by
+// the workers), the edge's and the embedded Redis's.
 func (t *Twin) listen() error {
-	ln, err := net.Listen("tcp", t.started.Addr)
-	if err != nil {
-		return fmt.Errorf("--addr %s: %w; pick a free port (0 picks one)", t.started.Addr, err)
+	var err error
+	if t.appLn, t.appFile, err = listenFor("--addr", t.started.Addr); err != nil {
+		return err
 	}
-	t.appLn = ln
-	if t.appFile, err = ln.(*net.TCPListener).File(); err != nil {
-		return fmt.Errorf("share the app socket with workers: %w", err)
-	}
-	t.appURL = urlOf(ln.Addr())
-	if t.edgeLn, err = net.Listen("tcp", t.started.EdgeAddr); err != nil {
-		return fmt.Errorf("--edge-addr %s: %w; pick a free port (0 picks one)", t.started.EdgeAddr, err)
+	t.appURL = urlOf(t.appLn.Addr())
+	if t.edgeLn, t.edgeFile, err = listenFor("--edge-addr", t.started.EdgeAddr); err != nil {
+		return err
 	}
 	t.edgeURL = urlOf(t.edgeLn.Addr())
-	t.edgeSrv = &http.Server{
-		Handler:           &edge{bundle: t.bundle, count: t.countEdge},
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          t.log,
+	t.redisURL = t.started.Redis
+	if t.started.Redis == RedisEmbedded {
+		if t.redisLn, t.redisFile, err = listenFor("the embedded redis", "127.0.0.1:0"); err != nil {
+			return err
+		}
+		t.redisURL = "redis://" + t.redisLn.Addr().String()
 	}
 	return nil
+}
+
+// listenFor opens a listening socket for a child to serve on, and the
+// file that hands it down.
+func listenFor(flag, addr string) (net.Listener, *os.File, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w; pick a free port (0 picks one)", flag, addr, err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("%s %s: hand the socket to a child process: %w", flag, addr, err)
+	}
+	return ln, f, nil
 }
 
 // urlOf is the http URL a client on this machine uses for a listener.
@@ -258,28 +274,6 @@ func urlOf(a net.Addr) string {
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(ta.Port))
 }
 
-func (t *Twin) serveEdge() {
-	defer t.bg.Done()
-	if err := t.edgeSrv.Serve(t.edgeLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		t.log.Printf("edge: %v", err)
-	}
-}
-
-// countEdge books one edge answer. It holds boardMu because an answer
-// cut short by Close can finish after the edge server stopped waiting.
-func (t *Twin) countEdge(s served) {
-	t.boardMu.RLock()
-	defer t.boardMu.RUnlock()
-	if t.board == nil {
-		return
-	}
-	t.board.hdr(hEdgeRequests).Add(1)
-	t.board.hdr(hEdgeBytes).Add(uint64(s.bytes))
-	if s.notModified {
-		t.board.hdr(hEdgeNotModified).Add(1)
-	}
-}
-
 // startSlots starts the given slots' processes side by side; if one
 // fails, the others are stopped again.
 func (t *Twin) startSlots(ctx context.Context, slots []int) ([]*runner, error) {
@@ -287,11 +281,7 @@ func (t *Twin) startSlots(ctx context.Context, slots []int) ([]*runner, error) {
 	errs := make([]error, len(slots))
 	var wg sync.WaitGroup
 	for i, slot := range slots {
-		role := roleWorker
-		if slot == taskSlot {
-			role = roleTasks
-		}
-		wg.Go(func() { runners[i], errs[i] = t.startSlot(ctx, slot, role) })
+		wg.Go(func() { runners[i], errs[i] = t.startSlot(ctx, slot, roleOf(slot)) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -418,15 +408,15 @@ func (t *Twin) Apply(ctx context.Context, c Config) error {
 	return nil
 }
 
-// pin confines the instance to n cores from now on: the processes running
-// now are moved, the ones started later start there.
+// pin confines the instance to n cores from now on, and everything else
+// to the rest: the processes running now are moved, the ones started
+// later start there.
 func (t *Twin) pin(n int) error {
-	cpus := proc.CPUList(n)
 	t.cpusMu.Lock()
-	t.cpus = cpus
+	t.cpus = proc.CPUList(n)
 	t.cpusMu.Unlock()
 	t.board.hdr(hInstanceCPUs).Store(uint64(n))
-	for slot := 0; slot <= taskSlot; slot++ {
+	for slot := range slots {
 		if t.board.slot(slot, sState).Load() == stateOff {
 			continue
 		}
@@ -434,17 +424,21 @@ func (t *Twin) pin(n int) error {
 		if pid <= 0 {
 			continue
 		}
-		if err := proc.Pin(pid, cpus); err != nil && proc.Running(pid) {
+		if err := proc.Pin(pid, t.cpusOf(slot)); err != nil && proc.Running(pid) {
 			return fmt.Errorf("--instance-cpus %d: %w", n, err)
 		}
 	}
-	return nil
+	return t.isolate(n)
 }
 
-// instanceCPUList is where a process starting now runs.
-func (t *Twin) instanceCPUList() []int {
+// cpusOf is where the process in slot runs now: the instance's cores,
+// but for the edge, which runs on the others (nil: every core).
+func (t *Twin) cpusOf(slot int) []int {
 	t.cpusMu.Lock()
 	defer t.cpusMu.Unlock()
+	if slot == edgeSlot {
+		return proc.OtherCPUs(len(t.cpus))
+	}
 	return t.cpus
 }
 
@@ -485,26 +479,21 @@ func (t *Twin) shutdown() error {
 	if t.tasks != nil {
 		all = append(all, t.tasks)
 	}
-	var wg sync.WaitGroup
-	wg.Go(func() { stopRunners(all, stopGrace) })
-	if t.edgeSrv != nil {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), stopGrace)
-			defer cancel()
-			if err := t.edgeSrv.Shutdown(ctx); err != nil {
-				t.edgeSrv.Close()
-			}
-		})
-	} else if t.edgeLn != nil {
+	stopRunners(append(all, t.services...), stopGrace)
+	if t.edgeLn != nil {
 		t.edgeLn.Close()
+		t.edgeFile.Close()
 	}
-	wg.Wait()
+	if t.redisLn != nil {
+		t.redisLn.Close()
+		t.redisFile.Close()
+	}
 	t.bg.Wait()
 	if t.rdb != nil {
 		t.rdb.Close()
 	}
-	if t.mini != nil {
-		t.mini.Close()
+	if t.isolated {
+		releaseIsolation()
 	}
 	if t.board != nil {
 		t.boardMu.Lock()

@@ -63,7 +63,8 @@ func startTwin(t *testing.T, c Config) *Twin {
 	return tw
 }
 
-// twinPIDs lists the twin's child processes.
+// twinPIDs lists the twin's child processes: workers, task worker,
+// embedded Redis, edge.
 func twinPIDs(s Stats) []int {
 	var pids []int
 	for _, w := range s.Workers {
@@ -71,8 +72,13 @@ func twinPIDs(s Stats) []int {
 			pids = append(pids, w.PID)
 		}
 	}
-	if s.Tasks.PID != 0 {
-		pids = append(pids, s.Tasks.PID)
+	for _, pid := range []int{s.Tasks.PID, s.Edge.PID} {
+		if pid != 0 {
+			pids = append(pids, pid)
+		}
+	}
+	if s.Redis != nil && s.Redis.PID != 0 {
+		pids = append(pids, s.Redis.PID)
 	}
 	return pids
 }

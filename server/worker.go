@@ -26,11 +26,28 @@ import (
 const (
 	roleWorker = "twin-worker"
 	roleTasks  = "twin-tasks"
+	roleRedis  = "twin-redis"
+	roleEdge   = "twin-edge"
 )
 
 func init() {
 	proc.Register(roleWorker, workerMain)
 	proc.Register(roleTasks, tasksMain)
+	proc.Register(roleRedis, redisMain)
+	proc.Register(roleEdge, edgeMain)
+}
+
+// roleOf is the role of the process in a slot.
+func roleOf(slot int) string {
+	switch slot {
+	case taskSlot:
+		return roleTasks
+	case redisSlot:
+		return roleRedis
+	case edgeSlot:
+		return roleEdge
+	}
+	return roleWorker
 }
 
 // childSpec is what the parent hands a child on its standard input; the
@@ -46,8 +63,8 @@ type childSpec struct {
 	Config Config   `json:"config"` // as started, for the stats endpoint
 }
 
-// Inherited descriptors: a worker gets the listening socket and the
-// board, the task worker the board only.
+// Inherited descriptors: a worker, the Redis and the edge get their
+// listening socket and the board, the task worker the board only.
 const (
 	fdListener = 3
 	fdBoard    = 4
@@ -103,6 +120,8 @@ type worker struct {
 	listener net.Listener
 	conns    *connCount
 	draining atomic.Bool
+	// closing makes every answer close its connection (see drain).
+	closing atomic.Bool
 
 	// threads is the GOMAXPROCS setting in force: threadsOne or
 	// threadsDefault (0 before the first request).
@@ -131,7 +150,7 @@ func workerMain([]string) int {
 		}
 	}()
 	stopCPU := trackCPU(w.board, w.slot)
-	stopRebalance := watchRebalance(w.board, srv)
+	stopRebalance := w.watchRebalance(w.board)
 	fmt.Println(readyLine)
 	<-sigs
 	stopRebalance()
@@ -147,7 +166,7 @@ func newWorker(logger *log.Logger) (*worker, *http.Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := mapBoard(os.NewFile(fdBoard, "board"))
+	b, ln, err := inheritedFiles()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -158,12 +177,6 @@ func newWorker(logger *log.Logger) (*worker, *http.Server, error) {
 	rdb, err := newRedisClient(spec.Redis, 4)
 	if err != nil {
 		return nil, nil, err
-	}
-	lf := os.NewFile(fdListener, "listener")
-	ln, err := net.FileListener(lf)
-	lf.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("listen on the inherited socket: %w", err)
 	}
 	w := &worker{
 		spec: spec, slot: spec.Slot, board: b, store: st, rdb: rdb, log: logger,
@@ -176,8 +189,9 @@ func newWorker(logger *log.Logger) (*worker, *http.Server, error) {
 	w.useProfile(b.knobs())
 	srv := &http.Server{
 		Handler:           w,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: requestReadTimeout,
+		ReadTimeout:       requestReadTimeout,
+		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          logger,
 		ConnState:         w.conns.track,
@@ -258,11 +272,21 @@ func (c *connCount) track(_ net.Conn, st http.ConnState) {
 // ends the server. http.Server.Shutdown alone would not do: a request it
 // reads once shutdown has begun is dropped unanswered, which the client
 // that sent it sees as a failure.
+//
+// Closing an idle kept-alive connection races with a request the client
+// may be sending on it that moment, which the client then sees dropped;
+// so the worker first answers on every connection with "Connection:
+// close" for closeWindow, letting each client's next request close its
+// connection cleanly, and only then closes the ones still idle.
 func (w *worker) drain(srv *http.Server) {
 	w.draining.Store(true)
-	srv.SetKeepAlivesEnabled(false) // idle connections close now, busy ones after their answer
+	w.closing.Store(true)
 	w.listener.Close()
 	deadline := time.Now().Add(drainTimeout)
+	for grace := time.Now().Add(closeWindow); w.conns.n.Load() > 0 && time.Now().Before(grace); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.SetKeepAlivesEnabled(false) // the connections idle since close now
 	for w.conns.n.Load() > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -273,16 +297,19 @@ func (w *worker) drain(srv *http.Server) {
 	}
 }
 
-// rebalanceWindow is how long a worker answers without keep-alive after
-// the worker count changed: long enough for every client with a request
-// in flight or about to come to get its connection closed once.
-const rebalanceWindow = time.Second
+// closeWindow is how long a worker answers with "Connection: close"
+// after the worker count changed, or before a draining one closes its idle
+// connections: long enough for every client with a request in flight or
+// about to come (the experiments' users think a second at most) to get its
+// connection closed once, by the worker, after an answer.
+const closeWindow = 2 * time.Second
 
-// watchRebalance drops the worker's keep-alive connections whenever the
-// worker count changes. Connections stay with the process that accepted
-// them, so without this, workers added live would sit idle while the old
-// ones kept every client; gunicorn's rolling reload has the same effect.
-func watchRebalance(b *board, srv *http.Server) func() {
+// watchRebalance closes the worker's keep-alive connections, each after
+// its next answer, whenever the worker count changes. Connections stay
+// with the process that accepted them, so without this, workers added
+// live would sit idle while the old ones kept every client; gunicorn's
+// rolling reload has the same effect.
+func (w *worker) watchRebalance(b *board) func() {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -301,13 +328,15 @@ func watchRebalance(b *board, srv *http.Server) func() {
 				continue
 			}
 			seen = now
-			srv.SetKeepAlivesEnabled(false) // closes idle connections now, busy ones after their answer
+			w.closing.Store(true)
 			select {
-			case <-time.After(rebalanceWindow):
+			case <-time.After(closeWindow):
 			case <-done:
 				return
 			}
-			srv.SetKeepAlivesEnabled(true)
+			if !w.draining.Load() {
+				w.closing.Store(false)
+			}
 		}
 	}()
 	return func() {
@@ -322,6 +351,9 @@ func (w *worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == StatsPath {
 		w.serveStats(rw, r)
 		return
+	}
+	if w.closing.Load() {
+		rw.Header().Set("Connection", "close") // net/http closes it after this answer
 	}
 	k := w.board.knobs()
 	w.useProfile(k)
@@ -345,7 +377,9 @@ func (w *worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}()
 	defer w.recoverPanic(rec, r)
 	if api {
-		w.serveAPI(rec, r, k)
+		if bufferBody(rec, r) {
+			w.serveAPI(rec, r, k)
+		}
 		return
 	}
 	w.serveStatic(rec, r, k)

@@ -499,3 +499,18 @@ func TestStagesOnScreen(t *testing.T) {
 		t.Fatalf("no word that a key press took over:\n%s", hn.screen())
 	}
 }
+
+// TestHealthLineSaysWhatSharesTheCPU: the CPU on the health line is the
+// process's; when the twin's supervisor runs in it too, the line says so,
+// and it still fits at 120 columns.
+func TestHealthLineSaysWhatSharesTheCPU(t *testing.T) {
+	f := newFakeTwin(testLikes, likesSettings)
+	hn := newHarness(t, Config{Stage: f}, 120, 40)
+	hn.awaitOpened()
+	s := snapshot(8, false, f.Load())
+	s.Health.Sharing = "twin supervisor"
+	hn.frame(f, s)
+	if screen := hn.screen(); !strings.Contains(screen, "cpu 3% of 1 core (+ twin supervisor)") {
+		t.Fatalf("the health line does not name the twin supervisor beside the CPU:\n%s", screen)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"perflab/engine"
+	"perflab/engine/report"
 )
 
 // Header is the stage's title and state, and the run's progress.
@@ -282,7 +283,13 @@ func (p *loadPage) healthLine(w int) string {
 			parts = append(parts, st.Warn.Render(fmt.Sprintf("retries %d", r)))
 		}
 		if hl.Cores > 0 {
-			parts = append(parts, fmt.Sprintf("cpu %.0f%% of %d cores", hl.CPU*100, hl.Cores))
+			// The figure is this process's, the generator's and the
+			// dashboard's: say what else is in it.
+			cpu := fmt.Sprintf("cpu %.0f%% of %s", hl.CPU*100, report.Cores(hl.Cores))
+			if hl.Sharing != "" {
+				cpu += " (+ " + hl.Sharing + ")"
+			}
+			parts = append(parts, cpu)
 		}
 	}
 	line := ""

@@ -41,8 +41,7 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	by := fs.String("by", "", "compare the values of `KNOB` within one file")
 	failAbove := fs.String("fail-above", "", "exit 1 when a latency figure got significantly worse by more than `P%`")
 	series := fs.String("series", "", "compare series `S` (default: the step the experiment measures, or all)")
-	files, err := parseSubcommand(fs, args, "compare", compareHelp,
-		"\nExit status: 0 ok, 1 a latency figure got worse beyond --fail-above, 2 bad input.\n", stdout)
+	files, err := parseVerb(fs, args, compareHelp, "\nExit status: 0 ok, 1 a latency figure got worse beyond --fail-above, 2 bad input.\n", stdout)
 	if err != nil {
 		return err
 	}
@@ -92,25 +91,6 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 		return failedError{}
 	}
 	return nil
-}
-
-// parseSubcommand parses a subcommand's flags and returns its positional
-// arguments. --help prints intro, the flags and outro on stdout and
-// returns errHelp; a bad flag is a usage error naming the subcommand.
-func parseSubcommand(fs *flag.FlagSet, args []string, name, intro, outro string, stdout io.Writer) ([]string, error) {
-	pos, err := parseInterleaved(fs, args)
-	if err == flag.ErrHelp {
-		var b strings.Builder
-		b.WriteString(intro)
-		fs.VisitAll(func(f *flag.Flag) { writeFlagHelp(&b, f) })
-		b.WriteString(outro)
-		io.WriteString(stdout, b.String())
-		return nil, errHelp
-	}
-	if err != nil {
-		return nil, usagef("%s: %s; see perflab %s --help", name, flagErrorText(err), name)
-	}
-	return pos, nil
 }
 
 // parseInterleaved parses flags that may come before, between or after

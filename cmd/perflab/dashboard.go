@@ -31,6 +31,18 @@ func dashboard(o *options, stdout, stderr io.Writer) error {
 		cfg.Entries = append(cfg.Entries, e)
 	}
 	switch {
+	case o.scenario != "":
+		st, err := scenarioStage(o)
+		if err != nil {
+			return err
+		}
+		cfg.Stage = st
+	case o.url != "" && o.agents != "":
+		st, err := agentsStage(o, stderr)
+		if err != nil {
+			return err
+		}
+		cfg.Stage = st
 	case o.url != "":
 		st, err := urlStage(o, o.url)
 		if err != nil {

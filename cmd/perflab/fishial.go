@@ -18,7 +18,7 @@ func fishialConfig(o *options) (fishial.Config, error) {
 	twinKnobs.flags = slices.DeleteFunc(slices.Clone(twinKnobs.flags), func(n string) bool { return n == "redis" })
 	pass := passFlags
 	pass.flags = slices.DeleteFunc(slices.Clone(pass.flags), func(n string) bool { return n == "report" })
-	if f := o.given(flagGroup{flags: []string{"sweep", "repeat", "shuffle", "shuffle-seed"}}, loadFlags, pass, requestFlags, twinKnobs); f != "" {
+	if f := o.given(flagGroup{flags: []string{"sweep", "repeat", "shuffle", "shuffle-seed"}}, loadFlags, pass, agentFlags, requestFlags, twinKnobs); f != "" {
 		return c, usagef("%s does not apply to --experiment fishial; its flags are --images, --time-scale, --strategies, --processes, --nodes, --fishial-429, --redis, --report", f)
 	}
 	if o.set["images"] {
@@ -142,19 +142,13 @@ func runFishialNode(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("perflab fishial-node", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	url := fs.String("redis", "", "the shared Redis, `redis://host:port[/db]`, the one the race was given")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			var b strings.Builder
-			b.WriteString(fishialNodeHelp)
-			writeFlagHelp(&b, fs.Lookup("redis"))
-			io.WriteString(stdout, b.String())
-			return errHelp
-		}
-		return usagef("fishial-node: %s; see perflab fishial-node --help", flagErrorText(err))
+	pos, err := parseVerb(fs, args, fishialNodeHelp, "", stdout)
+	if err != nil {
+		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usagef("fishial-node: unexpected argument %q; it takes --redis only", fs.Arg(0))
+	case len(pos) > 0:
+		return usagef("fishial-node: unexpected argument %q; it takes --redis only", pos[0])
 	case *url == "":
 		return usagef("fishial-node needs --redis redis://host:port, the Redis the race was given with --redis")
 	case !strings.HasPrefix(*url, "redis://") && !strings.HasPrefix(*url, "rediss://"):
@@ -163,7 +157,7 @@ func runFishialNode(args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	fmt.Fprintf(stderr, "perflab: Fishial node on %s; Ctrl-C to stop\n", *url)
-	err := fishial.RunNode(ctx, fishial.NodeOptions{
+	err = fishial.RunNode(ctx, fishial.NodeOptions{
 		Redis: *url,
 		Ready: func(id string) { fmt.Fprintf(stderr, "perflab: node %s waiting for images\n", id) },
 		Log:   stderr,

@@ -33,7 +33,7 @@ func runHDR(args []string, stdout, stderr io.Writer) error {
 	series := fs.String("series", "", "only series `S` (a step name, or all); a sweep's runs of it are merged")
 	from := fs.Duration("from", 0, "keep intervals starting at `D` or later into the log")
 	to := fs.Duration("to", 0, "keep intervals starting before `D` into the log (default: to the end)")
-	files, err := parseSubcommand(fs, args, "hdr", hdrHelp, "", stdout)
+	files, err := parseVerb(fs, args, hdrHelp, "", stdout)
 	if err != nil {
 		return err
 	}

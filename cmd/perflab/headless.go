@@ -125,6 +125,9 @@ type headlessRun struct {
 	outputs outputSpec
 	abort   *abortWatch // nil without --abort-on-fail
 	target  string      // what the run drives, for the opening line
+	// measured names the step whose figures are the result, as the
+	// tables of repeats give them; "" is the total.
+	measured string
 }
 
 // headless runs the generator to its end (or Ctrl-C), repeat times, with a
@@ -157,7 +160,7 @@ func headless(r headlessRun, stdout, stderr io.Writer) error {
 			line += fmt.Sprintf(" (run %d/%d)", i+1, r.repeat)
 		}
 		fmt.Fprintln(stderr, line)
-		outs.Write(report.Begin{Labels: report.Labels{Run: 1, Repeat: i + 1}, Index: i, Total: r.repeat, Repeats: r.repeat})
+		outs.Write(report.Begin{Labels: report.Labels{Run: 1, Repeat: i + 1}, Index: i, Total: r.repeat, Repeats: r.repeat, Measured: r.measured})
 		gen.Observe(outs.Snapshot)
 		abort.watch(gen)
 		final, err := gen.Run(ctx)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"flag"
 	"io"
+	"strings"
 
 	"perflab/experiments"
 	"perflab/tui"
@@ -62,6 +64,10 @@ var subcommands = map[string]subcommand{
 		summary: "run the reference twin alone, for k6, wrk or curl",
 		run:     runServe,
 	},
+	"agent": {
+		summary: "a load agent: runs its share of a controller's load, over a shared Redis",
+		run:     runAgent,
+	},
 	"compare": {
 		summary: "compare recorded runs: medians with 95% intervals, changes and p-values",
 		run:     runCompare,
@@ -78,4 +84,26 @@ var subcommands = map[string]subcommand{
 		summary: "one distributed Fishial node, serving the race queue of a shared Redis",
 		run:     runFishialNode,
 	},
+}
+
+// parseVerb parses a subcommand's flags, which may come before, between
+// or after its arguments, and returns the arguments. --help prints intro,
+// the flags and outro to stdout and returns errHelp; a bad flag is a
+// usage error naming the subcommand.
+func parseVerb(fs *flag.FlagSet, args []string, intro, outro string, stdout io.Writer) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	pos, err := parseInterleaved(fs, args)
+	if err == flag.ErrHelp {
+		var b strings.Builder
+		b.WriteString(intro)
+		fs.VisitAll(func(f *flag.Flag) { writeFlagHelp(&b, f) })
+		b.WriteString(outro)
+		io.WriteString(stdout, b.String())
+		return nil, errHelp
+	}
+	if err != nil {
+		verb := strings.TrimPrefix(fs.Name(), "perflab ")
+		return nil, usagef("%s: %s; see %s --help", verb, flagErrorText(err), fs.Name())
+	}
+	return pos, nil
 }

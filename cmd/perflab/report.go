@@ -40,10 +40,9 @@ const pngDPI = 150
 // runReport is `perflab report`.
 func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("perflab report", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	out := fs.String("o", "", "write the page to `FILE` (e.g. report.html)")
 	pngDir := fs.String("png", "", "write every chart as a PNG file in `DIR` (created if missing)")
-	files, err := parseSubcommand(fs, args, "report", reportHelp, "\nExit status: 0 ok (a file cut short too), 2 bad input.\n", stdout)
+	files, err := parseVerb(fs, args, reportHelp, "\nExit status: 0 ok (a file cut short too), 2 bad input.\n", stdout)
 	if err != nil {
 		return err
 	}

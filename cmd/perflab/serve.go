@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"perflab/experiments"
@@ -53,19 +52,12 @@ Flags:
 func parseServe(args []string, stdout io.Writer) (*serveOptions, error) {
 	o := &serveOptions{}
 	fs := newServeFlags(o)
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			var b strings.Builder
-			b.WriteString(serveIntro)
-			fs.VisitAll(func(f *flag.Flag) { writeFlagHelp(&b, f) })
-			b.WriteString("\nCtrl-C or SIGTERM stops every process of the twin within 2 s.\n")
-			io.WriteString(stdout, b.String())
-			return nil, errHelp
-		}
-		return nil, usagef("serve: %s; see perflab serve --help", flagErrorText(err))
+	pos, err := parseVerb(fs, args, serveIntro, "\nCtrl-C or SIGTERM stops every process of the twin within 2 s.\n", stdout)
+	if err != nil {
+		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, usagef("serve: unexpected argument %q; perflab serve takes flags only; see perflab serve --help", fs.Arg(0))
+	if len(pos) > 0 {
+		return nil, usagef("serve: unexpected argument %q; perflab serve takes flags only; see perflab serve --help", pos[0])
 	}
 	if o.every < 0 {
 		return nil, usagef("serve: --stats-every must not be negative, got %s", o.every)
@@ -178,9 +170,20 @@ func figuresLine(a, b server.Stats) string {
 	if !b.RedisReachable {
 		redis = "REDIS DOWN"
 	}
-	cpu := (b.Total.CPUSeconds + b.Tasks.CPUSeconds - a.Total.CPUSeconds - a.Tasks.CPUSeconds) / secs
+	cpu := (instanceCPU(b) - instanceCPU(a)) / secs
 	return fmt.Sprintf("%s  workers %d/%d  %.1f req/s  in flight %d  db q/req %s  cache hit %s  5xx %d  redis errors %d  queue %d  tasks %d  cpu %.2f cores  edge %.1f req/s  %s",
 		b.Time.Format("15:04:05"), b.WorkersUp, b.Config.Workers, float64(reqs)/secs, b.Total.InFlight,
 		queriesPerReq, hitRate, b.Total.Errors5xx, b.Total.RedisErrors+b.Tasks.RedisErrors,
 		b.Tasks.QueueDepth, b.Tasks.Applied, cpu, float64(b.Edge.Requests-a.Edge.Requests)/secs, redis)
+}
+
+// instanceCPU is the CPU seconds the instance's processes used: workers,
+// task worker and the embedded Redis (the edge stands for a CDN
+// elsewhere).
+func instanceCPU(s server.Stats) float64 {
+	cpu := s.Total.CPUSeconds + s.Tasks.CPUSeconds
+	if s.Redis != nil {
+		cpu += s.Redis.CPUSeconds
+	}
+	return cpu
 }

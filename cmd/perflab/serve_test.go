@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,8 +114,13 @@ func (s *served) stats(t *testing.T) server.Stats {
 	return st
 }
 
+// childPIDs lists the twin's processes: task worker, edge, embedded
+// Redis (if any), workers.
 func childPIDs(st server.Stats) []int {
-	pids := []int{st.Tasks.PID}
+	pids := []int{st.Tasks.PID, st.Edge.PID}
+	if st.Redis != nil {
+		pids = append(pids, st.Redis.PID)
+	}
 	for _, w := range st.Workers {
 		pids = append(pids, w.PID)
 	}
@@ -139,8 +145,8 @@ func TestServeBinary(t *testing.T) {
 			s := startServe(t, bin, "--workers", "2", "--profile", "go", "--data-dir", data, "--stats-every", "100ms")
 			signinAndLikes(t, s.app)
 			pids := childPIDs(s.stats(t))
-			if len(pids) != 3 {
-				t.Fatalf("child pids %v, want 2 workers and the task worker", pids)
+			if len(pids) != 5 || slices.Contains(pids, 0) {
+				t.Fatalf("child pids %v, want 2 workers, the task worker, the edge and the embedded Redis", pids)
 			}
 			sawFigures := false
 			for !sawFigures {
@@ -189,8 +195,26 @@ func TestServeBinary(t *testing.T) {
 	})
 }
 
-// signinAndLikes is the seed's k6 iteration, by hand.
-func signinAndLikes(t *testing.T, app string) {
+// signinAndLikes is the seed's k6 iteration, by hand; it returns the
+// likes list.
+func signinAndLikes(t *testing.T, app string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest("GET", app+"/api/logbooks/likes/", nil)
+	req.Header.Set("Authorization", "Bearer "+signin(t, app))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !json.Valid(body) {
+		t.Fatalf("likes: status %d, body %q", resp.StatusCode, body)
+	}
+	return body
+}
+
+// signin signs the fixture user in and returns its access token.
+func signin(t *testing.T, app string) string {
 	t.Helper()
 	resp, err := http.Post(app+"/api/auths/signin/", "application/json", strings.NewReader(`{"email":"ruby@gmail.com","password":"12345678"}`))
 	if err != nil {
@@ -202,15 +226,5 @@ func signinAndLikes(t *testing.T, app string) {
 	if resp.StatusCode != 200 || tok.Access == "" {
 		t.Fatalf("login: status %d, token %q", resp.StatusCode, tok.Access)
 	}
-	req, _ := http.NewRequest("GET", app+"/api/logbooks/likes/", nil)
-	req.Header.Set("Authorization", "Bearer "+tok.Access)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !json.Valid(body) {
-		t.Fatalf("likes: status %d, body %q", resp.StatusCode, body)
-	}
+	return tok.Access
 }

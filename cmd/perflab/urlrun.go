@@ -35,8 +35,27 @@ func runURL(o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	scenario := engine.Scenario{Steps: []engine.Step{step}}
-	if _, err := engine.New(scenario, model, opts...); err != nil {
+	return runLoad(o, loadRun{
+		scenario: engine.Scenario{Steps: []engine.Step{step}},
+		model:    model, opts: opts,
+		target: step.Method + " " + o.url,
+	}, stdout, stderr)
+}
+
+// loadRun is a load run against a target perflab did not start: what to
+// send, how, and what to call it.
+type loadRun struct {
+	scenario engine.Scenario
+	model    engine.Model
+	opts     []engine.Option
+	target   string // names the target on the opening line
+	measured string // the step whose figures are the result; "" the total
+}
+
+// runLoad checks a load run and runs it on the dashboard, or headless
+// with --record or when the output is not a terminal.
+func runLoad(o *options, r loadRun, stdout, stderr io.Writer) error {
+	if _, err := engine.New(r.scenario, r.model, r.opts...); err != nil {
 		return usagef("%v", err)
 	}
 	if o.record != "" {
@@ -54,16 +73,27 @@ func runURL(o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.agents != "" {
+		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}); f != "" {
+			return usagef("%s does not apply to a run over agents yet; drop it", f)
+		}
+		// Only --url runs get here: agents send one request shape.
+		return runOverAgents(o, r.scenario.Steps[0], r.model, ths, stdout, stderr)
+	}
+	if o.set["agents-min"] {
+		return usagef("--agents-min applies to --agents; add --agents redis://host:port")
+	}
 	plan, err := parseRepeat(o, 1, stderr)
 	if err != nil {
 		return err
 	}
 	return headless(headlessRun{
-		newGen:  func() (*engine.Generator, error) { return engine.New(scenario, model, opts...) },
-		repeat:  plan.repeat,
-		outputs: loadOutputs(o, ths, "summary", "repeats"),
-		abort:   newAbortWatch(o, ths),
-		target:  step.Method + " " + o.url,
+		newGen:   func() (*engine.Generator, error) { return engine.New(r.scenario, r.model, r.opts...) },
+		repeat:   plan.repeat,
+		outputs:  loadOutputs(o, ths, "summary", "repeats"),
+		abort:    newAbortWatch(o, ths),
+		target:   r.target,
+		measured: r.measured,
 	}, stdout, stderr)
 }
 

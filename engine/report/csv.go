@@ -34,6 +34,9 @@ var Columns = []string{
 	"repeat", "statistic", "confidence",
 	// Then requests cut off by the end of the run and requests sent again.
 	"unfinished", "retries",
+	// The load agent an interval row is from, "all" for the merged row of
+	// a run spread over agents; empty when there are none.
+	"agent",
 	// Event rows: what changed during a run (a knob, a stage of the
 	// plan). Threshold rows: each threshold against the whole run, its
 	// value in the threshold's unit and whether it held.
@@ -72,6 +75,8 @@ type CSV struct {
 	// summaries are the summary rows written, for the stat rows that
 	// close a session with repeats.
 	summaries repeatRows
+	// agent names the load agent whose rows are being written.
+	agent string
 }
 
 // NewCSV writes the header row to w and returns the recorder. knobColumns
@@ -102,6 +107,18 @@ func (c *CSV) Write(ev Event) error {
 		return c.Snapshot(ev)
 	case Change:
 		return c.event(ev.Elapsed, ev.Knob+"="+ev.Value)
+	case AgentSnapshot:
+		if ev.Snapshot.Second == 0 {
+			return nil // an agent's rows are its intervals; the run's summary is the merged one
+		}
+		c.mu.Lock()
+		c.agent = ev.Agent
+		c.mu.Unlock()
+		err := c.rows("interval", ev.Snapshot, func(x engine.Series) (engine.Figures, engine.Figures) { return x.Last, x.LastService })
+		c.mu.Lock()
+		c.agent = ""
+		c.mu.Unlock()
+		return err
 	}
 	return nil
 }
@@ -164,6 +181,10 @@ func (c *CSV) labelRow(kind, elapsed, series string) []string {
 		row[5+i] = c.labels.Knobs[col]
 	}
 	row[column["repeat"]] = strconv.Itoa(max(1, c.labels.Repeat))
+	row[column["agent"]] = c.labels.Agent
+	if c.agent != "" {
+		row[column["agent"]] = c.agent
+	}
 	for i, col := range c.extra {
 		row[len(Columns)+i] = c.labels.Knobs[col]
 	}

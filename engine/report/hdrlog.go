@@ -44,22 +44,40 @@ func (l *hdrLog) Write(ev Event) error {
 		if ev.All.Interval == nil {
 			return nil
 		}
-		now := time.Now()
-		if l.runStart == 0 {
-			l.runStart = now.Add(-ev.Elapsed).UnixMilli()
-		}
-		if !l.started {
-			l.err = l.header(l.runStart)
-		}
-		for _, s := range append([]engine.Series{ev.All}, ev.Steps...) {
-			l.interval(s.Name, s.Interval, ev.Elapsed)
-			if s.IntervalService != nil {
-				l.interval(s.Name+".service", s.IntervalService, ev.Elapsed)
-			}
-		}
+		l.snapshot(ev, "")
 		l.lastEnd = ev.Elapsed
+	case AgentSnapshot:
+		// An agent's intervals, tagged SERIES~AGENT, come just before the
+		// merged ones of the same second and share their span.
+		if ev.Snapshot.All.Interval != nil {
+			l.snapshot(ev.Snapshot, ev.Agent)
+		}
 	}
 	return l.err
+}
+
+// snapshot writes one snapshot's interval lines, tagged for agent when
+// it is one agent's.
+func (l *hdrLog) snapshot(ev *engine.Snapshot, agent string) {
+	if l.runStart == 0 {
+		l.runStart = time.Now().Add(-ev.Elapsed).UnixMilli()
+	}
+	if !l.started {
+		l.err = l.header(l.runStart)
+	}
+	for _, s := range append([]engine.Series{ev.All}, ev.Steps...) {
+		if s.Interval == nil {
+			continue
+		}
+		name := s.Name
+		if agent != "" {
+			name += "~" + agent
+		}
+		l.interval(name, s.Interval.Latency, ev.Elapsed)
+		if s.Interval.Service != nil {
+			l.interval(name+".service", s.Interval.Service, ev.Elapsed)
+		}
+	}
 }
 
 func (l *hdrLog) header(startMs int64) error {

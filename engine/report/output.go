@@ -53,6 +53,13 @@ type Begin struct {
 	Repeats int
 }
 
+// AgentSnapshot is one load agent's own snapshot in a run spread over
+// agents, beside the merged *engine.Snapshot of the same second.
+type AgentSnapshot struct {
+	Agent    string
+	Snapshot *engine.Snapshot
+}
+
 // Change is a knob changed live during a run, at Elapsed into it.
 type Change struct {
 	Elapsed time.Duration
@@ -63,8 +70,11 @@ type Change struct {
 // Labels are the configuration cells of a run's rows: the run number, the
 // experiment and a cell per knob column. A column the run lacks is empty.
 type Labels struct {
-	Run        int // numbers the configurations of a session, from 1
-	Repeat     int // numbers the repeats of a configuration, from 1
+	Run    int // numbers the configurations of a session, from 1
+	Repeat int // numbers the repeats of a configuration, from 1
+	// Agent is "all" in a run spread over load agents: its rows are the
+	// merged ones.
+	Agent      string
 	Experiment string
 	Knobs      map[string]string // by CSV column
 }

@@ -147,6 +147,9 @@ type RunRecord struct {
 	Summary    map[string]Row
 	Events     []RecordedEvent
 	Thresholds []RecordedThreshold
+	// Agents name the load agents a run was spread over; their own rows
+	// are left out, the merged ones read.
+	Agents []string
 }
 
 // RecordedEvent is something that changed during a run, At seconds into
@@ -209,6 +212,13 @@ func ReadRecording(r io.Reader) (*Recording, error) {
 			rec.Runs = append(rec.Runs, run)
 		}
 		series := row.Cell("series")
+		if agent := row.Cell("agent"); agent != "" && agent != "all" {
+			// One load agent's own second: the run's rows are the merged ones.
+			if !slices.Contains(run.Agents, agent) {
+				run.Agents = append(run.Agents, agent)
+			}
+			continue
+		}
 		switch kind {
 		case "interval", "summary":
 			if !slices.Contains(run.Series, series) {

@@ -179,3 +179,30 @@ func TestRowNumbers(t *testing.T) {
 		t.Errorf("row reads a=%g b=%g c=%g", r.Num("a"), r.Num("b"), r.Num("c"))
 	}
 }
+
+// TestReadRecordingOfAgents: in a run spread over load agents the merged
+// rows are the run's; each agent's own are left out, and named.
+func TestReadRecordingOfAgents(t *testing.T) {
+	var b strings.Builder
+	out, err := New("csv", Dest{W: &b, KnobColumns: contractKnobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Write(Begin{Labels: Labels{Run: 1, Repeat: 1, Agent: "all"}})
+	for s := 1; s <= 2; s++ {
+		out.Write(AgentSnapshot{Agent: "gen-a", Snapshot: snapshot(s, false)})
+		out.Write(AgentSnapshot{Agent: "gen-b", Snapshot: snapshot(s, false)})
+		out.Write(snapshot(s, false))
+	}
+	out.Write(snapshot(0, true))
+	out.Close()
+	rec, err := ReadRecording(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rec.Runs[0]
+	if len(rec.Runs) != 1 || len(r.Intervals["all"]) != 2 || strings.Join(r.Agents, ",") != "gen-a,gen-b" || len(r.Summary) != 3 {
+		t.Fatalf("runs %d, seconds of all %d, agents %v, summaries %d: want 1, 2, gen-a and gen-b, 3",
+			len(rec.Runs), len(r.Intervals["all"]), r.Agents, len(r.Summary))
+	}
+}

@@ -104,6 +104,25 @@ func TestSummaryText(t *testing.T) {
 	}
 }
 
+// TestSummaryNamesWhatSharesTheCPU: the generator line's CPU is its
+// process's; the label names what else runs there.
+func TestSummaryNamesWhatSharesTheCPU(t *testing.T) {
+	for _, tc := range []struct{ sharing, want string }{
+		{"", "  generator.......................: cpu 0.25 of 1 core"},
+		{"twin supervisor", "  generator + twin supervisor.....: cpu 0.25 of 1 core"},
+	} {
+		s := snapshot(0, true)
+		s.Health.CPU, s.Health.Cores, s.Health.Sharing = 0.25, 1, tc.sharing
+		var b strings.Builder
+		if err := Summary(&b, s); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want+"\n") {
+			t.Errorf("sharing %q: summary lacks %q:\n%s", tc.sharing, tc.want, b.String())
+		}
+	}
+}
+
 func TestDurationFormat(t *testing.T) {
 	cases := map[time.Duration]string{0: "0s", 850 * time.Microsecond: "850µs", 48960 * time.Microsecond: "48.96ms",
 		2230 * time.Millisecond: "2.23s", 100 * time.Millisecond: "100ms", 90 * time.Second: "1m30s"}

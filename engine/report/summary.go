@@ -70,11 +70,16 @@ func Summary(w io.Writer, s *engine.Snapshot) error {
 		line("statuses", statusLine(s.Statuses))
 	}
 	h := s.Health
-	gen := fmt.Sprintf("cpu %.2f of %d cores", h.CPU, h.Cores)
+	gen := fmt.Sprintf("cpu %.2f of %s", h.CPU, Cores(h.Cores))
 	if open {
 		gen += fmt.Sprintf("  send lag p50 %s p99 %s  missed %d", Duration(h.SendLagP50), Duration(h.SendLagP99), h.Missed)
 	}
-	line("generator", gen)
+	// The CPU is the process's: say what else is in it.
+	who := "generator"
+	if h.Sharing != "" {
+		who += " + " + h.Sharing
+	}
+	line(who, gen)
 	if h.Warning != "" {
 		fmt.Fprintf(&b, "\n  warning: %s\n", h.Warning)
 	}
@@ -173,4 +178,12 @@ func (o *summaryOutput) Close() error {
 		return nil
 	}
 	return Summary(o.w, o.finals[0])
+}
+
+// Cores renders a count of cores: "1 core", "2 cores".
+func Cores(n int) string {
+	if n == 1 {
+		return "1 core"
+	}
+	return strconv.Itoa(n) + " cores"
 }

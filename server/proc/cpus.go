@@ -20,6 +20,21 @@ func CPUList(n int) []int {
 	return out
 }
 
+// OtherCPUs returns the cores left when the first n are the instance's:
+// where the rest of perflab (the load generator, the dashboard, the
+// static edge) runs. It is nil when the instance has every core, and
+// they share them.
+func OtherCPUs(n int) []int {
+	if CPUList(n) == nil {
+		return nil
+	}
+	out := make([]int, 0, runtime.NumCPU()-n)
+	for c := n; c < runtime.NumCPU(); c++ {
+		out = append(out, c)
+	}
+	return out
+}
+
 // CanPin reports whether pinning processes to cores takes effect here,
 // and if not, why: it needs Linux and at least two cores.
 func CanPin() (bool, string) {

@@ -71,6 +71,31 @@ func startPinned(cmd *exec.Cmd, cpus []int) error {
 	return err
 }
 
+// PinSelf moves every thread of this process to cpus (all cores when
+// cpus is empty), as Pin does. It runs on the thread that starts
+// children, so that no start is under way with that thread's mask
+// changed for the child.
+func PinSelf(cpus []int) error {
+	done := make(chan error, 1)
+	spawner <- func() { done <- Pin(os.Getpid(), cpus) }
+	return <-done
+}
+
+// SelfCPUs lists the cores this process's calling thread may run on.
+func SelfCPUs() ([]int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil, fmt.Errorf("read CPU affinity: %w", err)
+	}
+	var out []int
+	for c := 0; len(out) < set.Count(); c++ {
+		if set.IsSet(c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
 // Pin moves every thread of a running process to cpus (all cores when
 // cpus is empty). Threads it starts later inherit the mask.
 func Pin(pid int, cpus []int) error {

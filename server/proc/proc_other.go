@@ -14,5 +14,11 @@ func Start(cmd *exec.Cmd, cpus []int) error { return cmd.Start() }
 // Pin is not supported here; callers warn.
 func Pin(pid int, cpus []int) error { return nil }
 
+// PinSelf is not supported here; callers warn.
+func PinSelf(cpus []int) error { return nil }
+
+// SelfCPUs is not known here.
+func SelfCPUs() ([]int, error) { return nil, nil }
+
 // PinningSupported reports whether Start can pin children to CPUs.
 const PinningSupported = false

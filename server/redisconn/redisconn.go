@@ -11,6 +11,7 @@ package redisconn
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 // Members, HGet...) that tests use to look inside.
 type Embedded struct {
 	*miniredis.Miniredis
+	ln net.Listener // the caller's, with ServeEmbedded
 }
 
 // StartEmbedded starts a Redis on a free loopback port. Its TTLs run on
@@ -35,11 +37,52 @@ func StartEmbedded() (*Embedded, error) {
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
-	return &Embedded{m}, nil
+	return &Embedded{Miniredis: m}, nil
+}
+
+// ServeEmbedded runs a Redis like StartEmbedded's on a listener the
+// caller opened: one a parent process handed down, say, so that a Redis
+// started again after a crash answers at the same address. Close stops
+// it and closes ln.
+func ServeEmbedded(ln net.Listener) (*Embedded, error) {
+	m := miniredis.NewMiniRedis()
+	m.ClockTTL(true)
+	// Dialling a miniredis that has not started starts it without a
+	// listener of its own; its server then takes the connections
+	// accepted here.
+	c, err := m.Dial()
+	if err != nil {
+		return nil, err
+	}
+	c.Close()
+	srv := m.Server()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // closed
+			}
+			srv.ServeConn(conn)
+		}
+	}()
+	return &Embedded{Miniredis: m, ln: ln}, nil
 }
 
 // URL is the redis:// URL clients reach it by.
-func (e *Embedded) URL() string { return "redis://" + e.Addr() }
+func (e *Embedded) URL() string {
+	if e.ln != nil {
+		return "redis://" + e.ln.Addr().String()
+	}
+	return "redis://" + e.Addr()
+}
+
+// Close stops the Redis and the connections it serves.
+func (e *Embedded) Close() {
+	if e.ln != nil {
+		e.ln.Close()
+	}
+	e.Miniredis.Close()
+}
 
 // Options are what a caller wants of its client beyond the URL. The zero
 // value keeps go-redis's defaults.

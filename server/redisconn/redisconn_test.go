@@ -2,6 +2,7 @@ package redisconn
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -59,30 +60,52 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
-// An embedded Redis expires keys as the wall clock passes, as a real
-// one does, and its clients speak to it with either protocol.
+// An embedded Redis, on its own port or on a listener it is given,
+// expires keys as the wall clock passes, as a real one does, its clients
+// speak to it with either protocol, and Close stops it.
 func TestEmbeddedExpiresOnTheWallClock(t *testing.T) {
-	e, err := StartEmbedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	for _, o := range []Options{{}, {RESP2: true, NoRetries: true, Timeout: time.Second}} {
-		rdb, err := NewClient(e.URL(), o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx := context.Background()
-		if err := rdb.Set(ctx, "k", "v", 100*time.Millisecond).Err(); err != nil {
-			t.Fatalf("options %+v: %v", o, err)
-		}
-		deadline := time.Now().Add(3 * time.Second)
-		for rdb.Exists(ctx, "k").Val() == 1 {
-			if time.Now().After(deadline) {
-				t.Fatalf("options %+v: key with a 100 ms TTL still there after 3 s", o)
+	for _, start := range []struct {
+		name string
+		run  func() (*Embedded, error)
+	}{
+		{"own port", StartEmbedded},
+		{"given listener", func() (*Embedded, error) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, err
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		rdb.Close()
+			return ServeEmbedded(ln)
+		}},
+	} {
+		t.Run(start.name, func(t *testing.T) {
+			e, err := start.run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range []Options{{}, {RESP2: true, NoRetries: true, Timeout: time.Second}} {
+				rdb, err := NewClient(e.URL(), o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx := context.Background()
+				if err := rdb.Set(ctx, "k", "v", 100*time.Millisecond).Err(); err != nil {
+					t.Fatalf("options %+v: %v", o, err)
+				}
+				deadline := time.Now().Add(3 * time.Second)
+				for rdb.Exists(ctx, "k").Val() == 1 {
+					if time.Now().After(deadline) {
+						t.Fatalf("options %+v: key with a 100 ms TTL still there after 3 s", o)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				rdb.Close()
+			}
+			addr := strings.TrimPrefix(e.URL(), "redis://")
+			e.Close()
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				t.Errorf("%s still accepts connections after Close", addr)
+			}
+		})
 	}
 }

@@ -1,0 +1,83 @@
+package agents
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"perflab/server/redisconn"
+)
+
+func TestSharesFollowCores(t *testing.T) {
+	cases := []struct {
+		level float64
+		cores []int
+		whole bool
+		want  []float64
+	}{
+		{7, []int{1, 2, 4}, true, []float64{1, 2, 4}},
+		{5, []int{1, 1, 1}, true, []float64{2, 2, 1}},
+		{10, []int{2, 2, 2}, true, []float64{4, 3, 3}},
+		{100, []int{1, 3}, false, []float64{25, 75}},
+	}
+	for _, c := range cases {
+		got := shares(c.level, c.cores, c.whole)
+		sum := 0.0
+		for i := range got {
+			sum += got[i]
+			if got[i] != c.want[i] {
+				t.Errorf("shares(%g, %v) = %v, want %v", c.level, c.cores, got, c.want)
+				break
+			}
+		}
+		if sum != c.level {
+			t.Errorf("shares(%g, %v) add up to %g", c.level, c.cores, sum)
+		}
+	}
+}
+
+func TestAllowed(t *testing.T) {
+	cases := []struct {
+		target   string
+		patterns []string
+		ok       bool
+	}{
+		{"http://127.0.0.1:8080/x", DefaultAllow, true},
+		{"http://localhost/", DefaultAllow, true},
+		{"http://[::1]:9/", DefaultAllow, true},
+		{"http://10.1.2.3/", DefaultAllow, false},
+		{"http://example.com/", DefaultAllow, false},
+		{"https://api.staging.example.com/", []string{"*.staging.example.com"}, true},
+		{"https://staging.example.com.evil.net/", []string{"*.staging.example.com"}, false},
+		{"http://10.1.2.3/", []string{"10.0.0.0/8"}, true},
+	}
+	for _, c := range cases {
+		err := Allowed(c.target, c.patterns)
+		if (err == nil) != c.ok {
+			t.Errorf("Allowed(%s, %v) = %v, want ok=%v", c.target, c.patterns, err, c.ok)
+		}
+	}
+}
+
+// TestVersionsRefuseEachOther: a controller will not run with an agent of
+// another build, and says what to do.
+func TestVersionsRefuseEachOther(t *testing.T) {
+	r, err := redisconn.StartEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	rdb, _ := redisconn.NewClient(r.URL(), redisconn.Options{})
+	defer rdb.Close()
+	old := Info{ID: "old1", Name: "old", Cores: 1, Version: "agents/0+abc"}
+	rdb.Set(ctx, keyInfo(old.ID), marshal(old), time.Minute)
+	rdb.ZAdd(ctx, keyRegistry(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: old.ID})
+	_, err = Start(ctx, ControllerOptions{Redis: r.URL(), Min: 1, Plan: Plan{Model: "max", Level: 1, URL: "http://127.0.0.1:1/"}})
+	if err == nil || !strings.Contains(err.Error(), "run the same perflab build on both") {
+		t.Fatalf("Start with an agent of another build: %v", err)
+	}
+}
