@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"perflab/experiments/fishial"
@@ -24,7 +25,7 @@ func (r *FishialRace) Setup() RaceSetup {
 	setup := RaceSetup{
 		Defaults: RaceConfig{Images: r.base.Images, TimeScale: r.base.TimeScale},
 		Lesson:   strings.Join(strings.Fields(fishial.Lesson), " "),
-		Cores:    proc.AllowedCPUs(),
+		Cores:    raceCores(),
 	}
 	lat := r.base.Latencies()
 	setup.Mock = fmt.Sprintf("token %s  signed %s  upload %s  recognise %s s",
@@ -37,6 +38,16 @@ func (r *FishialRace) Setup() RaceSetup {
 		setup.Strategies = append(setup.Strategies, st)
 	}
 	return setup
+}
+
+// raceCores is how many cores the race's processes may use: this
+// process's, which they inherit (fewer than the machine's while it is
+// pinned away from a twin's instance).
+func raceCores() int {
+	if cpus, err := proc.SelfCPUs(); err == nil && len(cpus) > 0 {
+		return len(cpus)
+	}
+	return runtime.NumCPU()
 }
 
 func resources(strategy string, n int) string {
