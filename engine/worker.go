@@ -260,8 +260,9 @@ func (w *worker) do(i int, scheduled time.Time) (s sample, ok bool) {
 	if retried {
 		w.rec.record(sample{step: uint8(i), outcome: retryMark})
 	}
-	if out != OutcomeOK && g.stopping.Load() {
-		// Cut off by the end of the run, not failed by the target.
+	if out != OutcomeOK && (w.aborted.Load() || g.abortCtx.Err() != nil) {
+		// Cut off by the end of the run, not failed by the target; one
+		// that failed on its own during the stop grace keeps its outcome.
 		out = OutcomeUnfinished
 	}
 	s = sample{step: uint8(i), outcome: out}

@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,36 +13,58 @@ import (
 	"perflab/engine/stats"
 )
 
-// split writes where the measured step's time went in each configuration
-// (the twin's Server-Timing, each metric's p50 over the run; with repeats
-// the median of the runs' p50s), then what changed between the
-// configurations each of the study's conclusions compares, so the
-// reproduced conclusion carries its cause: "workers 1 -> 4: queue p50
-// -20.1 ms, db p50 +14.3 ms". Nothing when no run carried the header.
-func (t *studyTable) split(b *strings.Builder) {
+// splitGrid is where the measured step's time went in each
+// configuration (the service's Server-Timing, each metric's p50 over the
+// run; with repeats the median of the runs' p50s), then what changed
+// between the configurations each of the study's conclusions compares,
+// so the reproduced conclusion carries its cause: "workers 1 -> 4: queue
+// p50 -20.1 ms, db p50 +14.3 ms".
+type splitGrid struct {
+	title   string
+	header  []string
+	rows    [][]string
+	changes []string
+}
+
+const splitChangesTitle = "What changed, for the study's conclusions"
+
+// split is the session's splitGrid, nil when no run carried the header.
+func (t *studyTable) split() *splitGrid {
 	names := splitNames(t.rep.Configs)
 	if len(names) == 0 {
-		return
+		return nil
 	}
-	fmt.Fprintf(b, "Where the time went in the %s step (Server-Timing, p50 ms; %s is the latency less the server's parts)\n",
-		t.exp.Plan.Measured, engine.TimingRest)
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "run\tconfiguration\t%s\t\n", strings.Join(names, "\t"))
+	g := &splitGrid{
+		title: fmt.Sprintf("Where the time went in the %s step (Server-Timing, p50 ms; %s is the latency less the server's parts)",
+			t.exp.Plan.Measured, engine.TimingRest),
+		header: append([]string{"run", "configuration"}, names...),
+	}
 	for _, c := range t.rep.Configs {
-		line := fmt.Sprintf("%d\t%s\t", c.Run, c.Config)
+		row := []string{strconv.Itoa(c.Run), c.Config}
 		for _, n := range names {
 			if v, ok := splitMedian(c, n); ok {
-				line += report.Num(v) + "\t"
+				row = append(row, report.Num(v))
 			} else {
-				line += "-\t"
+				row = append(row, "-")
 			}
 		}
-		fmt.Fprintln(tw, line)
+		g.rows = append(g.rows, row)
+	}
+	g.changes = t.splitChanges(names)
+	return g
+}
+
+// text renders the split for the terminal.
+func (g *splitGrid) text(b *strings.Builder) {
+	b.WriteString(g.title + "\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, row := range append([][]string{g.header}, g.rows...) {
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
 	tw.Flush()
-	if lines := t.splitChanges(names); len(lines) > 0 {
-		b.WriteString("What changed, for the study's conclusions:\n")
-		for _, l := range lines {
+	if len(g.changes) > 0 {
+		b.WriteString(splitChangesTitle + ":\n")
+		for _, l := range g.changes {
 			b.WriteString("  " + l + "\n")
 		}
 	}

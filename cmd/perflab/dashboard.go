@@ -15,7 +15,7 @@ import (
 // dashboard runs the terminal dashboard: on the load screen against
 // --url, on the experiment --experiment names, or on the home screen.
 func dashboard(o *options, stdout, stderr io.Writer) error {
-	if f := o.given(flagGroup{flags: []string{"abort-on-fail", "abort-grace", "summary-json", "hdr-log"}}); f != "" {
+	if f := o.given(flagGroup{flags: []string{"abort-on-fail", "abort-grace", "summary-json", "hdr-log", "report"}}); f != "" {
 		return usagef("%s runs headless; give --record FILE", f)
 	}
 	ths, err := parseThresholds(o)

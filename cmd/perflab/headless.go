@@ -19,7 +19,8 @@ type outputSpec struct {
 	record       string // --record FILE, or ""
 	recordFormat string // what --record writes: "csv", "fishial-csv"
 	// files are formats that replace a file whole, by format: "json"
-	// for --summary-json; streams formats written as they go: "hdr-log".
+	// for --summary-json, "html" for --report; streams formats written
+	// as they go: "hdr-log".
 	files      map[string]string
 	streams    map[string]string
 	stdout     []string // formats printed on stdout
@@ -37,6 +38,9 @@ func loadOutputs(o *options, ths []threshold.Threshold, stdout ...string) output
 	}
 	if o.hdrLog != "" {
 		spec.streams["hdr-log"] = o.hdrLog
+	}
+	if o.reportPage != "" {
+		spec.files["html"] = o.reportPage
 	}
 	return spec
 }

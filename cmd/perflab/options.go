@@ -40,6 +40,7 @@ type options struct {
 	abortGrace  time.Duration
 	summaryJSON string
 	hdrLog      string
+	reportPage  string
 
 	// load agents
 	agents    string
@@ -93,7 +94,7 @@ var (
 	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "stages", "timeout", "max-in-flight", "max-body"}}
 	requestFlags = flagGroup{"Request (with --url)", []string{"method", "header", "body", "insecure"}}
 	fishialFlags = flagGroup{"Fishial race (--experiment fishial)", []string{"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}}
-	passFlags    = flagGroup{"Pass or fail, and more outputs", []string{"threshold", "abort-on-fail", "abort-grace", "summary-json", "hdr-log"}}
+	passFlags    = flagGroup{"Pass or fail, and more outputs", []string{"threshold", "abort-on-fail", "abort-grace", "summary-json", "hdr-log", "report"}}
 )
 
 // knobFlags are the knob table's flags.
@@ -191,6 +192,7 @@ func newRootFlags(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.abortOnFail, "abort-on-fail", false, "stop the run as soon as a threshold has failed for --abort-grace on the run so far")
 	durationVar(fs, &o.abortGrace, "abort-grace", 10*time.Second, "stop after a threshold failed for `D` on the run so far, with --abort-on-fail")
 	fs.StringVar(&o.hdrLog, "hdr-log", "", "write every second's latency histogram per series to `FILE`, an HdrHistogram interval log (perflab hdr reads it)")
+	fs.StringVar(&o.reportPage, "report", "", "write the report page (charts and tables, as perflab report makes it) to `FILE` when the session ends, also on Ctrl-C")
 	fs.StringVar(&o.agents, "agents", "", "spread the --url run over the load agents of the Redis at `URL` (perflab agent)")
 	fs.IntVar(&o.agentsMin, "agents-min", 1, "wait for `N` agents before starting")
 	fs.StringVar(&o.summaryJSON, "summary-json", "", "write the end-of-run summary as JSON to `FILE` ("+report.SummarySchema+"), also on Ctrl-C")

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -191,9 +192,15 @@ func loadModel(o *options, fallback engine.Model) (engine.Model, error) {
 		}
 	}
 	if o.set["stages"] {
-		_, perSecond, err := parseStages(o.stages)
+		stages, perSecond, err := parseStages(o.stages)
 		if err != nil {
 			return nil, err
+		}
+		for _, st := range stages {
+			n := int(min(st.Target, math.MaxInt32))
+			if err := engine.CheckConns(n); err != nil && !perSecond {
+				return nil, usagef("--stages %s: %d users or connections: %v", o.stages, n, err)
+			}
 		}
 		return stagesModel(o, model, perSecond)
 	}

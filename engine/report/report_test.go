@@ -138,7 +138,7 @@ func TestCSVTimingRows(t *testing.T) {
 	for i, c := range rows[0] {
 		col[c] = i
 	}
-	if col["timing"] != len(Columns)-1 || col["agent"] != col["timing"]-1 {
+	if col["timing"] != len(Columns)-1 || col["threshold_ok"] != col["timing"]-1 {
 		t.Fatalf("timing column at %d of %v: want it appended last", col["timing"], rows[0])
 	}
 	var got []string
@@ -160,6 +160,14 @@ func TestCSVTimingRows(t *testing.T) {
 	}
 	if len(rec.Runs) != 3 {
 		t.Errorf("compare read %d summary rows, want the 3 latency rows", len(rec.Runs))
+	}
+	full, err := ReadRecording(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := full.Runs[0]
+	if len(run.Intervals["likes"]) != 1 || len(run.Timings["likes"]) != 3 || run.Timings["likes"][1].Cell("timing") != "db" {
+		t.Errorf("recording: %d likes intervals, timings %v; want 1 interval and the 3 metrics' summary rows", len(run.Intervals["likes"]), run.Timings["likes"])
 	}
 }
 
