@@ -69,7 +69,7 @@ func likesRun(t *testing.T, w, h int) (*harness, *fakeTwin) {
 			hn.press("c")
 			hn.await("cache on", is[changeDoneMsg])
 		}
-		hn.frame(f, snapshot(i, i > 140, f.Load()))
+		hn.frame(f, withSplit(snapshot(i, i > 140, f.Load()), i, i > 140))
 	}
 	return hn, f
 }

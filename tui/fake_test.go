@@ -249,6 +249,27 @@ func snapshot(i int, cached bool, l engine.Load) *engine.Snapshot {
 	}
 }
 
+// withSplit gives the measured step of s the twin's Server-Timing: the
+// queue, the 42 queries of the naive likes list, the view and the rest;
+// with the cache on, a cache lookup on every answer, the database on the
+// few misses, and less queue.
+func withSplit(s *engine.Snapshot, i int, cached bool) *engine.Snapshot {
+	j := jitter(i)
+	n := s.All.Last.Answered
+	part := func(name string, msv float64, carried int64) engine.Timing {
+		f := engine.Figures{Requests: carried, Answered: carried, P50: time.Duration(msv * float64(time.Millisecond))}
+		return engine.Timing{Name: name, Last: f, Run: f}
+	}
+	ts := []engine.Timing{part("queue", 8+2*j, n), part("db", 20+j, n), part("view", 4, n), part(engine.TimingRest, 1, n)}
+	if cached {
+		ts = []engine.Timing{part("queue", 15+2*j, n), part("db", 20+j, max(n/30, 1)), part("cache", 0.4, n),
+			part("view", 9, n), part(engine.TimingRest, 1, n)}
+	}
+	s.All.Timing = ts
+	s.Steps[0].Timing = ts
+	return s
+}
+
 // jitter is a repeatable pseudo-random value in [-1, 1) for snapshot i.
 func jitter(i int) float64 {
 	v := math.Sin(float64(i)*12.9898) * 43758.5453

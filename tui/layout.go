@@ -9,6 +9,7 @@ const (
 	panelSeed
 	panelSweep
 	panelRPS
+	panelSplit
 )
 
 type placed struct {
@@ -44,6 +45,9 @@ func (p *loadPage) layout() loadLayout {
 	if p.sweep != nil {
 		cands = append(cands, panelSweep)
 	}
+	// Where the time went explains the figures first-hand, from the
+	// service's own Server-Timing.
+	cands = append(cands, panelSplit)
 	if p.info.hasTwin {
 		cands = append(cands, panelWhy)
 	}
@@ -111,6 +115,8 @@ func (p *loadPage) panelHeight(k panelKind, open bool) int {
 		return figuresHeight(open, len(p.thresholds) > 0)
 	case panelWhy:
 		return whyHeight
+	case panelSplit:
+		return splitHeight
 	case panelSeed:
 		return seedMaxHeight
 	case panelSweep:
@@ -129,6 +135,8 @@ func panelWidths(k panelKind) (minW, prefW int) {
 		return seedMinWidth, seedWidth
 	case panelSweep:
 		return sweepMinWidth, sweepWidth
+	case panelSplit:
+		return splitMinWidth, splitWidth
 	}
 	return 30, 30
 }

@@ -111,6 +111,7 @@ type loadPage struct {
 	frame   frameMsg // newest; snap is nil before the first
 	hist    history
 	seconds secondLog // the measured series' figures of each whole second
+	split   splitLog  // where the measured step's time went, each second
 	base    *baseline
 	ended   bool
 
@@ -240,6 +241,7 @@ func (p *loadPage) update(msg tea.Msg) tea.Cmd {
 		t := p.hist.add(msg.snap)
 		if msg.snap.Second > 0 {
 			p.seconds.add(t, msg.snap.All.Last)
+			p.split.add(t, msg.snap)
 			p.updateShifts()
 		}
 		for _, kv := range msg.knobs {

@@ -242,6 +242,14 @@ func (p *loadPage) panel(pl placed, h int, allFit, last bool) string {
 		return st.box("seed sweep"+more, sweepLines(st, p.sweep, iw, ih), pl.w, h)
 	case panelRPS:
 		return p.rpsPanel(pl.w, h)
+	case panelSplit:
+		title := splitTitle(iw)
+		for _, shorter := range []string{"split p50 ms", "split"} {
+			if visibleWidth(title+more) > iw-2 {
+				title = shorter
+			}
+		}
+		return st.box(title+more, p.splitLines(iw, ih), pl.w, h)
 	}
 	return blank(pl.w, h)
 }

@@ -67,8 +67,23 @@ func TestExperimentsHeadless(t *testing.T) {
 					t.Fatalf("no %s row; rows: %v", k, seen)
 				}
 			}
+			// The twin's Server-Timing: a summary row per metric of the step.
+			timing := map[string]bool{}
+			for _, r := range readCSVWithTiming(t, out)[1:] {
+				if name := r[col["timing"]]; name != "" && r[col["kind"]] == "summary" && r[col["series"]] == c.series && r[col["requests"]] != "0" {
+					timing[name] = true
+				}
+			}
+			for _, name := range []string{"queue", "view", "(network)"} {
+				if c.experiment == "likes" && !timing[name] {
+					t.Errorf("no summary row of the %s step's %s timing; rows: %v", c.series, name, timing)
+				}
+			}
 			if !strings.Contains(stdout, "perflab beside the seed") {
 				t.Fatalf("no seed table on stdout:\n%s", stdout)
+			}
+			if c.experiment == "likes" && !strings.Contains(stdout, "Where the time went in the likes step") {
+				t.Errorf("no split of the likes step on stdout:\n%s", stdout)
 			}
 		})
 	}
