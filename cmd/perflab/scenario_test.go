@@ -377,8 +377,9 @@ func runUntil(t *testing.T, out string, done func(requests map[string]int) bool,
 	}
 }
 
-// intervalRequests sums the requests of a CSV's interval rows by series,
-// reading only the whole lines written so far.
+// intervalRequests sums the requests of a CSV's interval rows by series
+// (its latency rows, not its Server-Timing rows), reading only the whole
+// lines written so far.
 func intervalRequests(path string) map[string]int {
 	b, _ := os.ReadFile(path)
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
@@ -391,7 +392,7 @@ func intervalRequests(path string) map[string]int {
 	}
 	col := column(rows)
 	for _, r := range rows[1:] {
-		if r[col["kind"]] == "interval" {
+		if r[col["kind"]] == "interval" && r[col["timing"]] == "" {
 			sums[r[col["series"]]] += atoi(r[col["requests"]])
 		}
 	}
