@@ -54,7 +54,9 @@ func TestDashboardSplitInTerminal(t *testing.T) {
 }
 
 // Against --url the same panel splits a service's own Server-Timing, and
-// says so when the service sends none.
+// says so when the service sends none. (This service declares more time
+// than its answers take, so it leaves no network part: the rest is never
+// below zero.)
 func TestDashboardSplitOfAServiceInTerminal(t *testing.T) {
 	t.Run("header", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,7 +66,7 @@ func TestDashboardSplitOfAServiceInTerminal(t *testing.T) {
 		defer srv.Close()
 		tm := startTerminal(t, 120, 40, nil, "--url", srv.URL+"/", "--vus", "2", "--think", "50ms")
 		tm.waitFor("the service's split", 30*time.Second, func(s string) bool {
-			return legendValue(s, "▓", "db") >= 1.9 && legendValue(s, "▚", "other") >= 2.9 && strings.Contains(s, "┊ network")
+			return legendValue(s, "▓", "db") >= 1.9 && legendValue(s, "▚", "other") >= 2.9
 		})
 		tm.quit("q")
 	})
