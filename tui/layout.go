@@ -83,8 +83,9 @@ func (p *loadPage) layout() loadLayout {
 		used += mw
 	}
 	l.allFit = len(l.bottom) == len(cands) || l.botH == 0
-	// Width left over goes first to a sweep, then to the figures (up to
-	// the columns that matter once they share the row), then to the rest.
+	// Width left over goes first to a sweep, then to the split, then to
+	// the figures (up to the columns that matter once they share the
+	// row), then to the rest.
 	extra := w - used
 	grow := func(kind panelKind, pref int) {
 		for i := range l.bottom {
@@ -96,6 +97,9 @@ func (p *loadPage) layout() loadLayout {
 		}
 	}
 	grow(panelSweep, sweepWidth)
+	// The split's bars are seconds: half a minute of them before the
+	// figures' wider columns.
+	grow(panelSplit, splitSharedWidth)
 	figPref := figuresWidth
 	if len(l.bottom) > 1 {
 		figPref = figuresSharedWidth

@@ -40,8 +40,10 @@ var partColors = [nParts]palette{{166, 214}, {26, 75}, {28, 114}, {91, 177}, {13
 
 const (
 	splitMinWidth = 30
-	splitWidth    = 4 + 5 + int(chartWindow) // labels and one bar a second
-	splitHeight   = 2 + 7
+	splitWidth    = 4 + splitLabelW + 2 + int(chartWindow) // the scale and one bar a second
+	// splitSharedWidth shows half the window, for a shared row.
+	splitSharedWidth = splitWidth - int(chartWindow)/2
+	splitHeight      = 2 + 7
 )
 
 // splitPoint is one whole second's split, in ms.
@@ -242,6 +244,10 @@ func (l *splitLog) bars(st *Styles, marks []mark, start, end float64, w, rows in
 			at[c] = pt
 		}
 	}
+	stacks := make([][]int, cols)
+	for c, pt := range at {
+		stacks[c] = stackOf(pt, top, rows)
+	}
 	lines := make([]string, 0, rows+1)
 	for r := rows - 1; r >= 0; r-- {
 		left := ""
@@ -251,7 +257,7 @@ func (l *splitLog) bars(st *Styles, marks []mark, start, end float64, w, rows in
 		case 0:
 			left = "0"
 		}
-		lines = append(lines, st.Dim.Render(padLeft(left, labelW))+" "+st.Border.Render("┤")+barRow(st, at, top, rows, r))
+		lines = append(lines, st.Dim.Render(padLeft(left, labelW))+" "+st.Border.Render("┤")+barRow(st, stacks, r))
 	}
 	axis := []rune(strings.Repeat("─", cols))
 	for _, m := range marks {
@@ -262,9 +268,54 @@ func (l *splitLog) bars(st *Styles, marks []mark, start, end float64, w, rows in
 	return append(lines, strings.Repeat(" ", labelW+1)+st.Border.Render("└"+string(axis)))
 }
 
-// barRow is row r (0 at the bottom) of the bars: each cell shows the
-// part that covers its middle.
-func barRow(st *Styles, at []*splitPoint, top float64, rows, r int) string {
+// stackOf is the cells of one bar, bottom up: the part each shows, -1
+// above the bar. A bar takes its share of the rows (at least one cell
+// when it has any time), shared among its parts by largest remainder, so
+// a short bar still shows its largest part.
+func stackOf(pt *splitPoint, top float64, rows int) []int {
+	cells := make([]int, rows)
+	for i := range cells {
+		cells[i] = -1
+	}
+	if pt == nil {
+		return cells
+	}
+	total := sum(pt.parts[:])
+	if total <= 0 {
+		return cells
+	}
+	n := min(max(int(math.Round(total/top*float64(rows))), 1), rows)
+	var count [nParts]int
+	var rem [nParts]float64
+	given := 0
+	for k, v := range pt.parts {
+		exact := v / total * float64(n)
+		count[k] = int(exact)
+		rem[k] = exact - float64(count[k])
+		given += count[k]
+	}
+	for ; given < n; given++ {
+		best := 0
+		for k := range nParts {
+			if rem[k] > rem[best] {
+				best = k
+			}
+		}
+		count[best]++
+		rem[best] = -1
+	}
+	at := 0
+	for k, c := range count {
+		for range c {
+			cells[at] = k
+			at++
+		}
+	}
+	return cells
+}
+
+// barRow is row r (0 at the bottom) of the bars' cells.
+func barRow(st *Styles, stacks [][]int, r int) string {
 	var b strings.Builder
 	run, runPart := 0, -1
 	flush := func() {
@@ -278,20 +329,8 @@ func barRow(st *Styles, at []*splitPoint, top float64, rows, r int) string {
 		}
 		run = 0
 	}
-	mid := float64(r) + 0.5
-	for _, pt := range at {
-		k := -1
-		if pt != nil {
-			acc := 0.0
-			for i, v := range pt.parts {
-				acc += v / top * float64(rows)
-				if acc > mid {
-					k = i
-					break
-				}
-			}
-		}
-		if k != runPart {
+	for _, cells := range stacks {
+		if k := cells[r]; k != runPart {
 			flush()
 			runPart = k
 		}

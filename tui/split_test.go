@@ -76,7 +76,7 @@ func TestSplitPanelShowsTheCache(t *testing.T) {
 		hn.frame(f, withSplit(snapshot(i, false, f.Load()), i, false))
 	}
 	before := splitPanel(hn.screen())
-	for _, want := range []string{"split p50 ms, 19 s", "█ queue", "▓ db 2", "░ view 4.00", "┊ network 1.00", "▓▓▓"} {
+	for _, want := range []string{"split p50 ms, 30 s", "█ queue", "▓ db 2", "░ view 4.00", "┊ network 1.00", "▓▓▓"} {
 		if !strings.Contains(before, want) {
 			t.Errorf("before the cache, the split panel lacks %q:\n%s", want, before)
 		}
