@@ -83,10 +83,16 @@ func (p *loadPage) layout() loadLayout {
 		used += mw
 	}
 	l.allFit = len(l.bottom) == len(cands) || l.botH == 0
+	l.share(w - used)
+	return l
+}
+
+// share gives the width the bottom row's panels leave over, extra, to
+// the panels that use it best.
+func (l *loadLayout) share(extra int) {
 	// Width left over goes first to a sweep, then to the split, then to
 	// the figures (up to the columns that matter once they share the
 	// row), then to the rest.
-	extra := w - used
 	grow := func(kind panelKind, pref int) {
 		for i := range l.bottom {
 			if l.bottom[i].kind == kind {
@@ -110,7 +116,6 @@ func (p *loadPage) layout() loadLayout {
 		grow(pl.kind, pw)
 	}
 	l.bottom[len(l.bottom)-1].w += extra
-	return l
 }
 
 func (p *loadPage) panelHeight(k panelKind, open bool) int {
