@@ -157,6 +157,9 @@ func (p *loadPage) splitLines(w, h int) []string {
 		case snap.All.Run.Answered == 0:
 			return []string{st.Dim.Render("waiting for the first answers…")}
 		}
+		if p.info.hasTwin {
+			return wrap(st.Dim.Render("this step's answers carry no Server-Timing: the twin sends it on its API answers, not on pages and files"), w)
+		}
 		lines := wrap("the service sends no Server-Timing", w)
 		return append(lines, wrap(st.Dim.Render("so the latency cannot be split into the server's parts and the rest"), w)...)
 	}

@@ -133,3 +133,17 @@ func TestSplitPanelOfAService(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitPanelOfATwinPage: a twin step without Server-Timing (a page,
+// not the API) says where the twin sends it.
+func TestSplitPanelOfATwinPage(t *testing.T) {
+	f := newFakeTwin(testLikes, likesSettings)
+	hn := newHarness(t, Config{Entries: entries(f, newFakeRace()), Start: "likes"}, 120, 40)
+	hn.awaitOpened()
+	for i := 0; i < 8; i++ {
+		hn.frame(f, snapshot(i, false, f.Load()))
+	}
+	if got := splitPanel(hn.screen()); !strings.Contains(got, "the twin sends it on its API") {
+		t.Errorf("a twin step without the header:\n%s", got)
+	}
+}
