@@ -240,7 +240,7 @@ func trackCPU(b *board, slot int) func() {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
-			b.slot(slot, sCPUNow).Store(uint64(processCPU()))
+			b.slot(slot, sCPUNow).Store(uint64(proc.CPUTime()))
 			select {
 			case <-t.C:
 			case <-done:
@@ -251,7 +251,7 @@ func trackCPU(b *board, slot int) func() {
 	return func() {
 		close(done)
 		<-finished
-		b.slot(slot, sCPUNow).Store(uint64(processCPU()))
+		b.slot(slot, sCPUNow).Store(uint64(proc.CPUTime()))
 	}
 }
 
