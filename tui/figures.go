@@ -47,7 +47,7 @@ var figureColumns = []figureColumn{
 	{name: "req/s", rank: 1,
 		value: func(f engine.Figures) float64 { return f.RPS },
 		text:  func(f engine.Figures) string { return rate(f.RPS) }},
-	{name: "err", rank: 2,
+	{name: "err", rank: 1, // failures are never dropped for room
 		value: func(f engine.Figures) float64 { return float64(f.Errors) },
 		text:  func(f engine.Figures) string { return fmt.Sprint(f.Errors) }},
 }
@@ -60,7 +60,7 @@ const (
 // figuresMinWidth and figuresWidth are the panel's narrowest useful and
 // full widths, frame included.
 var (
-	figuresMinWidth = 4 + figureLabelWidth + 5*figureColumnWidth
+	figuresMinWidth = 4 + figureLabelWidth + 6*figureColumnWidth
 	figuresWidth    = 4 + figureLabelWidth + len(figureColumns)*figureColumnWidth
 	// figuresSharedWidth drops only the min column, for a shared row.
 	figuresSharedWidth = figuresWidth - figureColumnWidth
