@@ -44,7 +44,7 @@ var figureColumns = []figureColumn{
 	latencyColumn("p95", 3, func(f engine.Figures) time.Duration { return f.P95 }),
 	latencyColumn("p99", 1, func(f engine.Figures) time.Duration { return f.P99 }),
 	latencyColumn("max", 2, func(f engine.Figures) time.Duration { return f.Max }),
-	{name: "req/s", rank: 1,
+	{name: "req/s", rank: 2, // the generator line below says it too
 		value: func(f engine.Figures) float64 { return f.RPS },
 		text:  func(f engine.Figures) string { return rate(f.RPS) }},
 	{name: "err", rank: 1, // failures are never dropped for room
@@ -60,7 +60,7 @@ const (
 // figuresMinWidth and figuresWidth are the panel's narrowest useful and
 // full widths, frame included.
 var (
-	figuresMinWidth = 4 + figureLabelWidth + 6*figureColumnWidth
+	figuresMinWidth = 4 + figureLabelWidth + 5*figureColumnWidth
 	figuresWidth    = 4 + figureLabelWidth + len(figureColumns)*figureColumnWidth
 	// figuresSharedWidth drops only the min column, for a shared row.
 	figuresSharedWidth = figuresWidth - figureColumnWidth
