@@ -3,12 +3,10 @@ package server
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -106,18 +104,27 @@ func servedMore(t *testing.T, tw *Twin, n uint64) {
 // fixtureCounts reads the fixtures in the database: logbooks, and those with likes.
 func fixtureCounts(t *testing.T, tw *Twin) (logbooks, liked int) {
 	t.Helper()
-	db, err := sql.Open("sqlite", dsn(filepath.Join(tw.DataDir(), "twin.db")))
-	if err != nil {
+	st := openTwinStore(t, tw)
+	if err := st.db.QueryRow(`SELECT count(*) FROM logbooks_logbook`).Scan(&logbooks); err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if err := db.QueryRow(`SELECT count(*) FROM logbooks_logbook`).Scan(&logbooks); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.QueryRow(`SELECT count(DISTINCT logbook_id) FROM logbooks_logbook_likes`).Scan(&liked); err != nil {
+	if err := st.db.QueryRow(`SELECT count(DISTINCT logbook_id) FROM logbooks_logbook_likes`).Scan(&liked); err != nil {
 		t.Fatal(err)
 	}
 	return logbooks, liked
+}
+
+// openTwinStore opens the database the twin uses now, for a test to
+// read; it is closed when the test ends.
+func openTwinStore(t *testing.T, tw *Twin) *store {
+	t.Helper()
+	d := tw.currentDB()
+	st, err := openStore(d.dialect, d.source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.close() })
+	return st
 }
 
 // TestLikesQueryCounts checks the N+1 pattern and its fix by the queries
