@@ -58,7 +58,7 @@ const (
 )
 
 // clusterStart bounds initdb plus the server's start on a busy machine.
-const clusterStart = 90 * time.Second
+const clusterStart = 3 * time.Minute
 
 // clusterSpec is what the watchdog is handed.
 type clusterSpec struct {
