@@ -105,6 +105,7 @@ func servedMore(t *testing.T, tw *Twin, n uint64) {
 func fixtureCounts(t *testing.T, tw *Twin) (logbooks, liked int) {
 	t.Helper()
 	st := openTwinStore(t, tw)
+	defer st.close() // now: its connection would count as the twin's
 	if err := st.db.QueryRow(`SELECT count(*) FROM logbooks_logbook`).Scan(&logbooks); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,12 @@ func openTwinStore(t *testing.T, tw *Twin) *store {
 // TestLikesQueryCounts checks the N+1 pattern and its fix by the queries
 // each likes request makes, the authentication query included.
 func TestLikesQueryCounts(t *testing.T) {
-	tw := startTwin(t, fastConfig())
+	checkQueryCounts(t, startTwin(t, fastConfig()))
+}
+
+// checkQueryCounts checks the queries of each likes request on tw, and
+// returns the likes list.
+func checkQueryCounts(t *testing.T, tw *Twin) []likeEntry {
 	logbooks, liked := fixtureCounts(t, tw)
 	if logbooks < 10 || liked < 5 || liked >= logbooks {
 		t.Fatalf("fixtures have %d logbooks, %d with likes: want tens, some liked", logbooks, liked)
@@ -166,6 +172,7 @@ func TestLikesQueryCounts(t *testing.T) {
 			}
 		})
 	}
+	return naiveBody
 }
 
 // TestCacheHitsAndInvalidation: a miss fills the cache, the next request
@@ -173,7 +180,12 @@ func TestLikesQueryCounts(t *testing.T) {
 func TestCacheHitsAndInvalidation(t *testing.T) {
 	c := fastConfig()
 	c.Cache = true
-	tw := startTwin(t, c)
+	checkCacheAndTasks(t, startTwin(t, c))
+}
+
+// checkCacheAndTasks runs the cache's misses and hits, and like and
+// unlike through the task worker, on a fresh twin with the cache on.
+func checkCacheAndTasks(t *testing.T, tw *Twin) {
 	a := newAPI(t, tw.AppURL())
 	a.signin()
 
