@@ -66,8 +66,8 @@ var Knobs = []*Knob{
 		Title:       "Redis for the cache, the task queue and the race's queue",
 		Help:        "the Redis the cache and the task queue use: embedded (in-process) or a real server",
 		Experiments: []string{"static", "likes"},
-		Check: checkConfig(func(c *server.Config, v string) { c.Redis = v }),
-		Apply: func(c *server.Config, v string) { c.Redis = v },
+		Check:       checkConfig(func(c *server.Config, v string) { c.Redis = v }),
+		Apply:       func(c *server.Config, v string) { c.Redis = v },
 	},
 	{
 		Name: "db", Key: "d", Values: []string{server.DBSQLite, server.DBPostgres}, Default: server.DBSQLite, Column: "db",
