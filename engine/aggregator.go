@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"runtime"
+	"strings"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -40,9 +41,9 @@ func newAggregator(g *Generator) *aggregator {
 			a.steps[len(a.steps)-1].keepIntervals(open)
 		}
 		idx := -1
-		if st.Check != "" {
+		if name := st.checkName(); name != "" {
 			idx = len(a.checks)
-			a.checks = append(a.checks, Check{Name: st.Check, Step: st.Name})
+			a.checks = append(a.checks, Check{Name: name, Step: st.Name})
 		}
 		a.checkOf = append(a.checkOf, idx)
 	}
@@ -170,6 +171,10 @@ func (a *aggregator) health(now time.Time, snap *Snapshot, inFlight, lagQuarter 
 		}
 	}
 	h.Warning = healthWarning(h, g.maxOpen, snap.Elapsed)
+	if n := g.rowless.Load(); n > 0 {
+		out := fmt.Sprintf("data %s ran out: its %d rows are used once each (unique), and %d users found none and did not run", g.rows.Name, len(g.rows.Rows), n)
+		h.Warning = strings.TrimPrefix(h.Warning+"; "+out, "; ")
+	}
 	return h
 }
 

@@ -132,6 +132,20 @@ func TestUnfinishedRequestsAreCounted(t *testing.T) {
 	}
 }
 
+// TestFailureDuringTheGraceCounts: a request the server drops after the
+// run's end, while the generator still waits for answers in flight, is
+// the server's failure and counts as one; only what the generator cuts
+// off itself is unfinished.
+func TestFailureDuringTheGraceCounts(t *testing.T) {
+	srv := hostile.Must(t, hostile.DropAfter(300*time.Millisecond))
+	snap := mustRun(t, oneStep(srv.URL), Max{Conns: 2}, Duration(500*time.Millisecond))
+	srv.Close()
+	run := snap.All.Run
+	if run.Unfinished != 0 || snap.Errors.Dropped != run.Requests || run.Requests != srv.Dropped.Load() {
+		t.Fatalf("%d requests, %d dropped, %d unfinished; the server dropped %d", run.Requests, snap.Errors.Dropped, run.Unfinished, srv.Dropped.Load())
+	}
+}
+
 // TestBodyIsBounded: an answer whose body never ends (or is larger than
 // the run keeps) fails as too large, its memory bounded by MaxBody, and
 // the run still ends on time.

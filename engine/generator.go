@@ -64,8 +64,18 @@ type Generator struct {
 	scn    Scenario
 	model  Model
 	cfg    config
-	steps  []Step // setup steps, then iteration steps
-	nSetup int
+	steps  []Step // the run's setup, the users' setup, then each flow's steps
+	nSetup int    // the run's setup steps
+	nUser  int    // the users' setup steps, after the run's
+	flows  []span // where each flow's steps are in steps
+	// cycle deals the flows: entry k%len is the flow of the user in
+	// position k (closed and max models) or of slot k (open model).
+	cycle []uint8
+	rows  *Rows
+	// rowsTaken counts the data rows users took; rowless the users that
+	// found none left (unique rows).
+	rowsTaken atomic.Int64
+	rowless   atomic.Int64
 	// routes says where each step's requests go; SetStepURL swaps one.
 	routes []atomic.Pointer[route]
 	shared map[string]string // variables captured in setup
@@ -106,6 +116,8 @@ type Generator struct {
 
 	setupRec recorder
 	start    time.Time
+	// dry is set for a dry run, which skips think times.
+	dry bool
 }
 
 // New checks the scenario and model and returns a generator ready to Run.
@@ -143,12 +155,11 @@ func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
 		return nil, fmt.Errorf("max body must be above 0 bytes, got %d", cfg.maxBody)
 	}
 	g := &Generator{
-		scn: scn, model: model, cfg: cfg, plan: p,
-		steps:  append(append([]Step{}, scn.Setup...), scn.Steps...),
-		nSetup: len(scn.Setup),
+		scn: scn, model: model, cfg: cfg, plan: p, rows: scn.Data,
 		shared: map[string]string{},
 		stopCh: make(chan struct{}),
 	}
+	g.layOut(scn)
 	g.routes = make([]atomic.Pointer[route], len(g.steps))
 	endpoints := map[endpoint]bool{}
 	for i, st := range g.steps {
@@ -225,7 +236,10 @@ func (g *Generator) Run(ctx context.Context) (*Snapshot, error) {
 			agg.closeSubs()
 		}
 	}()
-	if err := g.runSetup(); err != nil {
+	setup := g.setupWorker()
+	err := g.runSetup(setup)
+	setup.closeConns()
+	if err != nil {
 		return nil, err
 	}
 	ready = true
@@ -248,7 +262,19 @@ func (g *Generator) Run(ctx context.Context) (*Snapshot, error) {
 		g.resize(initialOpenWorkers(max(m.Rate, g.plan.peak()), g.maxOpen))
 	}
 	g.followPlan(0)
+	g.tickUntilEnd(ctx, agg)
+	g.Stop()
+	g.drainWorkers()
+	final := agg.harvest(0, true)
+	agg.publish(final)
+	agg.closeSubs()
+	return final, nil
+}
 
+// tickUntilEnd publishes a snapshot every quarter second, follows the
+// plan and grows the open model's workers, until the duration passes, ctx
+// ends or Stop is called.
+func (g *Generator) tickUntilEnd(ctx context.Context, agg *aggregator) {
 	// The run's clock is the quarter tick: a duration that is a whole
 	// number of quarters ends on a tick, so its last second gets its row.
 	// Other durations end on their own timer.
@@ -286,14 +312,8 @@ func (g *Generator) Run(ctx context.Context) (*Snapshot, error) {
 		case <-ctx.Done():
 		case <-g.stopCh:
 		}
-		break
+		return
 	}
-	g.Stop()
-	g.drainWorkers()
-	final := agg.harvest(0, true)
-	agg.publish(final)
-	agg.closeSubs()
-	return final, nil
 }
 
 // Stop ends the run; Run returns once in-flight requests have finished or
@@ -362,46 +382,6 @@ func (g *Generator) SetVUs(n int) error {
 	return clamped
 }
 
-// takeOverPlan marks the plan as given up for a live change; g.mu is held.
-func (g *Generator) takeOverPlan() {
-	if len(g.plan.stages) > 0 {
-		g.planOff.Store(true)
-		g.load.Overridden = true
-	}
-}
-
-// followPlan sets the load to the plan's level at t into the run, unless
-// a live change took over.
-func (g *Generator) followPlan(t time.Duration) {
-	if len(g.plan.stages) == 0 || g.planOff.Load() {
-		return
-	}
-	level, stage, target := g.plan.at(t)
-	g.mu.Lock()
-	if g.planOff.Load() {
-		g.mu.Unlock()
-		return
-	}
-	g.load.Stage, g.load.Stages, g.load.Target = stage, len(g.plan.stages), target
-	n := -1
-	switch g.load.Model {
-	case "closed":
-		if v := int(math.Round(level)); v != g.load.VUs || t == 0 {
-			g.load.VUs, n = v, v
-		}
-	case "max":
-		if v := int(math.Round(level)); v != g.load.Conns || t == 0 {
-			g.load.Conns, n = v, v
-		}
-	case "open":
-		g.load.Rate = level
-	}
-	g.mu.Unlock()
-	if n >= 0 {
-		g.resize(n)
-	}
-}
-
 // SetRate changes the open model's rate while running; the new schedule
 // starts now.
 func (g *Generator) SetRate(r float64) error {
@@ -419,78 +399,6 @@ func (g *Generator) SetRate(r float64) error {
 		g.sched.Store(&schedule{at: time.Now(), base: g.slot.Load(), interval: rateInterval(r)})
 	}
 	return nil
-}
-
-// SetStepURL sends the named step's requests to url from now on, e.g.
-// when the page under test moves to another server; the step's series
-// continues. It returns once no request to the old URL is in flight (or
-// ctx ends), so the old server may stop serving it without failing any.
-func (g *Generator) SetStepURL(ctx context.Context, step, url string) error {
-	for i := range g.steps {
-		if g.steps[i].Name != step {
-			continue
-		}
-		old := g.routes[i].Load()
-		st := old.step
-		st.URL = url
-		if err := checkURL(templateStub(url)); err != nil {
-			return err
-		}
-		r, err := newRoute(st)
-		if err != nil {
-			return err
-		}
-		g.routes[i].Store(r)
-		return g.waitRoute(ctx, old)
-	}
-	return fmt.Errorf("no step named %q", step)
-}
-
-// waitRoute polls until no worker is in a request on route r.
-func (g *Generator) waitRoute(ctx context.Context, r *route) error {
-	for {
-		g.mu.Lock()
-		busy := false
-		for _, list := range [][]*worker{g.workers, g.retired} {
-			for _, w := range list {
-				busy = busy || w.onRoute.Load() == r
-			}
-		}
-		g.mu.Unlock()
-		if !busy {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Millisecond):
-		}
-	}
-}
-
-// route is where one step's requests go and, for a step that uses no
-// variable, its request bytes, shared read-only by every worker.
-type route struct {
-	step   Step
-	ep     endpoint
-	static []byte
-	// replayable says a request the connection failed to send may be
-	// sent again (see conn.roundTrip).
-	replayable bool
-}
-
-func newRoute(st Step) (*route, error) {
-	ep, err := endpointOf(templateStub(st.URL))
-	if err != nil {
-		return nil, fmt.Errorf("step %s: %w", st.Name, err)
-	}
-	r := &route{step: st, ep: ep, replayable: replayable(methodOf(st))}
-	if !st.usesVars() {
-		if r.static, err = buildRequest(st, nil); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
 }
 
 // Duration is the planned length of the run; 0 runs until stopped.
@@ -511,7 +419,7 @@ func (g *Generator) resize(n int) {
 	// Starting many thousands of workers takes a while on a busy machine;
 	// a stop meanwhile ends it.
 	for len(g.workers) < n && !g.stopping.Load() {
-		w := g.newWorker()
+		w := g.newUser(len(g.workers))
 		g.workers = append(g.workers, w)
 		go w.run()
 	}
@@ -595,38 +503,42 @@ func (g *Generator) drainWorkers() {
 	}
 }
 
-// runSetup performs the setup steps once, in order; every one must pass,
-// since the load depends on what they capture.
-func (g *Generator) runSetup() error {
-	if g.nSetup == 0 {
-		return nil
-	}
-	w := g.newWorker()
-	w.rec = &g.setupRec
-	w.vars = g.shared
-	defer w.closeConns()
+// runSetup performs the run's setup steps once, in order; every one must
+// pass, since the load depends on what they capture.
+func (g *Generator) runSetup(w *worker) error {
 	for i := 0; i < g.nSetup; i++ {
-		st := g.steps[i]
-		s := w.do(i, time.Time{})
-		if s.outcome != OutcomeOK {
-			what := s.outcome.String()
-			if s.status != 0 {
-				what = fmt.Sprintf("status %d", s.status)
-			}
-			want := "a status below 400"
-			if st.Expect != 0 {
-				want = fmt.Sprintf("status %d", st.Expect)
-			}
-			return fmt.Errorf("setup step %s (%s %s) failed: %s, expected %s", st.Name, methodOf(st), expand(st.URL, g.shared), what, want)
-		}
-		for _, c := range st.Capture {
-			if _, ok := g.shared[c.Var]; !ok {
-				return fmt.Errorf("setup step %s: the answer has no JSON field %q to capture as {{%s}}", st.Name, c.Field, c.Var)
-			}
+		if s, ok := w.do(i, time.Time{}); s.outcome != OutcomeOK || !ok {
+			st := g.steps[i]
+			return fmt.Errorf("setup step %s (%s %s) failed: %s", st.Name, methodOf(st), expand(st.URL, g.shared), w.failure(i, s))
 		}
 	}
 	return nil
 }
+
+// layOut lines the scenario's steps up as workers index them: the run's
+// setup, the users' setup, then each flow's steps; and deals the flows.
+func (g *Generator) layOut(scn Scenario) {
+	g.steps = append(append([]Step{}, scn.Setup...), scn.UserSetup...)
+	g.nSetup, g.nUser = len(scn.Setup), len(scn.UserSetup)
+	flows := scn.flows()
+	for _, f := range flows {
+		g.flows = append(g.flows, span{from: len(g.steps), to: len(g.steps) + len(f.Steps)})
+		g.steps = append(g.steps, f.Steps...)
+	}
+	g.cycle, _ = flowCycle(flows) // Validate checked the weights
+}
+
+// setupWorker is the worker that runs the run's setup: its captures are
+// everyone's.
+func (g *Generator) setupWorker() *worker {
+	w := g.newWorker()
+	w.rec = &g.setupRec
+	w.vars = g.shared
+	return w
+}
+
+// span is a run of steps, from index from up to to.
+type span struct{ from, to int }
 
 func methodOf(st Step) string {
 	if st.Method == "" {
@@ -648,43 +560,6 @@ func replayable(method string) bool {
 		return true
 	}
 	return false
-}
-
-// schedule maps open-model slots to start times: slot base starts at at,
-// each later slot interval after the previous.
-type schedule struct {
-	at       time.Time
-	base     int64
-	interval time.Duration
-	// ramp, when set, times the slots by a plan instead of the interval.
-	ramp *ramp
-}
-
-// never is a start time no run reaches: a plan that ended at 0/s has no
-// more slots.
-const never = 100 * 365 * 24 * time.Hour
-
-func (s *schedule) start(slot int64) time.Time {
-	if s.ramp != nil {
-		at, ok := s.ramp.when(float64(slot-s.base) + 1)
-		if !ok {
-			return s.at.Add(never)
-		}
-		return s.at.Add(at)
-	}
-	return s.at.Add(time.Duration(slot-s.base) * s.interval)
-}
-
-// due is the number of slots whose start time has come by now.
-func (s *schedule) due(now time.Time) int64 {
-	if s.ramp != nil {
-		return s.base + int64(s.ramp.count(now.Sub(s.at)))
-	}
-	return s.base + int64(now.Sub(s.at)/s.interval) + 1
-}
-
-func rateInterval(r float64) time.Duration {
-	return time.Duration(math.Max(1, float64(time.Second)/r))
 }
 
 // initialOpenWorkers starts enough workers for a target that answers

@@ -474,7 +474,7 @@ func TestRequestPathDoesNotAllocate(t *testing.T) {
 			if idle {
 				c.idleSince = time.Time{} // as if idle for long: check first
 			}
-			if s := w.do(0, time.Time{}); s.outcome != OutcomeOK {
+			if s, _ := w.do(0, time.Time{}); s.outcome != OutcomeOK {
 				t.Fatalf("request failed: %s", s.outcome)
 			}
 			if len(w.rec.logs[0]) >= 1024 {

@@ -3,7 +3,6 @@ package engine
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -55,8 +54,12 @@ func buildRequest(st Step, vars map[string]string) ([]byte, error) {
 		req.Header.Set(h.Key, expand(h.Value, vars))
 	}
 	if st.Body != "" {
-		req.SetBodyString(expand(st.Body, vars))
-		if !hasHeader(st.Header, "Content-Type") && looksLikeJSON(st.Body) {
+		body := expand(st.Body, vars)
+		if st.BodyJSON {
+			body = expandJSON(st.Body, vars)
+		}
+		req.SetBodyString(body)
+		if !hasHeader(st.Header, "Content-Type") && (st.BodyJSON || looksLikeJSON(st.Body)) {
 			req.Header.SetContentType("application/json")
 		}
 	}
@@ -83,34 +86,4 @@ func hasHeader(hs []Header, key string) bool {
 		}
 	}
 	return false
-}
-
-// captureField extracts a dotted JSON path from body as a string.
-func captureField(body []byte, field string) (string, bool) {
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return "", false
-	}
-	for _, part := range strings.Split(field, ".") {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return "", false
-		}
-		v, ok = obj[part]
-		if !ok {
-			return "", false
-		}
-	}
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case nil:
-		return "", false
-	default:
-		b, err := json.Marshal(x)
-		if err != nil {
-			return "", false
-		}
-		return string(b), true
-	}
 }

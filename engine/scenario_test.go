@@ -67,17 +67,59 @@ func TestBuildRequestExpandsVariables(t *testing.T) {
 	}
 }
 
-func TestCaptureField(t *testing.T) {
-	body := []byte(`{"access":"t1","n":{"id":7,"s":"x"},"nul":null}`)
-	cases := map[string]string{"access": "t1", "n.id": "7", "n.s": "x"}
-	for field, want := range cases {
-		if got, ok := captureField(body, field); !ok || got != want {
-			t.Errorf("captureField(%s) = %q, %v; want %q", field, got, ok, want)
+func TestJSONPathLookup(t *testing.T) {
+	body := []byte(` {"access":"t1", "n" : {"id":7,"s":"x\u0041", "deep": [1, {"k": [true, null]}]},
+		"items":[{"id":"a"},{"id":"b"}], "esc\"aped": "q", "nul":null, "str": "a ] } [ { ,"}`)
+	cases := map[string]string{
+		"access": "t1", "n.id": "7", "n.s": "xA", "items[1].id": "b", "items[0]": `{"id":"a"}`,
+		"n.deep[1].k[0]": "true", `esc"aped`: "q", "str": "a ] } [ { ,",
+	}
+	for path, want := range cases {
+		p, err := parseJSONPath(path)
+		if err != nil {
+			t.Fatalf("parse %s: %v", path, err)
+		}
+		v, ok := p.lookup(body)
+		if ok {
+			v, ok = jsonText(v)
+		}
+		if !ok || string(v) != want {
+			t.Errorf("%s = %q, %v; want %q", path, v, ok, want)
 		}
 	}
-	for _, field := range []string{"missing", "access.x", "nul"} {
-		if _, ok := captureField(body, field); ok {
-			t.Errorf("captureField(%s) found a value", field)
+	for _, path := range []string{"missing", "access.x", "nul", "items[2]", "items.id", "n[0]", "n.deep[1].k[1]"} {
+		p, err := parseJSONPath(path)
+		if err != nil {
+			t.Fatalf("parse %s: %v", path, err)
+		}
+		if v, ok := p.lookup(body); ok {
+			if _, ok := jsonText(v); ok {
+				t.Errorf("%s found %q", path, v)
+			}
+		}
+	}
+	kinds := map[string]string{"access": "string", "n.id": "number", "n": "object", "items": "array", "n.deep[1].k[0]": "boolean", "nul": "null"}
+	for path, want := range kinds {
+		p, _ := parseJSONPath(path)
+		if v, ok := p.lookup(body); !ok || jsonKind(v) != want {
+			t.Errorf("kind of %s = %q, %v; want %s", path, v, ok, want)
+		}
+	}
+}
+
+func TestParseJSONPath(t *testing.T) {
+	for _, good := range []string{"a", "a.b", "a[0]", "[3].x", "a[0][1].b_c", "data.items[12].id"} {
+		if err := ParseJSONPath(good); err != nil {
+			t.Errorf("%q: %v", good, err)
+		}
+	}
+	bad := map[string]string{
+		"": "empty", "a..b": "empty key", ".a": "empty key", "a.": "ends with a dot", "a[": "without its ]",
+		"a[x]": "not an array index", "a[-1]": "not an array index", "a[]": "not an array index", "a]": "unexpected", "a[0]b": "unexpected",
+	}
+	for path, want := range bad {
+		if err := ParseJSONPath(path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one saying %q", path, err, want)
 		}
 	}
 }

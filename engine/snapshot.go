@@ -1,6 +1,10 @@
 package engine
 
-import "time"
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
 
 // Snapshot is the generator's state at one moment. It is never modified
 // after it is published, so any number of readers may hold it.
@@ -64,6 +68,29 @@ func (l Load) String() string {
 		return Max{Conns: l.Conns}.String()
 	}
 	return l.Model
+}
+
+// Plan says where a staged load is in its plan, or that a live change
+// took over from it; "" without stages.
+func (l Load) Plan() string {
+	switch {
+	case l.Stages == 0:
+		return ""
+	case l.Overridden:
+		return "stages overridden by a key press for the rest of the run"
+	case l.Stage > l.Stages:
+		return "stages done"
+	}
+	target := strconv.FormatFloat(l.Target, 'f', -1, 64)
+	switch l.Model {
+	case "open":
+		target += " req/s"
+	case "max":
+		target += " connections"
+	default:
+		target += " users"
+	}
+	return fmt.Sprintf("stage %d/%d → %s", l.Stage, l.Stages, target)
 }
 
 // ErrorCounts counts failed requests over the run by what went wrong.

@@ -173,3 +173,43 @@ func (r ramp) when(n float64) (time.Duration, bool) {
 	}
 	return at + time.Duration(n/from*float64(time.Second)), true
 }
+
+// takeOverPlan marks the plan as given up for a live change; g.mu is held.
+func (g *Generator) takeOverPlan() {
+	if len(g.plan.stages) > 0 {
+		g.planOff.Store(true)
+		g.load.Overridden = true
+	}
+}
+
+// followPlan sets the load to the plan's level at t into the run, unless
+// a live change took over.
+func (g *Generator) followPlan(t time.Duration) {
+	if len(g.plan.stages) == 0 || g.planOff.Load() {
+		return
+	}
+	level, stage, target := g.plan.at(t)
+	g.mu.Lock()
+	if g.planOff.Load() {
+		g.mu.Unlock()
+		return
+	}
+	g.load.Stage, g.load.Stages, g.load.Target = stage, len(g.plan.stages), target
+	n := -1
+	switch g.load.Model {
+	case "closed":
+		if v := int(math.Round(level)); v != g.load.VUs || t == 0 {
+			g.load.VUs, n = v, v
+		}
+	case "max":
+		if v := int(math.Round(level)); v != g.load.Conns || t == 0 {
+			g.load.Conns, n = v, v
+		}
+	case "open":
+		g.load.Rate = level
+	}
+	g.mu.Unlock()
+	if n >= 0 {
+		g.resize(n)
+	}
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,17 @@ type worker struct {
 	vars    map[string]string
 	version uint64
 	steps   []stepState
+	// flow is the user's flow (closed and max models); ready is set once
+	// its own setup steps passed; rowless that unique rows ran out
+	// before it took one, so it does not run.
+	flow    int
+	ready   bool
+	rowless bool
+	// why says which check the last request failed (see failure).
+	why int
+	rng rand.PCG
+	// trace, when set, sees every request and its answer (dry runs).
+	trace func(step int, req []byte, s sample)
 
 	connMu sync.Mutex // guards conns against abort, which may run elsewhere
 	conns  map[endpoint]*conn
@@ -42,6 +54,10 @@ type stepState struct {
 	c     *conn
 	req   []byte
 	built uint64
+	// contains is the body check's text with the variables expanded, when
+	// it uses any, as of version containsBuilt.
+	contains      []byte
+	containsBuilt uint64
 }
 
 func (g *Generator) newWorker() *worker {
@@ -58,15 +74,39 @@ func (g *Generator) newWorker() *worker {
 	for k, v := range g.shared {
 		w.vars[k] = v
 	}
+	w.rng.Seed(uint64(time.Now().UnixNano()), uint64(len(g.workers)))
 	// Answers are read for status, framing and captures only: leave their
 	// header names as sent instead of normalizing each one.
 	w.resp.Header.DisableNormalizing()
 	return w
 }
 
+// newUser makes the worker that takes part in the load in position pos:
+// its flow is dealt by position, and it takes the next data row.
+func (g *Generator) newUser(pos int) *worker {
+	w := g.newWorker()
+	w.flow = int(g.cycle[pos%len(g.cycle)])
+	if g.rows != nil {
+		n := g.rowsTaken.Add(1) - 1
+		if g.rows.Unique && n >= int64(len(g.rows.Rows)) {
+			g.rowless.Add(1)
+			w.rowless = true
+			return w
+		}
+		row := g.rows.Rows[n%int64(len(g.rows.Rows))]
+		for i, col := range g.rows.Columns {
+			w.vars[RowVar(col)] = row[i]
+		}
+	}
+	return w
+}
+
 func (w *worker) run() {
 	defer close(w.done)
 	defer w.closeConns()
+	if w.rowless {
+		return
+	}
 	if w.g.load.Model == "open" {
 		w.runOpen()
 		return
@@ -87,15 +127,8 @@ func (w *worker) runClosed() {
 		think = m.Think
 	}
 	for {
-		for i := g.nSetup; i < len(g.steps); i++ {
-			if w.stopped() || !g.waitIfPaused(w) {
-				return
-			}
-			// A target that refuses connections would otherwise be
-			// hammered as fast as the loopback can say no.
-			if s := w.do(i, time.Time{}); s.outcome == OutcomeConnect && !w.sleep(connectBackoff) {
-				return
-			}
+		if !w.iterate(w.flow, time.Time{}) {
+			return
 		}
 		if think > 0 && (!w.sleep(think) || w.stopped()) {
 			return
@@ -104,8 +137,9 @@ func (w *worker) runClosed() {
 }
 
 // runOpen claims the next slot of the schedule, waits for its start time
-// and runs one iteration; the first step's latency counts from the slot's
-// start, so time spent waiting for a free worker is not hidden.
+// and runs one iteration of the slot's flow; the first request's latency
+// counts from the slot's start, so time spent waiting for a free worker
+// is not hidden.
 func (w *worker) runOpen() {
 	g := w.g
 	for {
@@ -124,12 +158,65 @@ func (w *worker) runOpen() {
 			return
 		}
 		g.openBusy.Add(1)
-		for i := g.nSetup; i < len(g.steps) && !w.stopped(); i++ {
-			w.do(i, at)
-			at = time.Time{}
-		}
+		alive := w.iterate(int(g.cycle[slot%int64(len(g.cycle))]), at)
 		g.openBusy.Add(-1)
+		if !alive {
+			return
+		}
 	}
+}
+
+// iterate runs one iteration of flow f: the user's own setup steps first
+// until they have passed, then the flow's steps. scheduled, when set, is
+// when the iteration should have started; the first request counts from
+// it. It reports false when the worker must stop.
+func (w *worker) iterate(f int, scheduled time.Time) bool {
+	g := w.g
+	if !w.ready {
+		done, alive := w.runSteps(g.nSetup, g.nSetup+g.nUser, &scheduled)
+		if !done {
+			return alive // a failed capture: try again next iteration
+		}
+		w.ready = true
+	}
+	_, alive := w.runSteps(g.flows[f].from, g.flows[f].to, &scheduled)
+	return alive
+}
+
+// runSteps performs steps from up to to, each followed by its think time.
+// done is false when a failed capture cut the steps short (later steps
+// would use what it did not capture), alive false when the worker must
+// stop.
+func (w *worker) runSteps(from, to int, scheduled *time.Time) (done, alive bool) {
+	g := w.g
+	for i := from; i < to; i++ {
+		if w.stopped() || !g.waitIfPaused(w) {
+			return false, false
+		}
+		s, ok := w.do(i, *scheduled)
+		*scheduled = time.Time{}
+		// A target that refuses connections would otherwise be hammered
+		// as fast as the loopback can say no; the open model keeps to
+		// its schedule.
+		if s.outcome == OutcomeConnect && g.load.Model != "open" && !w.sleep(connectBackoff) {
+			return false, false
+		}
+		if !ok {
+			return false, true
+		}
+		if th := g.steps[i].Think; th.Max > 0 && !g.dry && !w.sleep(w.draw(th)) {
+			return false, false
+		}
+	}
+	return true, true
+}
+
+// draw picks a think time uniformly from th's range.
+func (w *worker) draw(th Think) time.Duration {
+	if th.Max == th.Min {
+		return th.Min
+	}
+	return th.Min + time.Duration(w.rng.Uint64()%uint64(th.Max-th.Min+1))
 }
 
 // sleep waits d; it reports false if the run ended or the worker was
@@ -151,16 +238,19 @@ func (w *worker) sleep(d time.Duration) bool {
 }
 
 // do performs step i once and records it. scheduled, when set, is when
-// the request should have started.
-func (w *worker) do(i int, scheduled time.Time) sample {
+// the request should have started. ok is false when the step captures
+// variables and did not get them all: its answer failed, or a value to
+// capture was missing (then a failed check).
+func (w *worker) do(i int, scheduled time.Time) (s sample, ok bool) {
 	g := w.g
 	ss := w.stepState(i)
 	st := &ss.r.step
+	w.why = passed
 	req := w.request(ss)
 	if req == nil {
-		s := sample{step: uint8(i), outcome: OutcomeIO}
+		s = sample{step: uint8(i), outcome: OutcomeIO}
 		w.rec.record(s)
-		return s
+		return s, len(st.Capture) == 0
 	}
 	w.onRoute.Store(ss.r)
 	sent, end, out, retried := ss.c.roundTrip(req, ss.r.replayable, &w.resp)
@@ -168,27 +258,39 @@ func (w *worker) do(i int, scheduled time.Time) sample {
 	if retried {
 		w.rec.record(sample{step: uint8(i), outcome: retryMark})
 	}
-	if out != OutcomeOK && g.stopping.Load() {
-		// Cut off by the end of the run, not failed by the target.
+	if out != OutcomeOK && (w.aborted.Load() || g.abortCtx.Err() != nil) {
+		// Cut off by the end of the run, not failed by the target; one
+		// that failed on its own during the stop grace keeps its outcome.
 		out = OutcomeUnfinished
 	}
-	s := sample{step: uint8(i), outcome: out}
+	s = sample{step: uint8(i), outcome: out}
+	ok = len(st.Capture) == 0
 	if out == OutcomeOK {
 		status := w.resp.StatusCode()
 		s.status = uint16(status)
-		s.outcome = statusOutcome(status, st.Expect)
+		s.outcome = st.statusOutcome(status)
+		if s.outcome != OutcomeOK {
+			w.why = failedStatus
+		} else if !w.checkBody(ss) {
+			s.outcome = OutcomeCheck
+		}
 		from := sent
 		if !scheduled.IsZero() && scheduled.Before(sent) {
 			from = scheduled
 		}
 		s.latency = micros(end.Sub(from))
 		s.service = micros(end.Sub(sent))
-		if len(st.Capture) > 0 && s.outcome == OutcomeOK {
-			w.capture(st)
+		if !ok && s.outcome == OutcomeOK {
+			if ok = w.capture(ss); !ok {
+				s.outcome = OutcomeCheck
+			}
 		}
 	}
 	w.rec.record(s)
-	return s
+	if w.trace != nil {
+		w.trace(i, req, s)
+	}
+	return s, ok
 }
 
 // stepState returns step i's cache, brought up to date with its route.
@@ -228,17 +330,6 @@ func (w *worker) request(ss *stepState) []byte {
 		ss.built = w.version
 	}
 	return ss.req
-}
-
-func (w *worker) capture(st *Step) {
-	body := w.resp.Body()
-	for _, c := range st.Capture {
-		v, ok := captureField(body, c.Field)
-		if ok && w.vars[c.Var] != v {
-			w.vars[c.Var] = v
-			w.version++
-		}
-	}
 }
 
 // abort closes the worker's sockets so a request stuck on a slow target

@@ -79,12 +79,14 @@ func (s Settings) Clone() Settings {
 }
 
 // Describe renders the live knobs' values in the table's order, e.g.
-// "workers=4 mode=sync cache=off".
+// "workers=4 mode=sync cache=off"; a knob s lacks is left out.
 func (e *Experiment) Describe(s Settings) string {
 	knobs := e.LiveKnobs()
 	parts := make([]string, 0, len(knobs))
 	for _, k := range knobs {
-		parts = append(parts, k.Name+"="+s[k.Name])
+		if v, ok := s[k.Name]; ok {
+			parts = append(parts, k.Name+"="+v)
+		}
 	}
 	return strings.Join(parts, " ")
 }

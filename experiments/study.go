@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -127,67 +128,105 @@ func (t *studyTable) Write(ev report.Event) error {
 }
 
 func (t *studyTable) Close() error {
-	if t.exp == nil || len(t.runs) == 0 {
+	g := t.grid()
+	if g == nil {
 		return nil
 	}
-	var b strings.Builder
-	if t.rep.MaxRuns() > 1 {
-		t.repeated(&b)
-	} else {
-		t.single(&b)
-	}
-	_, err := io.WriteString(t.w, b.String())
+	_, err := io.WriteString(t.w, g.text())
 	return err
 }
 
+const claimsTitle = "The study's conclusions, tested on the mean latency (Mann-Whitney U, 5% level)"
+
+// studyGrid is the study table as cells, for the terminal and the page.
+type studyGrid struct {
+	title  string
+	header []string
+	rows   [][]string
+	notes  []string
+	// claims are the study's conclusions tested, a line each.
+	claims []string
+}
+
+// grid is the table of the session so far, or nil before a run ended.
+func (t *studyTable) grid() *studyGrid {
+	if t.exp == nil || len(t.runs) == 0 {
+		return nil
+	}
+	if t.rep.MaxRuns() > 1 {
+		return t.repeated()
+	}
+	return t.single()
+}
+
 // single is the table of a session that ran each configuration once.
-func (t *studyTable) single(b *strings.Builder) {
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(b, "\n%s experiment, perflab beside the seed (ms, req/s)\n", t.exp.Name)
-	fmt.Fprintln(tw, "run\tconfiguration\tmean\tp50\tp90\trps\t\tseed mean\tp50\tp90\trps\t")
+func (t *studyTable) single() *studyGrid {
+	g := &studyGrid{title: fmt.Sprintf("%s experiment, perflab beside the seed (ms, req/s)", t.exp.Name),
+		header: []string{"run", "configuration", "mean", "p50", "p90", "rps", "", "seed mean", "p50", "p90", "rps", ""}}
 	for i, r := range t.runs {
 		f := r.final
-		line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%.1f\t\t", i+1, r.config, msCell(f.Mean), msCell(f.P50), msCell(f.P90), f.RPS)
-		line += t.studyCells(r.settings)
-		fmt.Fprintln(tw, line)
+		row := []string{strconv.Itoa(i + 1), r.config, msCell(f.Mean), msCell(f.P50), msCell(f.P90), fmt.Sprintf("%.1f", f.RPS), ""}
+		g.rows = append(g.rows, append(row, t.studyCells(r.settings)...))
 	}
-	tw.Flush()
-	b.WriteString("\n")
+	return g
 }
 
 // repeated is the table of a session with repeats: medians with their
 // intervals beside the study, then the study's conclusions tested.
-func (t *studyTable) repeated(b *strings.Builder) {
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(b, "\n%s experiment, perflab's medians across runs with 95%% intervals, beside the seed (ms, req/s)\n", t.exp.Name)
-	fmt.Fprintln(tw, "run\tconfiguration\tn\tmean\tp50\tp90\tp99\trps\t\tseed mean\tp50\tp90\trps\t")
+func (t *studyTable) repeated() *studyGrid {
+	g := &studyGrid{title: fmt.Sprintf("%s experiment, perflab's medians across runs with 95%% intervals, beside the seed (ms, req/s)", t.exp.Name),
+		header: []string{"run", "configuration", "n", "mean", "p50", "p90", "p99", "rps", "", "seed mean", "p50", "p90", "rps", ""}}
 	for _, c := range t.rep.Configs {
-		line := fmt.Sprintf("%d\t%s\t%d\t", c.Run, c.Config, len(c.Finals))
+		row := []string{strconv.Itoa(c.Run), c.Config, strconv.Itoa(len(c.Finals))}
 		for _, f := range report.Figures {
-			line += report.MedianCell(c.Values(f)) + "\t"
+			row = append(row, report.MedianCell(c.Values(f)))
 		}
-		line += "\t" + t.studyCells(Settings(c.Settings))
-		fmt.Fprintln(tw, line)
+		g.rows = append(g.rows, append(append(row, ""), t.studyCells(Settings(c.Settings))...))
+	}
+	if note := t.rep.IntervalNote(); note != "" {
+		g.notes = append(g.notes, note)
+	}
+	g.claims = t.exp.testClaims(&t.rep)
+	return g
+}
+
+// text renders the grid for the terminal.
+func (g *studyGrid) text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s\n", g.title)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, row := range append([][]string{g.header}, g.rows...) {
+		last := len(row) - 1
+		fmt.Fprintln(tw, strings.Join(row[:last], "\t")+"\t"+prefixed("  ", row[last]))
 	}
 	tw.Flush()
-	if note := t.rep.IntervalNote(); note != "" {
-		b.WriteString(note + "\n")
+	for _, n := range g.notes {
+		b.WriteString(n + "\n")
 	}
-	if lines := t.exp.testClaims(&t.rep); len(lines) > 0 {
-		b.WriteString("\nThe study's conclusions, tested on the mean latency (Mann-Whitney U, 5% level):\n")
-		for _, l := range lines {
+	if len(g.claims) > 0 {
+		b.WriteString("\n" + claimsTitle + ":\n")
+		for _, l := range g.claims {
 			b.WriteString("  " + l + "\n")
 		}
 	}
 	b.WriteString("\n")
+	return b.String()
 }
 
-// studyCells are the study's figures for settings, or why there are none.
-func (t *studyTable) studyCells(s Settings) string {
-	if seed, ok := t.exp.StudyFor(s); ok {
-		return fmt.Sprintf("%s\t%s\t%s\t%s\t", msCell(seed.Mean), msCell(seed.P50), msCell(seed.P90), rpsCell(seed.RPS))
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
 	}
-	return "-\t-\t-\t-\t  " + t.exp.StudyGap(s)
+	return prefix + s
+}
+
+// studyCells are the study's figures for settings, or why there are
+// none: the last cell.
+func (t *studyTable) studyCells(s Settings) []string {
+	if seed, ok := t.exp.StudyFor(s); ok {
+		return []string{msCell(seed.Mean), msCell(seed.P50), msCell(seed.P90), rpsCell(seed.RPS), ""}
+	}
+	return []string{"-", "-", "-", "-", t.exp.StudyGap(s)}
 }
 
 func msCell(d time.Duration) string {

@@ -159,18 +159,7 @@ func TestTaskWorkerKilledLosesNoLike(t *testing.T) {
 		})
 	}
 
-	for range kills {
-		applied := tw.Stats().Tasks.Applied
-		waitFor(t, 15*time.Second, "the task worker to apply tasks", func() bool { return tw.Stats().Tasks.Applied >= applied+20 })
-		old := tw.Stats().Tasks.PID
-		if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
-			t.Fatalf("kill task worker %d: %v", old, err)
-		}
-		waitFor(t, 10*time.Second, "the task worker to be restarted", func() bool {
-			pid := tw.Stats().Tasks.PID
-			return pid != 0 && pid != old
-		})
-	}
+	killTaskWorker(t, tw, kills)
 	stop.Store(true)
 	wg.Wait()
 	close(errs)
@@ -179,19 +168,7 @@ func TestTaskWorkerKilledLosesNoLike(t *testing.T) {
 	}
 
 	sent := queued.Load()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		s := tw.Stats().Tasks
-		depth, _ := tw.rdb.LLen(context.Background(), taskQueue).Result()
-		held, _ := tw.rdb.LLen(context.Background(), taskProcessing).Result()
-		if s.Applied >= uint64(sent) && depth == 0 && held == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d tasks queued, %d applied, %d failed, %d still queued, %d held: tasks were lost when the task worker died", sent, s.Applied, s.Failed, depth, held)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitTasksDone(t, tw, sent)
 	if s := tw.Stats().Tasks; s.Restarts != kills || s.Failed != 0 {
 		t.Errorf("task worker: %d restarts, %d failed tasks; want %d and 0", s.Restarts, s.Failed, kills)
 	}
@@ -214,6 +191,43 @@ func TestTaskWorkerKilledLosesNoLike(t *testing.T) {
 	}
 	t.Logf("%d likes and unlikes queued over %d pairs, %d task worker kills: %d applied (replays included), %d pairs wrong",
 		sent, len(pairs), kills, tw.Stats().Tasks.Applied, wrong)
+}
+
+// killTaskWorker SIGKILLs the task worker kills times, each once it has
+// applied some tasks, waiting for its restart each time.
+func killTaskWorker(t *testing.T, tw *Twin, kills int) {
+	t.Helper()
+	for range kills {
+		applied := tw.Stats().Tasks.Applied
+		waitFor(t, 15*time.Second, "the task worker to apply tasks", func() bool { return tw.Stats().Tasks.Applied >= applied+20 })
+		old := tw.Stats().Tasks.PID
+		if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill task worker %d: %v", old, err)
+		}
+		waitFor(t, 10*time.Second, "the task worker to be restarted", func() bool {
+			pid := tw.Stats().Tasks.PID
+			return pid != 0 && pid != old
+		})
+	}
+}
+
+// waitTasksDone waits until the sent tasks are applied and neither the
+// queue nor the processing list holds any.
+func waitTasksDone(t *testing.T, tw *Twin, sent int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s := tw.Stats().Tasks
+		depth, _ := tw.rdb.LLen(context.Background(), taskQueue).Result()
+		held, _ := tw.rdb.LLen(context.Background(), taskProcessing).Result()
+		if s.Applied >= uint64(sent) && depth == 0 && held == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tasks queued, %d applied, %d failed, %d still queued, %d held: tasks were lost when the task worker died", sent, s.Applied, s.Failed, depth, held)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // likesInDB is the likes list as the database holds it now.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -95,6 +96,9 @@ func createWithFixtures(ctx context.Context, db *sql.DB, d dialect, check func(*
 	if err := insertFixtureLogbooks(ctx, tx, rng); err != nil {
 		return err
 	}
+	if err := insertFixtureAccounts(ctx, tx); err != nil {
+		return err
+	}
 	if q := d.afterFixtures(); q != "" {
 		if _, err := sqlTx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("load fixtures: %w", err)
@@ -152,6 +156,65 @@ func insertFixtureLogbooks(ctx context.Context, tx fixtureTx, rng *rand.Rand) er
 			if _, err := tx.ExecContext(ctx, `INSERT INTO logbooks_logbook_likes (logbook_id, user_id) VALUES (?, ?)`, id, u+2); err != nil {
 				return fmt.Errorf("load fixture likes: %w", err)
 			}
+		}
+	}
+	return nil
+}
+
+// Account is a user who can sign in.
+type Account struct {
+	Email, Password string
+}
+
+// FixtureAccounts are twenty users who sign in, each with a password of
+// its own: diver01@example.com / dive-01-pass up to diver20, for load
+// that signs many users in (a scenario's data rows). They join after the
+// rest of the fixtures and own nothing, so the likes and logbooks are
+// the same with them as without.
+func FixtureAccounts() []Account {
+	out := make([]Account, len(accountHashes))
+	for i := range out {
+		out[i] = Account{Email: fmt.Sprintf("diver%02d@example.com", i+1), Password: fmt.Sprintf("dive-%02d-pass", i+1)}
+	}
+	return out
+}
+
+// accountHashes are the FixtureAccounts' passwords as Django stores them,
+// at PasswordIterations: computed once (TestFixtureAccountHashes checks
+// them), since paying 600,000 PBKDF2 iterations twenty times would add
+// seconds to every twin's start.
+var accountHashes = [...]string{
+	"pbkdf2_sha256$600000$perflabdiver01salt0000$CMxPdwSjTfRl2FBy9p6dJEImdYhf1ZcdAmhosOwF7NY=",
+	"pbkdf2_sha256$600000$perflabdiver02salt0000$k0n3eYTyK6VlGjZ8azqoS+HxLQTgHt6+8p+cCQn+XKw=",
+	"pbkdf2_sha256$600000$perflabdiver03salt0000$ICDKNyzImrluvl6ow639ZIluNJ3yegWW24KvghFs6SI=",
+	"pbkdf2_sha256$600000$perflabdiver04salt0000$80GOz6u9JzSWVvoNRyeuS7GHsbJpmfW43p52esfjDco=",
+	"pbkdf2_sha256$600000$perflabdiver05salt0000$SN3XYtJ++lxvR1nfs9Vn5XVRP+WzJZynF/3LUghD24k=",
+	"pbkdf2_sha256$600000$perflabdiver06salt0000$Ep4Emffbor4hQLhRWksKyotWv+72/3ar9+folQq/3ss=",
+	"pbkdf2_sha256$600000$perflabdiver07salt0000$dBp25gwHj9rbUz9WaxSmgbpG27U455OYFbnTSBkGVM8=",
+	"pbkdf2_sha256$600000$perflabdiver08salt0000$A3+fgycD1kpKAonGWeegRI1GQYTecloFCmhzUPsQGCY=",
+	"pbkdf2_sha256$600000$perflabdiver09salt0000$EqmR1wJ8UdwMkoRL4iJ0C9elQU17Coaqpm564/3hmxg=",
+	"pbkdf2_sha256$600000$perflabdiver10salt0000$O9/NOG7jt4mx+qC4VTVCtRMKEBWipK+LthVwgGDAWlI=",
+	"pbkdf2_sha256$600000$perflabdiver11salt0000$i1XZDEwrmB1QDkCgyC0gH37r0bUQAztAz7dtsZ8nHv8=",
+	"pbkdf2_sha256$600000$perflabdiver12salt0000$IVfr9yc7jS9J3535xGOjE/dFvllR/wgt7rvLRre4cOA=",
+	"pbkdf2_sha256$600000$perflabdiver13salt0000$LPIHX/4tWj2s2JT/FNF8rxHaeQSMr6niyZTs31RaO64=",
+	"pbkdf2_sha256$600000$perflabdiver14salt0000$k/d6x1K7nXyG8WMRO9TF5he7vnGLTxr244ABHwr9eGM=",
+	"pbkdf2_sha256$600000$perflabdiver15salt0000$lH8iR7+H7sQ0IB39vcD27xQdwmNz8PTOx31hs4F31EI=",
+	"pbkdf2_sha256$600000$perflabdiver16salt0000$v/n9105RP1aqZw/Qwdts+/J/Uot72j8VctR5EEymSoc=",
+	"pbkdf2_sha256$600000$perflabdiver17salt0000$FkxXm49gfUsUTNyT9v26VdqHCelxvvdC5h35NUSM0tk=",
+	"pbkdf2_sha256$600000$perflabdiver18salt0000$NhuvD8gpF1Vb9CtTTlx+9oI4Z7nHqEwMxtm+RivUDXE=",
+	"pbkdf2_sha256$600000$perflabdiver19salt0000$b+XgZ2N5ejZBa4rG4T7L49QkT8vm5ehllOwpg3tQbzI=",
+	"pbkdf2_sha256$600000$perflabdiver20salt0000$6NItlzwUpbjoSed7YDkzAW6KmZ2Y3zL8yahPccCnfp4=",
+}
+
+// insertFixtureAccounts adds the FixtureAccounts after every other user.
+func insertFixtureAccounts(ctx context.Context, tx fixtureTx) error {
+	joined := time.Date(2025, 9, 1, 9, 0, 0, 0, time.UTC)
+	for i, a := range FixtureAccounts() {
+		name, _, _ := strings.Cut(a.Email, "@")
+		_, err := tx.ExecContext(ctx, `INSERT INTO users_user (id, password, email, username, date_joined) VALUES (?, ?, ?, ?, ?)`,
+			len(fixtureUsernames)+i+1, accountHashes[i], a.Email, name, joined.Add(time.Duration(i)*time.Hour).Format(time.RFC3339))
+		if err != nil {
+			return fmt.Errorf("load fixture accounts: %w", err)
 		}
 	}
 	return nil

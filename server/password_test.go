@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -72,4 +74,30 @@ func TestBurnSpendsCPU(t *testing.T) {
 	if c := ProfileCosts(ProfileDjango); c.Request <= 0 || c.Query <= 0 || c.AsyncHop <= 0 || !c.OneThread {
 		t.Errorf("the django profile lacks costs: %+v", c)
 	}
+}
+
+// TestFixtureAccountHashes: each fixture account's stored hash is its own
+// password's at the full iteration count. The passwords differ, so no
+// account signs in with another's.
+func TestFixtureAccountHashes(t *testing.T) {
+	accounts := FixtureAccounts()
+	if len(accounts) != 20 {
+		t.Fatalf("%d fixture accounts, want 20", len(accounts))
+	}
+	var wg sync.WaitGroup
+	for i, a := range accounts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := accountHashes[i]
+			if !strings.HasPrefix(h, fmt.Sprintf("pbkdf2_sha256$%d$", PasswordIterations)) {
+				t.Errorf("%s: hash %q is not at %d iterations; recompute it with makePassword", a.Email, h, PasswordIterations)
+				return
+			}
+			if !checkPassword(a.Password, h) {
+				t.Errorf("%s: password %s does not match its hash", a.Email, a.Password)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -266,7 +266,7 @@ func (p *loadPage) healthLine(w int) string {
 		if hl.Warning != "" {
 			parts = append(parts, st.Warn.Render("! "+hl.Warning))
 		}
-		if plan := planText(snap.Load); plan != "" {
+		if plan := snap.Load.Plan(); plan != "" {
 			parts = append(parts, plan)
 		}
 		if snap.Load.Model == "open" {
@@ -307,27 +307,4 @@ func (p *loadPage) healthLine(w int) string {
 		line = next
 	}
 	return " " + line
-}
-
-// planText says where a staged load is in its plan, or that a key press
-// took over from it; "" without stages.
-func planText(l engine.Load) string {
-	switch {
-	case l.Stages == 0:
-		return ""
-	case l.Overridden:
-		return "stages overridden by a key press for the rest of the run"
-	case l.Stage > l.Stages:
-		return "stages done"
-	}
-	target := strconv.FormatFloat(l.Target, 'f', -1, 64)
-	switch l.Model {
-	case "open":
-		target += " req/s"
-	case "max":
-		target += " connections"
-	default:
-		target += " users"
-	}
-	return fmt.Sprintf("stage %d/%d → %s", l.Stage, l.Stages, target)
 }

@@ -15,7 +15,7 @@ import (
 // dashboard runs the terminal dashboard: on the load screen against
 // --url, on the experiment --experiment names, or on the home screen.
 func dashboard(o *options, stdout, stderr io.Writer) error {
-	if f := o.given(flagGroup{flags: []string{"abort-on-fail", "abort-grace", "summary-json", "hdr-log"}}); f != "" {
+	if f := o.given(flagGroup{flags: []string{"abort-on-fail", "abort-grace", "summary-json", "hdr-log", "report"}}); f != "" {
 		return usagef("%s runs headless; give --record FILE", f)
 	}
 	ths, err := parseThresholds(o)
@@ -31,6 +31,12 @@ func dashboard(o *options, stdout, stderr io.Writer) error {
 		cfg.Entries = append(cfg.Entries, e)
 	}
 	switch {
+	case o.scenario != "":
+		st, err := scenarioStage(o)
+		if err != nil {
+			return err
+		}
+		cfg.Stage = st
 	case o.url != "" && o.agents != "":
 		st, err := agentsStage(o, stderr)
 		if err != nil {

@@ -32,7 +32,6 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	runs := experiments.Runs(settings, axes)
 	if o.record == "" {
 		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}); f != "" {
 			return usagef("%s runs headless; give --record FILE", f)
@@ -45,9 +44,17 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 		}
 		return dashboard(o, stdout, stderr)
 	}
+	return sweepHeadless(e, o, experiments.Sweep{Runs: experiments.Runs(settings, axes), Axes: axes, Model: model, Opts: opts}, stdout, stderr)
+}
+
+// sweepHeadless runs an experiment's configurations headless, repeated
+// and shuffled as asked, into the outputs, and judges the thresholds.
+func sweepHeadless(e *experiments.Experiment, o *options, sw experiments.Sweep, stdout, stderr io.Writer) error {
+	runs, model := sw.Runs, sw.Model
 	if err := checkRecordPath(o.record); err != nil {
 		return err
 	}
+	settings := runs[0]
 	ths, err := parseThresholds(o)
 	if err != nil {
 		return err
@@ -73,24 +80,22 @@ func runTwinExperiment(e *experiments.Experiment, o *options, stdout, stderr io.
 	}
 	defer sess.Close()
 
-	results, err := sess.Sweep(ctx, experiments.Sweep{
-		Runs: runs, Repeat: plan.repeat, Shuffle: plan.shuffle, Axes: axes, Model: model, Opts: opts, Out: outs,
-		Measure: abort.watch,
-		OnRun: func(r experiments.RunInfo) {
-			if r.Final != nil {
-				return
-			}
-			label := fmt.Sprintf("run %d/%d  %s", r.Seq+1, r.Runs, e.Describe(r.Settings))
-			if plan.repeat > 1 {
-				label += fmt.Sprintf("  (repeat %d/%d)", r.Repeat, plan.repeat)
-			}
-			if r.Warmup > 0 {
-				fmt.Fprintf(stderr, "perflab: %s  (warming up %s)\n", label, r.Warmup)
-			} else {
-				fmt.Fprintf(stderr, "perflab: %s, %s\n", label, model)
-			}
-		},
-	})
+	sw.Repeat, sw.Shuffle, sw.Out, sw.Measure = plan.repeat, plan.shuffle, outs, abort.watch
+	sw.OnRun = func(r experiments.RunInfo) {
+		if r.Final != nil {
+			return
+		}
+		label := fmt.Sprintf("run %d/%d  %s", r.Seq+1, r.Runs, e.Describe(r.Settings))
+		if plan.repeat > 1 {
+			label += fmt.Sprintf("  (repeat %d/%d)", r.Repeat, plan.repeat)
+		}
+		if r.Warmup > 0 {
+			fmt.Fprintf(stderr, "perflab: %s  (warming up %s)\n", label, r.Warmup)
+		} else {
+			fmt.Fprintf(stderr, "perflab: %s, %s\n", label, model)
+		}
+	}
+	results, err := sess.Sweep(ctx, sw)
 	if err != nil {
 		return failedError{err.Error()}
 	}

@@ -16,8 +16,10 @@ func fishialConfig(o *options) (fishial.Config, error) {
 	c := fishial.DefaultConfig()
 	twinKnobs := knobFlags()
 	twinKnobs.flags = slices.DeleteFunc(slices.Clone(twinKnobs.flags), func(n string) bool { return n == "redis" })
-	if f := o.given(flagGroup{flags: []string{"sweep", "repeat", "shuffle", "shuffle-seed"}}, loadFlags, passFlags, agentFlags, requestFlags, twinKnobs); f != "" {
-		return c, usagef("%s does not apply to --experiment fishial; its flags are --images, --time-scale, --strategies, --processes, --nodes, --fishial-429, --redis", f)
+	pass := passFlags
+	pass.flags = slices.DeleteFunc(slices.Clone(pass.flags), func(n string) bool { return n == "report" })
+	if f := o.given(flagGroup{flags: []string{"sweep", "repeat", "shuffle", "shuffle-seed"}}, loadFlags, pass, agentFlags, requestFlags, twinKnobs); f != "" {
+		return c, usagef("%s does not apply to --experiment fishial; its flags are --images, --time-scale, --strategies, --processes, --nodes, --fishial-429, --redis, --report", f)
 	}
 	if o.set["images"] {
 		c.Images = o.images
@@ -67,7 +69,14 @@ func runFishial(o *options, stdout, stderr io.Writer) error {
 	if err := checkRecordPath(o.record); err != nil {
 		return err
 	}
-	outs, closeOuts, err := openOutputs(outputSpec{record: o.record, recordFormat: "fishial-csv", stdout: []string{"fishial-table"}}, stdout, stderr)
+	spec := outputSpec{record: o.record, recordFormat: "fishial-csv", stdout: []string{"fishial-table"}}
+	if o.reportPage != "" {
+		if err := checkOutputPath("--report", o.reportPage); err != nil {
+			return err
+		}
+		spec.files = map[string]string{"html": o.reportPage}
+	}
+	outs, closeOuts, err := openOutputs(spec, stdout, stderr)
 	if err != nil {
 		return err
 	}

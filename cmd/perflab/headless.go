@@ -19,7 +19,8 @@ type outputSpec struct {
 	record       string // --record FILE, or ""
 	recordFormat string // what --record writes: "csv", "fishial-csv"
 	// files are formats that replace a file whole, by format: "json"
-	// for --summary-json; streams formats written as they go: "hdr-log".
+	// for --summary-json, "html" for --report; streams formats written
+	// as they go: "hdr-log".
 	files      map[string]string
 	streams    map[string]string
 	stdout     []string // formats printed on stdout
@@ -37,6 +38,9 @@ func loadOutputs(o *options, ths []threshold.Threshold, stdout ...string) output
 	}
 	if o.hdrLog != "" {
 		spec.streams["hdr-log"] = o.hdrLog
+	}
+	if o.reportPage != "" {
+		spec.files["html"] = o.reportPage
 	}
 	return spec
 }
@@ -121,6 +125,9 @@ type headlessRun struct {
 	outputs outputSpec
 	abort   *abortWatch // nil without --abort-on-fail
 	target  string      // what the run drives, for the opening line
+	// measured names the step whose figures are the result, as the
+	// tables of repeats give them; "" is the total.
+	measured string
 }
 
 // headless runs the generator to its end (or Ctrl-C), repeat times, with a
@@ -153,7 +160,7 @@ func headless(r headlessRun, stdout, stderr io.Writer) error {
 			line += fmt.Sprintf(" (run %d/%d)", i+1, r.repeat)
 		}
 		fmt.Fprintln(stderr, line)
-		outs.Write(report.Begin{Labels: report.Labels{Run: 1, Repeat: i + 1}, Index: i, Total: r.repeat, Repeats: r.repeat})
+		outs.Write(report.Begin{Labels: report.Labels{Run: 1, Repeat: i + 1}, Index: i, Total: r.repeat, Repeats: r.repeat, Measured: r.measured})
 		gen.Observe(outs.Snapshot)
 		abort.watch(gen)
 		final, err := gen.Run(ctx)

@@ -104,6 +104,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--url", url, "-c", "2147483647"}, "-c 2147483647: more than the open-file limit allows"},
 		{[]string{"--url", url, "--vus", "2147483647"}, "ulimit -n"},
 		{[]string{"--url", url, "--rate", "10", "--max-in-flight", "2147483647"}, "--max-in-flight 2147483647: more than the open-file limit"},
+		{[]string{"--url", url, "--stages", "5s:10,5s:2147483647"}, "--stages 5s:10,5s:2147483647: 2147483647 users or connections: more than the open-file limit"},
 		{[]string{"--experiment", "likes", "--vus", "2147483647", "--record", filepath.Join(dir, "x.csv")}, "--vus 2147483647: more than the open-file limit"},
 		{[]string{"--url", url, "-c", "4", "--rate", "10"}, "give only one of"},
 		{[]string{"--url", url, "--think", "1s"}, "--think applies to virtual users"},

@@ -16,12 +16,15 @@ import (
 	"perflab/engine"
 	"perflab/engine/report"
 	"perflab/experiments"
+	"perflab/experiments/scenarios"
 )
 
 // options are the root command's flags, as given.
 type options struct {
 	// what to run
 	url         string
+	scenario    string
+	dryRun      bool
 	experiment  string
 	record      string
 	sweeps      listFlag
@@ -37,6 +40,7 @@ type options struct {
 	abortGrace  time.Duration
 	summaryJSON string
 	hdrLog      string
+	reportPage  string
 
 	// load agents
 	agents    string
@@ -86,11 +90,11 @@ type flagGroup struct {
 
 // The root's flag groups; every flag the root accepts is in one.
 var (
-	runFlags     = flagGroup{"What to run", []string{"experiment", "url", "record", "sweep", "repeat", "shuffle", "shuffle-seed"}}
+	runFlags     = flagGroup{"What to run", []string{"experiment", "url", "scenario", "dry-run", "record", "sweep", "repeat", "shuffle", "shuffle-seed"}}
 	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "stages", "timeout", "max-in-flight", "max-body"}}
 	requestFlags = flagGroup{"Request (with --url)", []string{"method", "header", "body", "insecure"}}
 	fishialFlags = flagGroup{"Fishial race (--experiment fishial)", []string{"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}}
-	passFlags    = flagGroup{"Pass or fail, and more outputs (headless load runs)", []string{"threshold", "abort-on-fail", "abort-grace", "summary-json", "hdr-log"}}
+	passFlags    = flagGroup{"Pass or fail, and more outputs", []string{"threshold", "abort-on-fail", "abort-grace", "summary-json", "hdr-log", "report"}}
 )
 
 // knobFlags are the knob table's flags.
@@ -164,7 +168,9 @@ func newRootFlags(o *options) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 
 	fs.StringVar(&o.experiment, "experiment", "", "`NAME` of the experiment to open or run: "+strings.Join(experimentNames(), ", "))
-	fs.StringVar(&o.url, "url", "", "drive load at this `URL` (http or https) instead of the twin")
+	fs.StringVar(&o.url, "url", "", "drive load at this `URL` (http or https) instead of the twin; with --scenario, the base its relative URLs join")
+	fs.StringVar(&o.scenario, "scenario", "", "run the flow of a scenario `FILE` (YAML; see the README), or of an embedded one by name: "+strings.Join(scenarios.Names(), ", "))
+	fs.BoolVar(&o.dryRun, "dry-run", false, "with --scenario: send one iteration of one user and print each request and answer, then stop")
 	fs.StringVar(&o.record, "record", "", "run headless and write CSV rows to `FILE`")
 	fs.Var(&o.sweeps, "sweep", "run every combination of `knob=v1,v2,...` (repeatable; needs --record)")
 	fs.IntVar(&o.repeat, "repeat", 1, "run every configuration `N` times, interleaved, and give medians with 95% intervals (needs --record)")
@@ -184,8 +190,9 @@ func newRootFlags(o *options) *flag.FlagSet {
 
 	fs.Var(&o.thresholds, "threshold", "fail the run (exit 99) unless `EXPR` holds, e.g. 'p(99)<250ms', 'http_req_failed<1%', 'p(95){step:likes}<50ms' (repeatable)")
 	fs.BoolVar(&o.abortOnFail, "abort-on-fail", false, "stop the run as soon as a threshold has failed for --abort-grace on the run so far")
-	durationVar(fs, &o.abortGrace, "abort-grace", 10*time.Second, "how long a threshold may fail before --abort-on-fail stops the run, `D`")
+	durationVar(fs, &o.abortGrace, "abort-grace", 10*time.Second, "stop after a threshold failed for `D` on the run so far, with --abort-on-fail")
 	fs.StringVar(&o.hdrLog, "hdr-log", "", "write every second's latency histogram per series to `FILE`, an HdrHistogram interval log (perflab hdr reads it)")
+	fs.StringVar(&o.reportPage, "report", "", "write the report page (charts and tables, as perflab report makes it) to `FILE` when the session ends, also on Ctrl-C")
 	fs.StringVar(&o.agents, "agents", "", "spread the --url run over the load agents of the Redis at `URL` (perflab agent)")
 	fs.IntVar(&o.agentsMin, "agents-min", 1, "wait for `N` agents before starting")
 	fs.StringVar(&o.summaryJSON, "summary-json", "", "write the end-of-run summary as JSON to `FILE` ("+report.SummarySchema+"), also on Ctrl-C")
@@ -258,6 +265,9 @@ Usage:
   perflab --record out.csv --experiment likes --sweep workers=1,2,4 --sweep mode=sync,async
   perflab --record out.csv --experiment fishial --images 40
   perflab --url http://host:port/path [-c N | --vus N --think D | --rate R] --duration D [--record out.csv]
+  perflab --scenario FILE|likes|static [--url BASE] [--dry-run] [load flags] [--record out.csv]
+  perflab --url URL --stages 30s:50,1m:50,30s:0 --threshold 'p(99)<250ms' --summary-json s.json
+  perflab --record new.csv --url URL --repeat 5 && perflab compare old.csv new.csv
 `
 
 func printRootHelp(w io.Writer, fs *flag.FlagSet) {
@@ -274,7 +284,8 @@ func printRootHelp(w io.Writer, fs *flag.FlagSet) {
 		}
 	}
 	b.WriteString(`
-Exit status: 0 ok, 1 the run failed (e.g. every request failed), 2 bad usage.
+Exit status: 0 ok, 1 the run failed (e.g. every request failed), 2 bad usage,
+99 a --threshold failed.
 Without --record, a --url run whose output is not a terminal runs headless
 and prints a summary; Ctrl-C ends any run early and keeps what it measured.
 `)

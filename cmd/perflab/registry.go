@@ -72,6 +72,10 @@ var subcommands = map[string]subcommand{
 		summary: "compare recorded runs: medians with 95% intervals, changes and p-values",
 		run:     runCompare,
 	},
+	"report": {
+		summary: "recorded runs as one HTML page of charts and tables (or PNG charts, for slides)",
+		run:     runReport,
+	},
 	"hdr": {
 		summary: "merge HDR interval logs and print percentiles for any window",
 		run:     runHDR,

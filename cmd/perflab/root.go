@@ -19,6 +19,10 @@ func runRoot(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	switch {
+	case o.scenario != "":
+		return runScenario(o, stdout, stderr)
+	case o.dryRun:
+		return usagef("--dry-run applies to a scenario; add --scenario FILE")
 	case o.url != "":
 		return runURL(o, stdout, stderr)
 	case o.experiment != "" || o.record != "" || len(o.sweeps) > 0:

@@ -197,8 +197,26 @@ func TestServeBinary(t *testing.T) {
 	})
 }
 
-// signinAndLikes is the seed's k6 iteration, by hand.
-func signinAndLikes(t *testing.T, app string) {
+// signinAndLikes is the seed's k6 iteration, by hand; it returns the
+// likes list.
+func signinAndLikes(t *testing.T, app string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest("GET", app+"/api/logbooks/likes/", nil)
+	req.Header.Set("Authorization", "Bearer "+signin(t, app))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !json.Valid(body) {
+		t.Fatalf("likes: status %d, body %q", resp.StatusCode, body)
+	}
+	return body
+}
+
+// signin signs the fixture user in and returns its access token.
+func signin(t *testing.T, app string) string {
 	t.Helper()
 	resp, err := http.Post(app+"/api/auths/signin/", "application/json", strings.NewReader(`{"email":"ruby@gmail.com","password":"12345678"}`))
 	if err != nil {
@@ -210,15 +228,5 @@ func signinAndLikes(t *testing.T, app string) {
 	if resp.StatusCode != 200 || tok.Access == "" {
 		t.Fatalf("login: status %d, token %q", resp.StatusCode, tok.Access)
 	}
-	req, _ := http.NewRequest("GET", app+"/api/logbooks/likes/", nil)
-	req.Header.Set("Authorization", "Bearer "+tok.Access)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !json.Valid(body) {
-		t.Fatalf("likes: status %d, body %q", resp.StatusCode, body)
-	}
+	return tok.Access
 }

@@ -40,7 +40,7 @@ func parseThresholds(o *options) ([]threshold.Threshold, error) {
 	if o.abortGrace <= 0 {
 		return nil, usagef("--abort-grace must be above 0, got %s", o.abortGrace)
 	}
-	for flag, path := range map[string]string{"--summary-json": o.summaryJSON, "--hdr-log": o.hdrLog} {
+	for flag, path := range map[string]string{"--summary-json": o.summaryJSON, "--hdr-log": o.hdrLog, "--report": o.reportPage} {
 		if path != "" {
 			if err := checkOutputPath(flag, path); err != nil {
 				return nil, err

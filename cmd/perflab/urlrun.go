@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -35,8 +36,27 @@ func runURL(o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	scenario := engine.Scenario{Steps: []engine.Step{step}}
-	if _, err := engine.New(scenario, model, opts...); err != nil {
+	return runLoad(o, loadRun{
+		scenario: engine.Scenario{Steps: []engine.Step{step}},
+		model:    model, opts: opts,
+		target: step.Method + " " + o.url,
+	}, stdout, stderr)
+}
+
+// loadRun is a load run against a target perflab did not start: what to
+// send, how, and what to call it.
+type loadRun struct {
+	scenario engine.Scenario
+	model    engine.Model
+	opts     []engine.Option
+	target   string // names the target on the opening line
+	measured string // the step whose figures are the result; "" the total
+}
+
+// runLoad checks a load run and runs it on the dashboard, or headless
+// with --record or when the output is not a terminal.
+func runLoad(o *options, r loadRun, stdout, stderr io.Writer) error {
+	if _, err := engine.New(r.scenario, r.model, r.opts...); err != nil {
 		return usagef("%v", err)
 	}
 	if o.record != "" {
@@ -58,7 +78,8 @@ func runURL(o *options, stdout, stderr io.Writer) error {
 		if f := o.given(flagGroup{flags: []string{"repeat", "shuffle", "shuffle-seed"}}); f != "" {
 			return usagef("%s does not apply to a run over agents yet; drop it", f)
 		}
-		return runOverAgents(o, step, model, ths, stdout, stderr)
+		// Only --url runs get here: agents send one request shape.
+		return runOverAgents(o, r.scenario.Steps[0], r.model, ths, stdout, stderr)
 	}
 	if o.set["agents-min"] {
 		return usagef("--agents-min applies to --agents; add --agents redis://host:port")
@@ -68,11 +89,12 @@ func runURL(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	return headless(headlessRun{
-		newGen:  func() (*engine.Generator, error) { return engine.New(scenario, model, opts...) },
-		repeat:  plan.repeat,
-		outputs: loadOutputs(o, ths, "summary", "repeats"),
-		abort:   newAbortWatch(o, ths),
-		target:  step.Method + " " + o.url,
+		newGen:   func() (*engine.Generator, error) { return engine.New(r.scenario, r.model, r.opts...) },
+		repeat:   plan.repeat,
+		outputs:  loadOutputs(o, ths, "summary", "repeats"),
+		abort:    newAbortWatch(o, ths),
+		target:   r.target,
+		measured: r.measured,
 	}, stdout, stderr)
 }
 
@@ -170,9 +192,15 @@ func loadModel(o *options, fallback engine.Model) (engine.Model, error) {
 		}
 	}
 	if o.set["stages"] {
-		_, perSecond, err := parseStages(o.stages)
+		stages, perSecond, err := parseStages(o.stages)
 		if err != nil {
 			return nil, err
+		}
+		for _, st := range stages {
+			n := int(min(st.Target, math.MaxInt32))
+			if err := engine.CheckConns(n); err != nil && !perSecond {
+				return nil, usagef("--stages %s: %d users or connections: %v", o.stages, n, err)
+			}
 		}
 		return stagesModel(o, model, perSecond)
 	}

@@ -154,6 +154,19 @@ func DropEverySecond() (*Server, error) {
 	})
 }
 
+// DropAfter reads each connection's first request, waits d and closes the
+// connection without answering: a server that fails slowly.
+func DropAfter(d time.Duration) func() (*Server, error) {
+	return func() (*Server, error) {
+		return start(func(s *Server, c net.Conn, br *bufio.Reader) {
+			if s.read(br) {
+				time.Sleep(d)
+				s.Dropped.Add(1)
+			}
+		})
+	}
+}
+
 // ResetAfterAnswer answers each connection's first request, then resets
 // the connection (RST, not FIN): the next request on it finds the
 // connection gone, usually before it could be sent.

@@ -158,18 +158,22 @@ func (o *jsonOutput) Close() error {
 	if err != nil {
 		return err
 	}
-	return writeAtomically(o.path, append(data, '\n'))
+	return WriteAtomically(o.path, append(data, '\n'))
 }
 
-// writeAtomically replaces path with data: a temporary file in the same
+// WriteAtomically replaces path with data: a temporary file in the same
 // directory, synced, then renamed over it.
-func writeAtomically(path string, data []byte) error {
+func WriteAtomically(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
+	// A temporary file is private; the file it becomes is not.
+	err = f.Chmod(0o644)
+	if err == nil {
+		_, err = f.Write(data)
+	}
 	if err == nil {
 		err = f.Sync()
 	}

@@ -19,7 +19,7 @@ import (
 // from the configuration's summary rows instead of summarising them.
 var labelColumns = []string{"kind", "run", "elapsed_s", "experiment", "series",
 	"workers", "mode", "cache", "query", "offload", "profile", "vus", "rate", "conns",
-	"repeat", "statistic", "confidence", "agent"}
+	"repeat", "statistic", "confidence", "agent", "event", "threshold", "threshold_value", "threshold_ok"}
 
 // repeatRows gathers summary rows by configuration and series, in the
 // order they first appear.
