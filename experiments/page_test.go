@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"encoding/csv"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,38 @@ func TestLoadSectionOfARunCutAtOnce(t *testing.T) {
 	}
 	if _, err := (&page.Page{Sections: []*page.Section{s}}).Bytes(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLoadSectionOfARunWithoutAnswers: a run in which no answer ended
+// says so instead of drawing an empty latency chart.
+func TestLoadSectionOfARunWithoutAnswers(t *testing.T) {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	header := report.Columns
+	w.Write(header)
+	row := make([]string, len(header))
+	for i, c := range header {
+		switch c {
+		case "kind":
+			row[i] = "interval"
+		case "run", "repeat", "elapsed_s":
+			row[i] = "1"
+		case "series":
+			row[i] = "all"
+		case "requests", "errors", "rps":
+			row[i] = "0"
+		}
+	}
+	w.Write(row)
+	w.Flush()
+	rec, err := report.ReadRecording(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := LoadSection("none.csv", "none", rec)
+	run := s.Sections[0]
+	if len(run.Charts) != 1 || run.Charts[0].Name != "none-run-1-throughput" || len(run.Notes) != 1 {
+		t.Errorf("charts %d, notes %q: want the throughput alone and a note", len(run.Charts), run.Notes)
 	}
 }

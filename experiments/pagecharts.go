@@ -151,9 +151,14 @@ func (v *recordedSession) runSection(c *recordedConfig, r *report.RunRecord) *pa
 		ax.YMin, ax.YMax = page.YRange(append(slices.Clone(latency), service...), ax.LogY)
 		latTitle = of + "latency from the schedule (corrected)"
 	}
-	lat := page.TimeChart(name+"-latency", latTitle, ax, latency, markers)
-	lat.Caption = "Each second's percentiles and maximum of the answers that ended in it, drawn at the middle of the second."
-	s.Charts = append(s.Charts, lat)
+	answered := slices.ContainsFunc(latency[0].Y, func(y float64) bool { return !math.IsNaN(y) })
+	if answered {
+		lat := page.TimeChart(name+"-latency", latTitle, ax, latency, markers)
+		lat.Caption = "Each second's percentiles and maximum of the answers that ended in it, drawn at the middle of the second."
+		s.Charts = append(s.Charts, lat)
+	} else {
+		s.Notes = append(s.Notes, "No answer ended in any whole second of this run: it has no latency to chart.")
+	}
 	if open {
 		svc := page.TimeChart(name+"-service", of+"service time (from the send)", ax, service, markers)
 		svc.Caption = "The open model's service time, on the same scale: the gap between the two charts is time spent waiting to be sent."

@@ -330,13 +330,14 @@ func TestHelpToggles(t *testing.T) {
 func TestRaceKeys(t *testing.T) {
 	hn, r := raceRun(t, 120, 40, true)
 	page := hn.app.page.(*racePage)
+	rc := func(images int, scale float64) RaceConfig { return RaceConfig{Images: images, TimeScale: scale} }
 	tests := []struct {
 		key  string
 		next RaceConfig
 	}{
-		{"+", RaceConfig{80, 1}}, {"=", RaceConfig{160, 1}}, {"+", RaceConfig{160, 1}},
-		{"-", RaceConfig{80, 1}}, {"t", RaceConfig{80, 0.5}}, {"t", RaceConfig{80, 0.2}},
-		{"T", RaceConfig{80, 0.5}},
+		{"+", rc(80, 1)}, {"=", rc(160, 1)}, {"+", rc(160, 1)},
+		{"-", rc(80, 1)}, {"t", rc(80, 0.5)}, {"t", rc(80, 0.2)},
+		{"T", rc(80, 0.5)},
 	}
 	for _, tt := range tests {
 		hn.press(tt.key)
@@ -344,24 +345,63 @@ func TestRaceKeys(t *testing.T) {
 			t.Fatalf("after %s the next race is %+v, want %+v", tt.key, page.next, tt.next)
 		}
 	}
-	if !strings.Contains(hn.screen(), "next: 80 images, time-scale 0.5 (r)") {
+	if !strings.Contains(hn.screen(), "next: 80 images, time-scale 0.5 (r/R)") {
 		t.Fatalf("the header does not announce the next race:\n%s", hn.screen())
 	}
 	hn.press("r")
 	hn.await("race start", is[raceStartedMsg])
+	if page.running != true || len(page.results) != 0 {
+		t.Fatal("r does not start a fresh race")
+	}
+	hn.press("R")
+	hn.await("race start", is[raceStartedMsg])
 	r.mu.Lock()
 	starts := append([]RaceConfig{}, r.starts...)
 	r.mu.Unlock()
-	if want := []RaceConfig{{40, 1}, {80, 0.5}}; !slices.Equal(starts, want) {
-		t.Fatalf("races %+v, want %+v", starts, want)
+	inTurn := rc(80, 0.5)
+	inTurn.InTurn = true
+	if want := []RaceConfig{rc(40, 1), rc(80, 0.5), inTurn}; !slices.Equal(starts, want) {
+		t.Fatalf("races %+v, want %+v: the first and r at once, R one after another", starts, want)
 	}
-	if page.running != true || len(page.results) != 0 {
-		t.Fatal("r does not start a fresh race")
+	if s := hn.screen(); !strings.Contains(s, "one after another") || strings.Contains(s, "sharing") || strings.Contains(s, "next:") {
+		t.Fatalf("R's race does not say it runs one after another:\n%s", s)
 	}
 	hn.press("esc")
 	hn.await("closed", is[closedMsg])
 	if r.closed != 1 {
 		t.Fatalf("the race was closed %d times, want once", r.closed)
+	}
+}
+
+// Raced at once, the figures say they shared the machine and are not set
+// beside the study's; raced one after another (R), they are.
+func TestRaceFiguresSayHowTheyRan(t *testing.T) {
+	hn, r := raceRun(t, 120, 40, true)
+	s := hn.screen()
+	for _, want := range []string{"all at once, sharing 2 cores", "results of a shared race", "They ran at once, sharing 2 cores", "R runs them one after another", "coordinator"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("a race at once does not show %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "study s") || strings.Contains(s, "34.59") {
+		t.Errorf("a shared race's figures stand beside the study's:\n%s", s)
+	}
+	hn.press("R")
+	hn.await("race start", is[raceStartedMsg])
+	r.mu.Lock()
+	events := r.events
+	r.mu.Unlock()
+	events <- raceDone()
+	close(events)
+	hn.await("race end", func(m tea.Msg) bool { e, ok := m.(raceEventsMsg); return ok && e.closed })
+	s = hn.screen()
+	for _, want := range []string{"one after another, each alone", "results beside the study's", "study s", "34.59", "coordinator"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("a race one after another does not show %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "sharing") {
+		t.Errorf("a race one after another says it shared the machine:\n%s", s)
 	}
 }
 

@@ -273,13 +273,14 @@ func (r *fakeRace) Setup() RaceSetup {
 	return RaceSetup{
 		Defaults: RaceConfig{Images: 40, TimeScale: 1},
 		Strategies: []RaceStrategy{
-			{Name: "sequential", Resources: "1 thread", SeedSeconds: 34.59, SeedImages: 40},
-			{Name: "multiprocess", Resources: "4 procs", SeedSeconds: 9.31, SeedImages: 40},
-			{Name: "distributed", Resources: "16 nodes", SeedSeconds: 2.76, SeedImages: 40},
-			{Name: "async", Resources: "1 thread", SeedSeconds: 0.86, SeedImages: 40},
+			{Name: "sequential", Resources: "1 thread", StudySeconds: 34.59, StudyImages: 40},
+			{Name: "multiprocess", Resources: "4 procs", StudySeconds: 9.31, StudyImages: 40},
+			{Name: "distributed", Resources: "16 nodes", StudySeconds: 2.76, StudyImages: 40},
+			{Name: "async", Resources: "1 thread", StudySeconds: 0.86, StudyImages: 40},
 		},
 		Mock:   "token .10  signed .05  upload .20  recognise .50 s",
 		Lesson: "For network-I/O-bound work, non-blocking async beats adding processes or machines, which mostly buy CPUs that sit waiting.",
+		Cores:  2,
 	}
 }
 
@@ -311,8 +312,10 @@ func raceProgress() []RaceEvent {
 func raceDone() RaceEvent {
 	return RaceEvent{Done: true, Results: []RaceResult{
 		{Strategy: "sequential", Images: 40, Workers: 1, Seconds: 34.21, IdealSeconds: 34.0, Speedup: 1, CPUSeconds: 0.41, ImagesPerCPUSecond: 98},
-		{Strategy: "multiprocess", Images: 40, Workers: 4, Seconds: 7.71, IdealSeconds: 7.6, Speedup: 4.4, CPUSeconds: 0.52, ImagesPerCPUSecond: 77},
-		{Strategy: "distributed", Images: 40, Workers: 16, Seconds: 2.53, IdealSeconds: 2.5, Speedup: 13.5, CPUSeconds: 1.9, ImagesPerCPUSecond: 21},
+		{Strategy: "multiprocess", Images: 40, Workers: 4, Seconds: 7.71, IdealSeconds: 7.6, Speedup: 4.4, CPUSeconds: 0.52, ImagesPerCPUSecond: 77,
+			Coordinator: "queue, lock", CoordinatorCPUSeconds: 0.06},
+		{Strategy: "distributed", Images: 40, Workers: 16, Seconds: 2.53, IdealSeconds: 2.5, Speedup: 13.5, CPUSeconds: 1.9, ImagesPerCPUSecond: 21,
+			Coordinator: "Redis, reaper", CoordinatorCPUSeconds: 0.31},
 		{Strategy: "async", Images: 40, Workers: 1, Seconds: 0.86, IdealSeconds: 0.85, Speedup: 39.8, CPUSeconds: 0.12, ImagesPerCPUSecond: 333},
 	}}
 }

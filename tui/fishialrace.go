@@ -3,14 +3,16 @@ package tui
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"perflab/experiments/fishial"
+	"perflab/server/proc"
 )
 
 // FishialRace is the Fishial race as the dashboard drives it: every
-// strategy at once against the mock API, with the presenter's images and
-// time-scale over the base configuration.
+// strategy at once against the mock API (or one after another), with the
+// presenter's images and time-scale over the base configuration.
 type FishialRace struct {
 	base fishial.Config
 }
@@ -23,6 +25,7 @@ func (r *FishialRace) Setup() RaceSetup {
 	setup := RaceSetup{
 		Defaults: RaceConfig{Images: r.base.Images, TimeScale: r.base.TimeScale},
 		Lesson:   strings.Join(strings.Fields(fishial.Lesson), " "),
+		Cores:    raceCores(),
 	}
 	lat := r.base.Latencies()
 	setup.Mock = fmt.Sprintf("token %s  signed %s  upload %s  recognise %s s",
@@ -30,11 +33,21 @@ func (r *FishialRace) Setup() RaceSetup {
 	for _, name := range r.base.Strategies {
 		st := RaceStrategy{Name: name, Resources: resources(name, r.base.Workers(name))}
 		if row, ok := fishial.StudyFor(name); ok {
-			st.SeedSeconds, st.SeedImages = row.Seconds, fishial.StudyImages
+			st.StudySeconds, st.StudyImages = row.Seconds, fishial.StudyImages
 		}
 		setup.Strategies = append(setup.Strategies, st)
 	}
 	return setup
+}
+
+// raceCores is how many cores the race's processes may use: this
+// process's, which they inherit (fewer than the machine's while it is
+// pinned away from a twin's instance).
+func raceCores() int {
+	if cpus, err := proc.SelfCPUs(); err == nil && len(cpus) > 0 {
+		return len(cpus)
+	}
+	return runtime.NumCPU()
 }
 
 func resources(strategy string, n int) string {
@@ -52,7 +65,7 @@ func seconds(v float64) string {
 	return strings.TrimPrefix(fmt.Sprintf("%.2f", v), "0")
 }
 
-// Start runs every strategy at once; see Race.
+// Start runs every strategy at once, or one after another; see Race.
 func (r *FishialRace) Start(ctx context.Context, c RaceConfig) (<-chan RaceEvent, error) {
 	cfg := r.base
 	cfg.Images, cfg.TimeScale = c.Images, c.TimeScale
@@ -70,16 +83,21 @@ func (r *FishialRace) Start(ctx context.Context, c RaceConfig) (<-chan RaceEvent
 	}
 	go func() {
 		defer close(events)
-		results, err := fishial.Run(ctx, cfg, true, func(p fishial.Progress) {
+		results, err := fishial.Run(ctx, cfg, !c.InTurn, func(p fishial.Progress) {
 			send(RaceEvent{Progress: RaceProgress{Strategy: p.Strategy, Done: p.Done, Total: p.Total, Elapsed: p.Elapsed}})
 		})
 		final := RaceEvent{Done: true, Err: err}
 		for _, res := range results {
-			final.Results = append(final.Results, RaceResult{
+			rr := RaceResult{
 				Strategy: res.Strategy, Images: res.Images, Workers: res.Workers,
 				Seconds: res.Seconds, IdealSeconds: res.IdealSeconds, Speedup: res.Speedup,
 				CPUSeconds: res.CPUSeconds, ImagesPerCPUSecond: res.ImagesPerCPUSecond,
-			})
+				CoordinatorCPUSeconds: res.CoordinatorCPUSeconds,
+			}
+			if fishial.HasCoordinator(res.Strategy) {
+				rr.Coordinator = fishial.CoordinatorOf(res)
+			}
+			final.Results = append(final.Results, rr)
 		}
 		send(final)
 	}()

@@ -33,7 +33,9 @@ type KeyMap struct {
 	CountDigit, CountErase, CountSubmit, CountCancel key.Binding
 	Panels                                           key.Binding
 
-	Rerun                   key.Binding
+	// Rerun races the strategies all at once, RerunInTurn one after
+	// another, each with the machine to itself.
+	Rerun, RerunInTurn      key.Binding
 	MoreImages, FewerImages key.Binding
 	ScaleDown, ScaleUp      key.Binding
 
@@ -79,7 +81,8 @@ func DefaultKeyMap() KeyMap {
 		CountCancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		Panels:      key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "panels")),
 
-		Rerun:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run again")),
+		Rerun:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "all at once")),
+		RerunInTurn: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "one by one")),
 		MoreImages:  key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "images")),
 		FewerImages: key.NewBinding(key.WithKeys("-")),
 		ScaleDown:   key.NewBinding(key.WithKeys("t"), key.WithHelp("t/T", "time-scale")),
@@ -106,7 +109,7 @@ func (k *KeyMap) setScreen(s screen) {
 	on(s == screenPrompt, &k.Submit, &k.Cancel)
 	on(s == screenLoad, &k.More, &k.Less, &k.Pause, &k.Baseline, &k.Sweep, &k.SweepRepeat, &k.Panels)
 	on(false, &k.CountDigit, &k.CountErase, &k.CountSubmit, &k.CountCancel) // the load screen turns them on while it asks
-	on(s == screenRace, &k.Rerun, &k.MoreImages, &k.FewerImages, &k.ScaleDown, &k.ScaleUp)
+	on(s == screenRace, &k.Rerun, &k.RerunInTurn, &k.MoreImages, &k.FewerImages, &k.ScaleDown, &k.ScaleUp)
 	for i := range k.Knobs {
 		on(s == screenLoad, &k.Knobs[i].Next, &k.Knobs[i].Prev)
 	}
@@ -150,7 +153,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 		}
 		bs = append(bs, k.More, k.Pause, k.Baseline, k.Sweep, k.SweepRepeat, k.Panels)
 	case screenRace:
-		bs = []key.Binding{k.Rerun, k.MoreImages, k.ScaleDown}
+		bs = []key.Binding{k.Rerun, k.RerunInTurn, k.MoreImages, k.ScaleDown}
 	}
 	return append(bs, k.Back, k.Help, k.Quit)
 }
@@ -169,7 +172,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		}
 		return [][]key.Binding{knobs, {k.More, k.Pause, k.Sweep, k.SweepRepeat}, {k.Baseline, k.Panels}, {k.Back, k.Help, k.Quit}}
 	case screenRace:
-		return [][]key.Binding{{k.Rerun, k.MoreImages, k.ScaleDown}, {k.Back, k.Help, k.Quit}}
+		return [][]key.Binding{{k.Rerun, k.RerunInTurn}, {k.MoreImages, k.ScaleDown}, {k.Back, k.Help, k.Quit}}
 	}
 	return [][]key.Binding{k.ShortHelp()}
 }

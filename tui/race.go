@@ -99,18 +99,20 @@ func newRacePage(ctx context.Context, r Race, setup RaceSetup, styles *Styles, c
 	return p
 }
 
-// init starts the first race.
-func (p *racePage) init() tea.Cmd { return p.start() }
+// init starts the first race: all at once, the visual race.
+func (p *racePage) init() tea.Cmd { return p.start(false) }
 
 func (p *racePage) close() { p.cancel() }
 
-func (p *racePage) start() tea.Cmd {
+// start runs the next race, all at once or one strategy after another.
+func (p *racePage) start(inTurn bool) tea.Cmd {
 	if p.stopRun != nil {
 		p.stopRun()
 	}
 	ctx, stop := context.WithCancel(p.ctx)
 	p.run++
 	p.stopRun = stop
+	p.next.InTurn = inTurn
 	p.ran = p.next
 	p.running = true
 	p.progress = map[string]RaceProgress{}
@@ -132,8 +134,8 @@ func (p *racePage) Header() (string, string, string) {
 	case p.running:
 		right = "racing"
 	}
-	if p.next != p.ran {
-		right = fmt.Sprintf("next: %d images, time-scale %s (r)", p.next.Images, formatScale(p.next.TimeScale))
+	if p.next.Images != p.ran.Images || p.next.TimeScale != p.ran.TimeScale {
+		right = fmt.Sprintf("next: %d images, time-scale %s (r/R)", p.next.Images, formatScale(p.next.TimeScale))
 	}
 	return title, "mock API: " + p.setup.Mock, right
 }
@@ -174,7 +176,9 @@ func (p *racePage) Update(msg tea.Msg) (page, tea.Cmd) {
 		k := p.keys
 		switch {
 		case key.Matches(msg, k.Rerun):
-			return p, p.start()
+			return p, p.start(false)
+		case key.Matches(msg, k.RerunInTurn):
+			return p, p.start(true)
 		case key.Matches(msg, k.MoreImages):
 			p.next.Images = stepInt(imageSteps, p.next.Images, true)
 		case key.Matches(msg, k.FewerImages):
@@ -222,11 +226,15 @@ func (p *racePage) View() string {
 	w := p.width
 	bars := p.barLines(w - 4)
 	barsH := min(len(bars)+2, p.height)
-	out := []string{st.box("race: images done", bars, w, barsH)}
+	out := []string{st.box(p.raceTitle(), bars, w, barsH)}
 	rest := p.height - barsH
 	if table := p.tableLines(w - 4); rest >= 4 && len(table) > 0 {
 		h := min(len(table)+2, rest)
-		out = append(out, st.box("results beside the study's", table, w, h))
+		title := "results beside the study's"
+		if !p.ran.InTurn {
+			title = "results of a shared race"
+		}
+		out = append(out, st.box(title, clip(table, h-2, w-4), w, h))
 		rest -= h
 	}
 	if p.setup.Lesson != "" && rest >= 3 {
@@ -235,6 +243,23 @@ func (p *racePage) View() string {
 		out = append(out, st.box("lesson", clip(lesson, h-2, w-4), w, h))
 	}
 	return block(strings.Split(stack(out...), "\n"), w, p.height)
+}
+
+// raceTitle says how the strategies ran: at once they share the
+// machine's cores and slow each other down, so their figures are not
+// each strategy's own.
+func (p *racePage) raceTitle() string {
+	if p.ran.InTurn {
+		return "race: one after another, each alone on the machine"
+	}
+	return "race: all at once, sharing " + plural(p.setup.Cores, "core", "cores")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func (p *racePage) resultOf(name string) (RaceResult, bool) {
@@ -295,39 +320,58 @@ func (p *racePage) barLines(w int) []string {
 	return lines
 }
 
-// tableLines is the results table, the study's time beside ours when the
-// image count matches the study's.
+// tableLines is the results table, each strategy's coordinator on a
+// line of its own. Run one after another, the study's time stands
+// beside ours when the image count matches the study's; run at once,
+// the figures are slowed by the race itself, so the table says so and
+// how to get figures to set beside the study's instead.
 func (p *racePage) tableLines(w int) []string {
 	if len(p.results) == 0 {
 		return nil
 	}
 	st := p.styles
+	var lines []string
+	if !p.ran.InTurn {
+		note := fmt.Sprintf("They ran at once, sharing %s, so each took longer than it would alone. R runs them one after another, as headless runs do, beside the study's figures.",
+			plural(p.setup.Cores, "core", "cores"))
+		for _, l := range wrap(note, w) {
+			lines = append(lines, st.Dim.Render(l))
+		}
+	}
 	const nameW, num = 14, 10
-	cols := []string{"wall s", "ideal s", "speed-up", "CPU s", "img/CPU s", "seed s"}
+	cols := []string{"wall s", "ideal s", "speed-up", "CPU s", "img/CPU s"}
+	if p.ran.InTurn {
+		cols = append(cols, "study s")
+	}
 	n := min(len(cols), (w-nameW)/num)
 	head := padRight("strategy", nameW)
 	for _, c := range cols[:n] {
 		head += padLeft(c, num)
 	}
-	lines := []string{st.Dim.Render(head)}
+	lines = append(lines, st.Dim.Render(head))
+	row := func(name string, vals []string) string {
+		line := padRight(name, nameW)
+		for _, v := range vals[:n] {
+			line += padLeft(v, num)
+		}
+		return line
+	}
 	for _, s := range p.setup.Strategies {
 		r, ok := p.resultOf(s.Name)
 		if !ok {
 			continue
 		}
-		seed := "-"
-		if s.SeedSeconds > 0 && s.SeedImages == r.Images {
-			seed = fmt.Sprintf("%.2f", s.SeedSeconds)
+		study := "-"
+		if s.StudySeconds > 0 && s.StudyImages == r.Images {
+			study = fmt.Sprintf("%.2f", s.StudySeconds)
 		}
-		vals := []string{
+		lines = append(lines, row(s.Name, []string{
 			fmt.Sprintf("%.2f", r.Seconds), fmt.Sprintf("%.2f", r.IdealSeconds), fmt.Sprintf("%.1fx", r.Speedup),
-			fmt.Sprintf("%.2f", r.CPUSeconds), fmt.Sprintf("%.0f", r.ImagesPerCPUSecond), seed,
+			fmt.Sprintf("%.2f", r.CPUSeconds), fmt.Sprintf("%.0f", r.ImagesPerCPUSecond), study,
+		}))
+		if r.Coordinator != "" && n >= 4 {
+			lines = append(lines, st.Dim.Render(row("  coordinator", []string{"", "", "", fmt.Sprintf("%.2f", r.CoordinatorCPUSeconds), "", ""})))
 		}
-		line := padRight(s.Name, nameW)
-		for _, v := range vals[:n] {
-			line += padLeft(v, num)
-		}
-		lines = append(lines, line)
 	}
 	return lines
 }

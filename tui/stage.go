@@ -72,16 +72,17 @@ type TwinStage interface {
 }
 
 // Race is what the Fishial screen drives: the strategies run at once
-// against the mock API so their progress can be compared live.
+// against the mock API so their progress can be compared live, or one
+// after another for figures that are each strategy's alone.
 type Race interface {
 	// Setup describes the race before it starts: defaults, the
 	// strategies in display order and the mock's latencies.
 	Setup() RaceSetup
-	// Start runs every strategy concurrently. The channel delivers
-	// progress as images finish and one final event with the results (or
-	// the error), then closes. Cancelling ctx stops the race and its
-	// processes, and its sends give up: the screen stops reading a race
-	// it has replaced.
+	// Start runs the strategies, all at once or (c.InTurn) one after
+	// another. The channel delivers progress as images finish and one
+	// final event with the results (or the error), then closes.
+	// Cancelling ctx stops the race and its processes, and its sends give
+	// up: the screen stops reading a race it has replaced.
 	Start(ctx context.Context, c RaceConfig) (<-chan RaceEvent, error)
 	// Close releases what the race holds (the mock API, a Redis).
 	Close() error
@@ -91,6 +92,10 @@ type Race interface {
 type RaceConfig struct {
 	Images    int
 	TimeScale float64
+	// InTurn runs the strategies one after another, each with the
+	// machine to itself, as headless runs do; otherwise they race at
+	// once and share its cores.
+	InTurn bool
 }
 
 // RaceSetup describes a race before it runs.
@@ -101,15 +106,18 @@ type RaceSetup struct {
 	// "token .10  signed .05  upload .20  recognise .50 s".
 	Mock   string
 	Lesson string
+	// Cores is how many cores the race's processes share.
+	Cores int
 }
 
 // RaceStrategy is one contestant.
 type RaceStrategy struct {
 	Name      string // sequential, multiprocess, distributed, async
 	Resources string // e.g. "4 procs", "16 nodes", "1 thread"
-	// SeedSeconds is the study's time for its 40 images; 0 if unknown.
-	SeedSeconds float64
-	SeedImages  int
+	// StudySeconds is the study's time for its StudyImages images; 0 if
+	// unknown.
+	StudySeconds float64
+	StudyImages  int
 }
 
 // RaceEvent is one image finished by one strategy, or the end of the
@@ -135,6 +143,10 @@ type RaceResult struct {
 	Seconds            float64
 	IdealSeconds       float64
 	Speedup            float64
-	CPUSeconds         float64
+	CPUSeconds         float64 // the strategy's whole cost, its coordinator's included
 	ImagesPerCPUSecond float64
+	// Coordinator names what the strategy's coordinator ran ("" if it
+	// has none); CoordinatorCPUSeconds is its share of CPUSeconds.
+	Coordinator           string
+	CoordinatorCPUSeconds float64
 }

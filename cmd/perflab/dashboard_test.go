@@ -281,3 +281,21 @@ func TestDashboardLikesInTerminal(t *testing.T) {
 	})
 	tm.quit("q")
 }
+
+// The Fishial race on the dashboard: it opens racing all four at once and
+// says they shared the machine's cores; R runs them one after another,
+// the figures that stand beside the study's; quitting leaves none of the
+// race's processes behind.
+func TestDashboardFishialInTerminal(t *testing.T) {
+	tm := startTerminal(t, 120, 40, nil, "--experiment", "fishial", "--images", "5", "--time-scale", "0.05", "--nodes", "3", "--processes", "2")
+	s := tm.waitText("results of a shared race", 120*time.Second)
+	if !regexp.MustCompile(`all at once, sharing [0-9]+ core`).MatchString(s) || strings.Contains(s, "study s") {
+		t.Fatalf("a race at once does not say it shared the cores, or sets its figures beside the study's:\n%s", s)
+	}
+	tm.keys("R")
+	s = tm.waitText("results beside the study's", 120*time.Second)
+	if !strings.Contains(s, "one after another") || !strings.Contains(s, "study s") || !strings.Contains(s, "coordinator") {
+		t.Fatalf("R's race does not say it ran one after another, with the study's column and the coordinators' CPU:\n%s", s)
+	}
+	tm.quit("q")
+}

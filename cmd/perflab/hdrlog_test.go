@@ -114,8 +114,9 @@ func TestAbortOnFail(t *testing.T) {
 		t.Fatalf("the run took %s: it did not stop", took)
 	}
 	rows := readCSV(t, csvPath)
-	if last := rows[len(rows)-1]; last[0] != "summary" {
-		t.Fatalf("CSV ends with %v, want summary rows", last)
+	// The run's summary rows, then its threshold's row.
+	if last := rows[len(rows)-1]; last[0] != "threshold" || last[column(rows)["threshold_ok"]] != "false" || rows[len(rows)-2][0] != "summary" {
+		t.Fatalf("CSV ends with %v after %v, want the summary rows and the failed threshold's row", last, rows[len(rows)-2])
 	}
 	// The second at which the run's error rate first went over 10%, from
 	// the interval rows, and the run's end: grace plus a second at most.

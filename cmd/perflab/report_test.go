@@ -25,7 +25,7 @@ func TestReportInBrowser(t *testing.T) {
 	dir := t.TempDir()
 	likes, live := filepath.Join(dir, "likes.csv"), filepath.Join(dir, "likes-live.html")
 	_, stderr, code := perflab(t, "--record", likes, "--report", live, "--experiment", "likes", "--profile", "go",
-		"--vus", "2", "--think", "20ms", "--stages", "1s:4,1s:8", "--sweep", "cache=off,on", "--repeat", "2", "--threshold", "p(99)<5s")
+		"--vus", "2", "--think", "20ms", "--stages", "1s:4,2s:8", "--sweep", "cache=off,on", "--repeat", "2", "--threshold", "http_req_failed<100%")
 	if code != 0 {
 		t.Fatalf("likes sweep: exit %d\n%s", code, stderr)
 	}
@@ -56,7 +56,7 @@ func TestReportInBrowser(t *testing.T) {
 	}
 
 	pageHas(t, likesPage, "mean latency of likes per configuration", "throughput of likes per configuration",
-		"Summary of each run", "Thresholds", "p(99)&lt;5s", "stage 2/2 → 8 users", "run 2 repeat 2: cache=on",
+		"Summary of each run", "Thresholds", "http_req_failed&lt;100%", "stage 2/2 → 8 users", "run 2 repeat 2: cache=on",
 		"likes experiment, perflab&#39;s medians across runs", "the cache cuts latency")
 	got, problems := checkInBrowser(t, b, likesPage, 2+4*2, 0.45)
 	for _, p := range problems {

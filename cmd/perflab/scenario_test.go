@@ -431,3 +431,23 @@ func likedBy(t *testing.T, app string, logbook int) []string {
 	}
 	return divers
 }
+
+// The file's stages and thresholds hold unless flags replace them.
+func TestScenarioFileLoadSettings(t *testing.T) {
+	base, _ := shop(t)
+	file := writeFile(t, t.TempDir(), "staged.yaml", `stages: [1s:3]
+think: 20ms
+thresholds: ["rps>1000000"]
+steps:
+  - name: a
+    url: /a
+`)
+	stdout, stderr, code := perflab(t, "--scenario", file, "--url", base)
+	if code != exitThresholds || !strings.Contains(stdout, "rps>1000000") || !strings.Contains(stderr, "closed, 0 VUs, think 20ms, for 1s") {
+		t.Fatalf("the file's plan and threshold: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	stdout, stderr, code = perflab(t, "--scenario", file, "--url", base, "--threshold", "rps>0", "--rate", "20", "--duration", "1s")
+	if code != 0 || strings.Contains(stdout, "rps>1000000") || !strings.Contains(stderr, "open, 20 req/s, for 1s") {
+		t.Fatalf("flags over the file: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+}

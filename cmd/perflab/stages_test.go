@@ -51,20 +51,33 @@ func TestStagesRampUsers(t *testing.T) {
 }
 
 // TestStagesRampRate: the open model's rate 100 -> 1000/s over 6 s: from
-// the second second on, each second's requests are the plan's within 2%.
+// the second second on, each second's requests are the plan's within 2%,
+// wherever the generator itself was on time (a second whose send lag p99
+// passed 20 ms is one where this machine stalled it, which the run
+// reports as such, and is left out; at least three must be checked).
 func TestStagesRampRate(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "rate.csv")
 	if _, stderr, code := perflab(t, "--url", target(t), "--rate", "100", "--stages", "6s:1000/s", "--record", out); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	reqs := intervalCells(t, out, "requests")
+	lag := intervalCells(t, out, "send_lag_p99_ms")
+	checked := 0
 	for sec := 2; sec <= 6; sec++ {
+		if lag[sec] > 20 || lag[sec-1] > 20 {
+			t.Logf("second %d: the generator was %g ms late at p99; not checked", sec, lag[sec])
+			continue
+		}
+		checked++
 		// The rate climbs 150/s every second: second s holds the mean of
 		// its two ends.
 		plan := 100 + 150*(float64(sec)-0.5)
 		if d := math.Abs(reqs[sec]-plan) / plan; d > 0.02 {
 			t.Errorf("second %d: %g requests, plan %g (%.1f%% off)", sec, reqs[sec], plan, 100*d)
 		}
+	}
+	if checked < 3 {
+		t.Fatalf("only %d seconds with the generator on time: the machine stalled it throughout (send lag %v)", checked, lag)
 	}
 }
 

@@ -3,6 +3,7 @@ package fishial
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,6 +59,23 @@ func (c *child) send(m linkMsg) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return c.enc.Encode(m)
+}
+
+// listen hands every line the child writes to handle, in order, then
+// reaps it once its stdout closes. An unreadable line is reported to fail.
+func (c *child) listen(fail func(error), handle func(linkMsg)) {
+	defer c.reap()
+	dec := json.NewDecoder(c.stdout)
+	for {
+		var m linkMsg
+		if err := dec.Decode(&m); err != nil {
+			if !errors.Is(err, io.EOF) {
+				fail(fmt.Errorf("%s: read link: %w", c.name, err))
+			}
+			return
+		}
+		handle(m)
+	}
 }
 
 // reap waits for the process once its stdout is drained.

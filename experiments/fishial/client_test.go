@@ -3,6 +3,7 @@ package fishial
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -31,8 +32,14 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
-// testBench is a mock and a photo bucket for client tests.
+// testBench is a mock, the photos in a folder and a photo bucket for
+// client tests.
 func testBench(t *testing.T, cfg mock.Config, images int) (*mock.Server, *apiClient, []photoJob) {
+	m, c, jobs, _ := testBenchBucket(t, cfg, images)
+	return m, c, jobs
+}
+
+func testBenchBucket(t *testing.T, cfg mock.Config, images int) (*mock.Server, *apiClient, []photoJob, *photoBucket) {
 	t.Helper()
 	m, err := mock.Start(cfg)
 	if err != nil {
@@ -40,6 +47,10 @@ func testBench(t *testing.T, cfg mock.Config, images int) (*mock.Server, *apiCli
 	}
 	t.Cleanup(func() { m.Close() })
 	ims := Images(images)
+	dir := t.TempDir()
+	if err := writePhotos(dir, ims); err != nil {
+		t.Fatal(err)
+	}
 	b, err := startPhotoBucket(ims)
 	if err != nil {
 		t.Fatal(err)
@@ -49,9 +60,33 @@ func testBench(t *testing.T, cfg mock.Config, images int) (*mock.Server, *apiCli
 	c := newAPIClient(Endpoints{Auth: m.URL(), API: m.URL()}, id, secret)
 	var jobs []photoJob
 	for i, im := range ims {
-		jobs = append(jobs, photoJob{Image: i, Name: im.Name, URL: b.url + "/photos/" + im.Name})
+		jobs = append(jobs, photoJob{Image: i, Name: im.Name, Path: filepath.Join(dir, im.Name), URL: b.url + "/photos/" + im.Name})
 	}
-	return m, c, jobs
+	return m, c, jobs, b
+}
+
+// A client reads its photo from the race's folder; only a node on a
+// machine without that folder downloads it.
+func TestClientReadsPhotosFromDiskAndDownloadsOnlyWithout(t *testing.T) {
+	m, c, jobs, bucket := testBenchBucket(t, mock.Config{TimeScale: 0.01}, 2)
+	if _, err := c.recognise(context.Background(), jobs[0], perImageTokens{c}, "w"); err != nil {
+		t.Fatal(err)
+	}
+	if n := bucket.served.Load(); n != 0 {
+		t.Fatalf("the photo bucket served %d downloads to a client that has the folder", n)
+	}
+	elsewhere := jobs[1]
+	elsewhere.Path = filepath.Join(t.TempDir(), "not-on-this-machine", elsewhere.Name)
+	res, err := c.recognise(context.Background(), elsewhere, perImageTokens{c}, "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bucket.served.Load(); n != 1 || res.MD5 != Images(2)[1].MD5() {
+		t.Fatalf("without the folder: %d downloads, MD5 %s; want one download of image 1", n, res.MD5)
+	}
+	if st := m.Stats(); st.Uploads != 2 {
+		t.Fatalf("mock stored %d uploads, want 2", st.Uploads)
+	}
 }
 
 // staleOnce hands out a token the service will refuse, then real ones.

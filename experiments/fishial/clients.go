@@ -1,25 +1,20 @@
 package fishial
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"sync"
 	"time"
 )
 
-// runClients runs k fishial-client processes in one mode, serves them
-// the queue (and the token lock), and returns their CPU time.
-func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (time.Duration, error) {
+// runClients runs k fishial-client processes in one mode and, for the
+// multiprocess mode, the coordinator that serves them the queue and the
+// token lock. It returns the CPU time of the clients and of the
+// coordinator.
+func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (cpu cpuTimes, err error) {
 	id, secret := r.mock.Credentials()
-	queue := &jobQueue{jobs: r.jobs("")}
-	lock := newTokenLock()
 	gate := make(chan struct{})
 	ready := make(chan struct{}, k)
-	failed := make(chan error, 4*k)
+	failed := make(chan error, 4*k+4)
 	fail := func(err error) {
 		select {
 		case failed <- err:
@@ -27,7 +22,30 @@ func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (ti
 		}
 	}
 
+	var coord *coordinator
+	if mode == modeProcess {
+		if coord, err = startCoordinator(ctx, coordConfig{Kind: coordQueue}, t, fail); err != nil {
+			return cpu, err
+		}
+	}
 	var children []*child
+	everyone := func() []*child {
+		if coord == nil {
+			return children
+		}
+		return append([]*child{coord.child}, children...)
+	}
+	abort := func(err error) (cpuTimes, error) {
+		killChildren(everyone())
+		return cpuTimes{}, err
+	}
+	// Sequential and async get their whole list from the parent at once,
+	// as a script has its list of files; the multiprocess clients take
+	// theirs off the coordinator's queue.
+	list := &jobQueue{}
+	if coord == nil {
+		list.put(r.jobs(""))
+	}
 	for i := range k {
 		name := fmt.Sprintf("%s process %d", t.strategy, i+1)
 		if k == 1 {
@@ -35,12 +53,14 @@ func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (ti
 		}
 		ch, err := startChild(name, roleClient)
 		if err != nil {
-			killChildren(children)
-			return 0, err
+			return abort(err)
 		}
 		children = append(children, ch)
 		cfg := childConfig{Mode: mode, Worker: fmt.Sprintf("%s-%d", t.strategy, i+1), Auth: r.mock.URL(), API: r.mock.URL(), ClientID: id, ClientSecret: secret}
-		go r.serveClient(ctx, ch, i, cfg, queue, lock, gate, ready, t, fail)
+		if coord != nil {
+			cfg.Coordinator = coord.addr
+		}
+		go r.serveClient(ctx, ch, cfg, list, gate, ready, t, fail)
 	}
 
 	exited := 0
@@ -48,15 +68,16 @@ func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (ti
 	for _, ch := range children {
 		go func() { <-ch.exited; exits <- ch }()
 	}
-	abort := func(err error) (time.Duration, error) {
-		killChildren(children)
-		return 0, err
-	}
 	if err := awaitReady(ctx, k, "processes", ready, exits, failed); err != nil {
 		return abort(err)
 	}
 	t.begin()
 	close(gate)
+	if coord != nil {
+		if err := coord.begin(r.jobs("")); err != nil {
+			return abort(err)
+		}
+	}
 	for done := false; !done; {
 		select {
 		case <-t.complete:
@@ -80,46 +101,37 @@ func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (ti
 			return abort(ctx.Err())
 		}
 	}
-	// Every image is in: the processes are leaving on their own.
-	return stopChildren(children), nil
+	// Every image is in: the processes are leaving on their own, and
+	// have told their CPU (reaped, so their messages are all read).
+	cpu.workers = stopChildren(children)
+	if coord != nil {
+		cpu.coordinator = stopChildren([]*child{coord.child})
+	}
+	return cpu, nil
 }
 
-// serveClient is the parent's side of one client process's link.
-func (r *race) serveClient(ctx context.Context, ch *child, idx int, cfg childConfig, queue *jobQueue, lock *tokenLock, gate chan struct{}, ready chan<- struct{}, t *tally, fail func(error)) {
-	defer ch.reap()
-	defer lock.release(idx)
+// cpuTimes is what a strategy's processes used, whole lives, start-up
+// included: its workers and its coordinator.
+type cpuTimes struct{ workers, coordinator time.Duration }
+
+// serveClient is the parent's side of one client process's link: its
+// list (sequential, async), its results and its CPU.
+func (r *race) serveClient(ctx context.Context, ch *child, cfg childConfig, list *jobQueue, gate chan struct{}, ready chan<- struct{}, t *tally, fail func(error)) {
 	if err := ch.send(linkMsg{Op: "config", Config: &cfg}); err != nil {
 		fail(fmt.Errorf("%s: write config: %w", ch.name, err))
+		ch.reap()
 		return
 	}
-	dec := json.NewDecoder(bufio.NewReader(ch.stdout))
-	for {
-		var m linkMsg
-		if err := dec.Decode(&m); err != nil {
-			if !errors.Is(err, io.EOF) {
-				fail(fmt.Errorf("%s: read link: %w", ch.name, err))
-			}
-			return
-		}
+	ch.listen(fail, func(m linkMsg) {
 		switch m.Op {
 		case "ready":
 			ready <- struct{}{}
 		case "next":
 			select {
 			case <-gate:
-				ch.send(linkMsg{Op: "jobs", Jobs: queue.take(m.N)})
+				ch.send(linkMsg{Op: "jobs", Jobs: list.take(m.N)})
 			case <-ctx.Done():
 			}
-		case "token":
-			if tok, fetch, err := lock.acquire(ctx, idx); err == nil {
-				ch.send(linkMsg{Op: "token", Token: tok, Fetch: fetch})
-			}
-		case "token-set":
-			lock.set(idx, m.Token, time.UnixMilli(m.Until))
-		case "token-release":
-			lock.release(idx)
-		case "token-stale":
-			lock.stale(m.Token)
 		case "done":
 			if m.Result == nil {
 				fail(fmt.Errorf("%s sent a result without content", ch.name))
@@ -128,98 +140,12 @@ func (r *race) serveClient(ctx context.Context, ch *child, idx int, cfg childCon
 			}
 		case "retries":
 			t.addRetries(m.N)
+		case "cpu":
+			t.addWorkCPU(time.Duration(m.Seconds * float64(time.Second)))
 		case "error":
 			fail(fmt.Errorf("%s: %s", ch.name, m.Error))
 		default:
 			fail(fmt.Errorf("%s sent unknown message %q", ch.name, m.Op))
 		}
-	}
-}
-
-// jobQueue is the parent's queue for the client processes.
-type jobQueue struct {
-	mu   sync.Mutex
-	jobs []photoJob
-}
-
-// take hands out up to n jobs (all of them for n <= 0).
-func (q *jobQueue) take(n int) []photoJob {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if n <= 0 || n > len(q.jobs) {
-		n = len(q.jobs)
-	}
-	out := q.jobs[:n:n]
-	q.jobs = q.jobs[n:]
-	return out
-}
-
-// tokenLock is the multiprocess strategy's shared token: a cache with a
-// lock, held by the process fetching the token while the others wait.
-type tokenLock struct {
-	mu      sync.Mutex
-	tok     string
-	until   time.Time
-	holder  int // -1: nobody is fetching
-	changed chan struct{}
-}
-
-func newTokenLock() *tokenLock { return &tokenLock{holder: -1, changed: make(chan struct{})} }
-
-// acquire returns the cached token, or fetch=true when the caller now
-// holds the lock and must fetch it.
-func (l *tokenLock) acquire(ctx context.Context, who int) (tok string, fetch bool, err error) {
-	for {
-		l.mu.Lock()
-		if l.tok != "" && time.Now().Before(l.until) {
-			tok := l.tok
-			l.mu.Unlock()
-			return tok, false, nil
-		}
-		if l.holder < 0 {
-			l.holder = who
-			l.mu.Unlock()
-			return "", true, nil
-		}
-		wait := l.changed
-		l.mu.Unlock()
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return "", false, ctx.Err()
-		}
-	}
-}
-
-func (l *tokenLock) broadcastLocked() {
-	close(l.changed)
-	l.changed = make(chan struct{})
-}
-
-func (l *tokenLock) set(who int, tok string, until time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.tok, l.until = tok, until
-	if l.holder == who {
-		l.holder = -1
-	}
-	l.broadcastLocked()
-}
-
-// release lets another process fetch: the holder failed or is gone.
-func (l *tokenLock) release(who int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.holder == who {
-		l.holder = -1
-		l.broadcastLocked()
-	}
-}
-
-func (l *tokenLock) stale(tok string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.tok == tok {
-		l.tok = ""
-	}
+	})
 }

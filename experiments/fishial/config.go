@@ -117,31 +117,40 @@ func (c Config) Latencies() mock.Latencies {
 	return mock.StudyLatencies().Scaled(c.TimeScale)
 }
 
-// Ideal is the strategy's best possible wall time against the mock.
-func (c Config) Ideal(strategy string) time.Duration {
-	return Ideal(strategy, c.Images, c.Workers(strategy), c.Latencies())
+// embeddedRedis reports whether the distributed strategy runs its own
+// Redis (in its coordinator) rather than the one --redis names.
+func (c Config) embeddedRedis() bool { return c.Redis == "" || c.Redis == "embedded" }
+
+// Ideal is the strategy's least possible wall time against the mock
+// when its workers spend cpu on each image.
+func (c Config) Ideal(strategy string, cpu time.Duration) time.Duration {
+	return Ideal(strategy, c.Images, c.Workers(strategy), c.Latencies(), cpu)
 }
 
-// Ideal is a strategy's wall time with zero overhead, from the
-// API's latencies and the strategy's shape:
+// Ideal is a strategy's least possible wall time, from the API's
+// latencies, the strategy's shape and the CPU c a worker spends on each
+// image (0 for the waits alone):
 //
-//	sequential:   images x (token + chain)          token fetched per image
-//	multiprocess: token + ceil(images/P) x chain    one shared token
-//	distributed:  token + ceil(images/N) x (chain + network)
-//	async:        token + chain                     every image at once
+//	sequential:   images x (token + chain + c)          a token per image
+//	multiprocess: token + ceil(images/P) x (chain + c)  one shared token
+//	distributed:  token + ceil(images/N) x (chain + network + c)
+//	async:        token + chain + images x c            every image at once, one thread
 //
-// where chain is signed upload + upload + recognition.
-func Ideal(strategy string, images, workers int, lat mock.Latencies) time.Duration {
+// where chain is signed upload + upload + recognition. A worker that
+// takes one image at a time cannot spend an image's CPU while it waits
+// for that image's answers; the async thread spends every image's CPU
+// on its own.
+func Ideal(strategy string, images, workers int, lat mock.Latencies, c time.Duration) time.Duration {
 	rounds := func(w int) time.Duration { return time.Duration((images + w - 1) / w) }
 	switch strategy {
 	case StrategySequential:
-		return time.Duration(images) * (lat.Token + lat.PerImage())
+		return time.Duration(images) * (lat.Token + lat.PerImage() + c)
 	case StrategyMultiprocess:
-		return lat.Token + rounds(workers)*lat.PerImage()
+		return lat.Token + rounds(workers)*(lat.PerImage()+c)
 	case StrategyDistributed:
-		return lat.Token + rounds(workers)*(lat.PerImage()+lat.Network)
+		return lat.Token + rounds(workers)*(lat.PerImage()+lat.Network+c)
 	case StrategyAsync:
-		return lat.Token + lat.PerImage()
+		return lat.Token + lat.PerImage() + time.Duration(images)*c
 	}
 	return 0
 }

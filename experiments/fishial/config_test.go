@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -51,16 +52,37 @@ func TestIdealFromLatencies(t *testing.T) {
 	c := DefaultConfig()
 	want := map[string]float64{StrategySequential: 34.0, StrategyMultiprocess: 7.6, StrategyDistributed: 2.5, StrategyAsync: 0.85}
 	for s, w := range want {
-		if got := c.Ideal(s).Seconds(); math.Abs(got-w) > 1e-9 {
+		if got := c.Ideal(s, 0).Seconds(); math.Abs(got-w) > 1e-9 {
 			t.Errorf("%s ideal %.4f s, want %.2f s", s, got, w)
 		}
 	}
 	c.TimeScale = 0.1
-	if got := c.Ideal(StrategyAsync).Seconds(); math.Abs(got-0.085) > 1e-9 {
+	if got := c.Ideal(StrategyAsync, 0).Seconds(); math.Abs(got-0.085) > 1e-9 {
 		t.Errorf("async ideal at scale 0.1: %.4f s, want 0.085 s", got)
 	}
 	c.Images, c.Nodes = 33, 16 // three rounds: 16 + 16 + 1
-	if got := c.Ideal(StrategyDistributed).Seconds(); math.Abs(got-0.25) > 1e-9 {
+	if got := c.Ideal(StrategyDistributed, 0).Seconds(); math.Abs(got-0.25) > 1e-9 {
 		t.Errorf("distributed ideal for 33 images on 16 nodes at scale 0.1: %.4f, want 0.25", got)
+	}
+}
+
+// The CPU a worker spends on each image adds to the ideal where it lies
+// in series with the waits: every image for the threads that take one
+// at a time, one round's for each process or node, and every image's
+// for the one async thread.
+func TestIdealCountsCPUPerImage(t *testing.T) {
+	c := DefaultConfig()
+	c.TimeScale = 0.1
+	cpu := 2 * time.Millisecond
+	want := map[string]float64{
+		StrategySequential:   40 * (0.010 + 0.075 + 0.002), // 3.48
+		StrategyMultiprocess: 0.010 + 10*(0.075+0.002),     // 0.78
+		StrategyDistributed:  0.010 + 3*(0.080+0.002),      // 0.256
+		StrategyAsync:        0.010 + 0.075 + 40*0.002,     // 0.165
+	}
+	for s, w := range want {
+		if got := c.Ideal(s, cpu).Seconds(); math.Abs(got-w) > 1e-9 {
+			t.Errorf("%s ideal with 2 ms of CPU per image: %.4f s, want %.4f s", s, got, w)
+		}
 	}
 }

@@ -173,6 +173,11 @@ func TestDistributedOnRealRedis(t *testing.T) {
 	if len(recs) != cfg.Images || r.mock.Stats().Tokens != 1 {
 		t.Fatalf("result %+v, %d records, %d tokens: want %d images on one token", res, len(recs), r.mock.Stats().Tokens, cfg.Images)
 	}
+	// The coordinator only reaps here: the Redis runs outside perflab,
+	// and the result says its CPU is not counted.
+	if !res.RedisOutside || res.CoordinatorCPUSeconds <= 0 {
+		t.Fatalf("result %+v: want the Redis marked as outside, the reaper's CPU counted", res)
+	}
 	// The nodes left (they were told to), and the race cleaned up.
 	if keys, _ := rdb.Keys(context.Background(), keyPrefix+"*").Result(); len(keys) != 0 {
 		t.Fatalf("race left keys in Redis: %v", keys)

@@ -12,9 +12,12 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -150,13 +153,26 @@ func hsv(h, s, v float64) color.RGBA {
 	return color.RGBA{uint8(r * 255), uint8(g * 255), uint8(b * 255), 255}
 }
 
-// photoBucket is where the photos already live before the race (the
-// study's S3 bucket): each strategy downloads an image from it and
-// computes its metadata as the first step of the flow.
+// writePhotos puts the race's photos in dir before the race starts, as a
+// real client has its photos on disk before it sends them: making them
+// is not a client's work, reading, hashing and uploading one is.
+func writePhotos(dir string, images []Image) error {
+	for _, im := range images {
+		if err := os.WriteFile(filepath.Join(dir, im.Name), im.Data, 0o644); err != nil {
+			return fmt.Errorf("write the race's photos: %w", err)
+		}
+	}
+	return nil
+}
+
+// photoBucket serves the photos over HTTP for a node on another machine,
+// which cannot read the race's folder: it downloads its photo instead
+// (the study's "download from S3").
 type photoBucket struct {
 	srv    *http.Server
 	url    string
 	byName map[string][]byte
+	served atomic.Int64 // photos downloaded
 }
 
 func startPhotoBucket(images []Image) (*photoBucket, error) {
@@ -179,6 +195,7 @@ func (b *photoBucket) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	b.served.Add(1)
 	w.Header().Set("Content-Type", "image/jpeg")
 	w.Write(data)
 }

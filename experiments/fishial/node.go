@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"perflab/server/proc"
 	"perflab/server/redisconn"
 )
 
@@ -171,6 +172,7 @@ func (n *node) serve(ctx context.Context) error {
 }
 
 func (n *node) handle(ctx context.Context, raw string) {
+	cpu := proc.CPUTime()
 	var job photoJob
 	if err := json.Unmarshal([]byte(raw), &job); err != nil || job.Run == "" {
 		fmt.Fprintf(n.log, "fishial node %s: dropping unreadable job %.80q\n", n.id, raw)
@@ -189,6 +191,7 @@ func (n *node) handle(ctx context.Context, raw string) {
 		return
 	}
 	res, err := run.client.recognise(ctx, job, run.tokens, n.id)
+	res.CPU = (proc.CPUTime() - cpu).Seconds()
 	if err != nil {
 		// Give the job back first, so it is not lost whatever happens next.
 		requeueScript.Run(context.Background(), n.rdb, []string{keyProcessing(n.id), keyQueue}, raw)

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	mock "perflab/server/fishial"
-	"perflab/server/redisconn"
 )
 
 // Progress is one finished image of one strategy. The strategy's
@@ -31,15 +30,35 @@ type Result struct {
 	Images       int
 	Workers      int     // threads, processes or nodes (distributed: nodes that took part, outside ones included)
 	Seconds      float64 // wall: first image handed out to last result in
-	IdealSeconds float64
+	IdealSeconds float64 // the least wall time the API's waits and the workers' CPU per image allow (Ideal)
+	WaitsSeconds float64 // the least wall time the API's waits alone allow
 	// Speedup is over the sequential run measured in the same race, or
 	// over sequential's ideal when it was not run (or, racing all at
 	// once, had not finished yet when this strategy did).
-	Speedup            float64
-	CPUSeconds         float64 // user + system of every process the strategy started
-	ImagesPerCPUSecond float64
-	Retries429         int // 429s answered and retried after Retry-After
-	Requeued           int // distributed: in-flight images taken back from dead nodes
+	Speedup float64
+	// CPUSeconds is what the strategy cost in all: user + system CPU of
+	// every process it started, from start-up to exit, its coordinator
+	// included.
+	CPUSeconds float64
+	// CoordinatorCPUSeconds is the coordinator's share of CPUSeconds:
+	// the multiprocess queue and token lock, the distributed Redis and
+	// reaper; 0 for the strategies that have none.
+	CoordinatorCPUSeconds float64
+	// RedisOutside is set when the distributed Redis was the race's own
+	// (--redis redis://...): its CPU is not in CoordinatorCPUSeconds.
+	RedisOutside bool
+	// ImageCPUSeconds is the workers' CPU per image while the race ran:
+	// read, hash and send a photo, fetch or wait for a token, read the
+	// answers, report the result. Start-up and idle polling are not in it.
+	ImageCPUSeconds    float64
+	ImagesPerCPUSecond float64 // Images / CPUSeconds
+	Retries429         int     // 429s answered and retried after Retry-After
+	Requeued           int     // distributed: in-flight images taken back from dead nodes
+}
+
+// HasCoordinator reports whether the strategy runs a coordinator.
+func HasCoordinator(strategy string) bool {
+	return strategy == StrategyMultiprocess || strategy == StrategyDistributed
 }
 
 // VsIdeal is how far the measured time is above the ideal, as a fraction.
@@ -68,11 +87,13 @@ func Run(ctx context.Context, c Config, concurrent bool, onProgress func(Progres
 	return r.runAll(ctx, concurrent)
 }
 
-// race is one Run: the mock API, the photo bucket and (for the
-// distributed strategy) the Redis, shared by the strategies it runs.
+// race is one Run: the mock API, the photos (in a folder, and served
+// for nodes elsewhere), shared by the strategies it runs. All of it is
+// made before any strategy's clock starts.
 type race struct {
 	cfg    Config
 	mock   *mock.Server
+	dir    string // the photos
 	bucket *photoBucket
 	images []Image
 	md5s   []string
@@ -83,11 +104,6 @@ type race struct {
 
 	seqMu      sync.Mutex
 	seqSeconds float64 // measured sequential time, once known
-
-	redisMu  sync.Mutex
-	mini     *redisconn.Embedded
-	rdb      *redis.Client
-	redisURL string
 }
 
 func newRace(c Config, onProgress func(Progress)) (*race, error) {
@@ -97,12 +113,21 @@ func newRace(c Config, onProgress func(Progress)) (*race, error) {
 		r.md5s = append(r.md5s, im.MD5())
 	}
 	var err error
+	if r.dir, err = os.MkdirTemp("", "perflab-fishial-"); err != nil {
+		return nil, fmt.Errorf("make a folder for the race's photos: %w", err)
+	}
+	if err := writePhotos(r.dir, r.images); err != nil {
+		os.RemoveAll(r.dir)
+		return nil, err
+	}
 	r.mock, err = mock.Start(mock.Config{TimeScale: c.TimeScale, Prob429: c.Prob429, Seed: uint64(time.Now().UnixNano())})
 	if err != nil {
+		os.RemoveAll(r.dir)
 		return nil, err
 	}
 	if r.bucket, err = startPhotoBucket(r.images); err != nil {
 		r.mock.Close()
+		os.RemoveAll(r.dir)
 		return nil, err
 	}
 	return r, nil
@@ -111,14 +136,7 @@ func newRace(c Config, onProgress func(Progress)) (*race, error) {
 func (r *race) close() {
 	r.mock.Close()
 	r.bucket.Close()
-	r.redisMu.Lock()
-	defer r.redisMu.Unlock()
-	if r.rdb != nil {
-		r.rdb.Close()
-	}
-	if r.mini != nil {
-		r.mini.Close()
-	}
+	os.RemoveAll(r.dir)
 }
 
 func (r *race) progress(p Progress) {
@@ -134,7 +152,7 @@ func (r *race) progress(p Progress) {
 func (r *race) jobs(run string) []photoJob {
 	out := make([]photoJob, len(r.images))
 	for i, im := range r.images {
-		out[i] = photoJob{Image: i, Name: im.Name, URL: r.bucket.url + "/photos/" + im.Name, Run: run}
+		out[i] = photoJob{Image: i, Name: im.Name, Path: filepath.Join(r.dir, im.Name), URL: r.bucket.url + "/photos/" + im.Name, Run: run}
 	}
 	return out
 }
@@ -142,12 +160,14 @@ func (r *race) jobs(run string) []photoJob {
 // runAll runs the configured strategies and fills in the speed-ups.
 func (r *race) runAll(ctx context.Context, concurrent bool) ([]Result, error) {
 	order := r.cfg.ordered()
-	if slices.Contains(order, StrategyDistributed) {
+	if slices.Contains(order, StrategyDistributed) && !r.cfg.embeddedRedis() {
 		// Find out now, not after the slower strategies ran, whether the
 		// Redis is there.
-		if _, _, err := r.redisClient(ctx); err != nil {
+		rdb, err := connectRedis(ctx, r.cfg.Redis)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", StrategyDistributed, err)
 		}
+		rdb.Close()
 	}
 	results := make([]*Result, len(order))
 	errs := make([]error, len(order))
@@ -197,8 +217,7 @@ func (r *race) runAll(ctx context.Context, concurrent bool) ([]Result, error) {
 // with the right bytes behind it.
 func (r *race) run(ctx context.Context, strategy string) (Result, []imageResult, error) {
 	t := newTally(r, strategy, r.cfg.Images)
-	var cpu time.Duration
-	var requeued int
+	var cpu cpuTimes
 	var err error
 	switch strategy {
 	case StrategySequential:
@@ -208,7 +227,7 @@ func (r *race) run(ctx context.Context, strategy string) (Result, []imageResult,
 	case StrategyMultiprocess:
 		cpu, err = r.runClients(ctx, t, modeProcess, r.cfg.Processes)
 	case StrategyDistributed:
-		cpu, requeued, err = r.runDistributed(ctx, t)
+		cpu, err = r.runDistributed(ctx, t)
 	default:
 		err = fmt.Errorf("unknown strategy %q", strategy)
 	}
@@ -228,16 +247,21 @@ func (r *race) run(ctx context.Context, strategy string) (Result, []imageResult,
 		}
 		workers = max(workers, len(seen))
 	}
+	lat := r.mock.Latencies()
+	perImage := t.workCPU() / time.Duration(r.cfg.Images)
 	res := Result{
-		Strategy:     strategy,
-		Images:       r.cfg.Images,
-		Workers:      workers,
-		Seconds:      t.wall().Seconds(),
-		IdealSeconds: Ideal(strategy, r.cfg.Images, workers, r.mock.Latencies()).Seconds(),
-		CPUSeconds:   cpu.Seconds(),
-		Requeued:     requeued,
+		Strategy:              strategy,
+		Images:                r.cfg.Images,
+		Workers:               workers,
+		Seconds:               t.wall().Seconds(),
+		IdealSeconds:          Ideal(strategy, r.cfg.Images, workers, lat, perImage).Seconds(),
+		WaitsSeconds:          Ideal(strategy, r.cfg.Images, workers, lat, 0).Seconds(),
+		CPUSeconds:            (cpu.workers + cpu.coordinator).Seconds(),
+		CoordinatorCPUSeconds: cpu.coordinator.Seconds(),
+		RedisOutside:          strategy == StrategyDistributed && !r.cfg.embeddedRedis(),
+		ImageCPUSeconds:       perImage.Seconds(),
 	}
-	res.Retries429 = t.retries
+	res.Retries429, res.Requeued = t.counts()
 	for _, rec := range recs {
 		res.Retries429 += rec.Retries429
 	}
@@ -251,7 +275,7 @@ func (r *race) run(ctx context.Context, strategy string) (Result, []imageResult,
 	base := r.seqSeconds
 	r.seqMu.Unlock()
 	if base == 0 {
-		base = Ideal(StrategySequential, r.cfg.Images, 1, r.mock.Latencies()).Seconds()
+		base = Ideal(StrategySequential, r.cfg.Images, 1, lat, 0).Seconds()
 	}
 	res.Speedup = speedup(base, res.Seconds)
 	final := res
@@ -277,7 +301,9 @@ type tally struct {
 	last     time.Time
 	recs     []*imageResult
 	done     int
-	retries  int // 429s met outside any image's flow
+	retries  int           // 429s met outside any image's flow
+	requeued int           // jobs the coordinator took back from dead nodes
+	cpu      time.Duration // workers' CPU on the images, as they report it
 	complete chan struct{}
 }
 
@@ -305,6 +331,7 @@ func (t *tally) add(res imageResult) error {
 		return fmt.Errorf("image %s recognised twice (by %s and %s)", res.Name, prev.Worker, res.Worker)
 	}
 	t.recs[res.Image] = &res
+	t.cpu += time.Duration(res.CPU * float64(time.Second))
 	t.done++
 	t.last = time.Now()
 	if t.done == t.total {
@@ -318,6 +345,34 @@ func (t *tally) addRetries(n int) {
 	t.mu.Lock()
 	t.retries += n
 	t.mu.Unlock()
+}
+
+func (t *tally) addRequeued(n int) {
+	t.mu.Lock()
+	t.requeued += n
+	t.mu.Unlock()
+}
+
+// addWorkCPU counts CPU a worker spent on its images, reported for all
+// of them at once.
+func (t *tally) addWorkCPU(d time.Duration) {
+	t.mu.Lock()
+	t.cpu += d
+	t.mu.Unlock()
+}
+
+func (t *tally) workCPU() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cpu
+}
+
+// counts are the 429s met outside any image's flow and the jobs taken
+// back from dead nodes.
+func (t *tally) counts() (retries, requeued int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.retries, t.requeued
 }
 
 func (t *tally) count() int {

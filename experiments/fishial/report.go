@@ -23,8 +23,14 @@ func init() {
 // follows as its own event.
 type Start struct{ Config Config }
 
-// Columns are the Fishial CSV columns, in the contract's order.
-var Columns = []string{"kind", "strategy", "images", "workers", "seconds", "ideal_seconds", "speedup", "cpu_seconds", "images_per_cpu_second"}
+// Columns are the Fishial CSV columns: the contract's, in its order,
+// then the ones added after it. cpu_seconds is the strategy's whole
+// cost, its coordinator's included; coordinator_cpu_seconds is that
+// share; cpu_ms_per_image is the workers' CPU per image while the race
+// ran, which ideal_seconds counts; waits_ideal_seconds is the ideal from
+// the API's waits alone.
+var Columns = []string{"kind", "strategy", "images", "workers", "seconds", "ideal_seconds", "speedup", "cpu_seconds", "images_per_cpu_second",
+	"coordinator_cpu_seconds", "cpu_ms_per_image", "waits_ideal_seconds"}
 
 // CSV writes a race's rows: a progress row per finished image
 // (images done so far, seconds since the strategy started) and a summary
@@ -51,13 +57,16 @@ func (c *CSV) Progress(p Progress) error {
 	if p.Result != nil {
 		return c.Summary(*p.Result)
 	}
-	return c.write([]string{"progress", p.Strategy, strconv.Itoa(p.Done), "", num(p.Elapsed.Seconds(), 3), "", "", "", ""})
+	row := make([]string, len(Columns))
+	row[0], row[1], row[2], row[4] = "progress", p.Strategy, strconv.Itoa(p.Done), num(p.Elapsed.Seconds(), 3)
+	return c.write(row)
 }
 
 // Summary writes one strategy's summary row.
 func (c *CSV) Summary(r Result) error {
 	return c.write([]string{"summary", r.Strategy, strconv.Itoa(r.Images), strconv.Itoa(r.Workers),
-		num(r.Seconds, 3), num(r.IdealSeconds, 3), num(r.Speedup, 2), num(r.CPUSeconds, 3), num(r.ImagesPerCPUSecond, 1)})
+		num(r.Seconds, 3), num(r.IdealSeconds, 3), num(r.Speedup, 2), num(r.CPUSeconds, 3), num(r.ImagesPerCPUSecond, 1),
+		num(r.CoordinatorCPUSeconds, 3), num(1000*r.ImageCPUSeconds, 3), num(r.WaitsSeconds, 3)})
 }
 
 // Write writes the rows of a race's Progress events.
@@ -144,20 +153,42 @@ func WriteTable(w io.Writer, c Config, results []Result) error {
 	lat := c.Latencies()
 	fmt.Fprintf(&b, "Fishial race: %d images, time-scale %g. Mock API: token %.3f, signed upload %.3f, upload %.3f, recognition %.3f s; nodes +%.3f s network per image.\n\n",
 		c.Images, c.TimeScale, lat.Token.Seconds(), lat.SignedUpload.Seconds(), lat.Upload.Seconds(), lat.Recognition.Seconds(), lat.Network.Seconds())
-	fmt.Fprintf(&b, "%-13s %-12s %8s %8s %8s %8s %7s %9s %5s %8s   %-12s %7s %8s\n",
-		"strategy", "resources", "wall s", "ideal s", "vs ideal", "speed-up", "CPU s", "img/CPU s", "429s", "requeued", "seed", "seed s", "speed-up")
+	const row = "%-13s %-12s %8s %8s %8s %8s %7s %9s %7s %5s %8s   %-12s %7s %8s\n"
+	fmt.Fprintf(&b, row, "strategy", "resources", "wall s", "ideal s", "vs ideal", "speed-up", "CPU s", "img/CPU s", "CPU ms", "429s", "requeued", "study", "study s", "speed-up")
+	fmt.Fprintf(&b, row, "", "", "", "", "", "", "", "", "per img", "", "", "", "", "")
+	outside := false
 	for _, r := range results {
 		study, _ := StudyFor(r.Strategy)
-		fmt.Fprintf(&b, "%-13s %-12s %8.3f %8.3f %+7.1f%% %7.1fx %7.3f %9.0f %5d %8d   %-12s %7.2f %7.1fx\n",
+		fmt.Fprintf(&b, "%-13s %-12s %8.3f %8.3f %+7.1f%% %7.1fx %7.3f %9.0f %7.3f %5d %8d   %-12s %7.2f %7.1fx\n",
 			r.Strategy, resources(r.Strategy, r.Workers), r.Seconds, r.IdealSeconds, 100*r.VsIdeal(), r.Speedup,
-			r.CPUSeconds, r.ImagesPerCPUSecond, r.Retries429, r.Requeued, study.Resources, study.Seconds, study.Speedup)
+			r.CPUSeconds, r.ImagesPerCPUSecond, 1000*r.ImageCPUSeconds, r.Retries429, r.Requeued, study.Resources, study.Seconds, study.Speedup)
+		if HasCoordinator(r.Strategy) {
+			fmt.Fprintf(&b, "  %-11s %-12s %8s %8s %8s %8s %7.3f\n", "coordinator", CoordinatorOf(r), "", "", "", "", r.CoordinatorCPUSeconds)
+		}
+		outside = outside || r.RedisOutside
+	}
+	b.WriteString("\nideal s: the least wall time the API's waits and the CPU per image allow (README: Fishial race).\n")
+	b.WriteString("CPU s: every process of the strategy, start-up included, its coordinator's line too; CPU ms per img: the workers' CPU per image while racing.\n")
+	if outside {
+		b.WriteString("The distributed coordinator's CPU leaves out the Redis given with --redis: it runs outside perflab.\n")
 	}
 	if c.Images != StudyImages || c.TimeScale != 1 {
-		fmt.Fprintf(&b, "\nThe seed's figures are for %d images at time-scale 1.\n", StudyImages)
+		fmt.Fprintf(&b, "The study's figures are for %d images at time-scale 1.\n", StudyImages)
 	}
 	b.WriteString("requeued: images taken back from dead nodes and recognised by another.\n\n")
 	b.WriteString(Lesson)
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// CoordinatorOf names what a strategy's coordinator ran.
+func CoordinatorOf(r Result) string {
+	switch {
+	case r.Strategy == StrategyMultiprocess:
+		return "queue, lock"
+	case r.RedisOutside:
+		return "reaper"
+	}
+	return "Redis, reaper"
 }

@@ -15,7 +15,8 @@ func TestCSVRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := Result{Strategy: "async", Images: 2, Workers: 1, Seconds: 0.8612, IdealSeconds: 0.85, Speedup: 40.17, CPUSeconds: 0.05, ImagesPerCPUSecond: 40}
+	res := Result{Strategy: "async", Images: 2, Workers: 1, Seconds: 0.8612, IdealSeconds: 0.852, WaitsSeconds: 0.85, Speedup: 40.17,
+		CPUSeconds: 0.05, ImagesPerCPUSecond: 40, ImageCPUSeconds: 0.00104}
 	events := []Progress{
 		{Strategy: "async", Done: 1, Total: 2, Elapsed: 850 * time.Millisecond},
 		{Strategy: "async", Done: 2, Total: 2, Elapsed: 861 * time.Millisecond},
@@ -36,9 +37,9 @@ func TestCSVRows(t *testing.T) {
 	}
 	want := [][]string{
 		Columns,
-		{"progress", "async", "1", "", "0.850", "", "", "", ""},
-		{"progress", "async", "2", "", "0.861", "", "", "", ""},
-		{"summary", "async", "2", "1", "0.861", "0.850", "40.17", "0.050", "40.0"},
+		{"progress", "async", "1", "", "0.850", "", "", "", "", "", "", ""},
+		{"progress", "async", "2", "", "0.861", "", "", "", "", "", "", ""},
+		{"summary", "async", "2", "1", "0.861", "0.852", "40.17", "0.050", "40.0", "0.000", "1.040", "0.850"},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("rows %q, want %q", rows, want)
@@ -48,7 +49,8 @@ func TestCSVRows(t *testing.T) {
 			t.Fatalf("row %d = %q, want %q", i, rows[i], want[i])
 		}
 	}
-	if strings.Join(Columns, ",") != "kind,strategy,images,workers,seconds,ideal_seconds,speedup,cpu_seconds,images_per_cpu_second" {
+	// The contract's columns come first, in its order; new ones only after.
+	if !strings.HasPrefix(strings.Join(Columns, ","), "kind,strategy,images,workers,seconds,ideal_seconds,speedup,cpu_seconds,images_per_cpu_second,") {
 		t.Fatal("Fishial CSV columns differ from the design contract")
 	}
 }
@@ -68,18 +70,23 @@ func TestTableShowsStudyBeside(t *testing.T) {
 	cfg := DefaultConfig()
 	results := []Result{
 		{Strategy: "sequential", Images: 40, Workers: 1, Seconds: 34.21, IdealSeconds: 34, Speedup: 1, CPUSeconds: 0.4, ImagesPerCPUSecond: 100},
-		{Strategy: "distributed", Images: 40, Workers: 16, Seconds: 2.53, IdealSeconds: 2.5, Speedup: 13.5, CPUSeconds: 1.2, ImagesPerCPUSecond: 33, Requeued: 1},
+		{Strategy: "distributed", Images: 40, Workers: 16, Seconds: 2.53, IdealSeconds: 2.5, Speedup: 13.5, CPUSeconds: 1.2, ImagesPerCPUSecond: 33, Requeued: 1,
+			CoordinatorCPUSeconds: 0.321, ImageCPUSeconds: 0.0021},
 	}
 	if err := WriteTable(&b, cfg, results); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"34.210", "34.59", "16 nodes", "2.76", "12.5x", "+0.6%", Lesson} {
+	for _, want := range []string{"34.210", "34.59", "16 nodes", "2.76", "12.5x", "+0.6%", "  coordinator Redis, reaper", "0.321", "2.100", "study s", Lesson} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "The seed's figures are for") {
-		t.Error("table warns about a different batch for the study's own configuration")
+	if strings.Contains(out, "The study's figures are for") || strings.Contains(out, "seed") {
+		t.Errorf("table warns about a different batch for the study's own configuration, or says seed for the study:\n%s", out)
+	}
+	// Sequential has no coordinator, so no coordinator line follows it.
+	if strings.Count(out, "coordinator ") != 1 {
+		t.Errorf("want one coordinator line, distributed's:\n%s", out)
 	}
 }

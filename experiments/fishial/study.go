@@ -35,7 +35,8 @@ func StudyFor(strategy string) (StudyRow, bool) {
 const Lesson = `The study's lesson: for network-I/O-bound work, non-blocking async beats
 adding processes or machines, which mostly buy CPUs that sit waiting.
 Waiting costs no CPU, but every extra process or node does: each one
-starts a runtime, holds connections and polls its queue, so the CPU
-spent per image grows with the workers while the work itself (hash a
-photo, send it, read an answer) stays the same. One thread with every
-image in flight finishes first and spends the least.`
+starts a runtime, holds connections and polls its queue, and something
+must coordinate them (a queue and a lock, a Redis), so the CPU spent per
+image grows with the workers while the work itself (hash a photo, send
+it, read an answer) stays the same. One thread with every image in
+flight finishes first and spends the least.`
