@@ -76,98 +76,10 @@ func TestPostgres(t *testing.T) {
 		t.Fatalf("stats say db %+v: want postgres with its server process", s)
 	}
 
-	t.Run("queries per request, counted by the server too", func(t *testing.T) {
-		naive := checkQueryCounts(t, tw)
-		sq := startTwin(t, fastConfig())
-		if want := checkQueryCounts(t, sq); fmt.Sprint(naive) != fmt.Sprint(want) {
-			t.Errorf("PostgreSQL's likes list differs from SQLite's:\n%v\n%v", naive, want)
-		}
-		// The server's own count: each query is one transaction
-		// (autocommit), reported when its connection ends.
-		c := tw.Config()
-		c.Query = QueryNaive
-		if err := tw.Apply(context.Background(), c); err != nil {
-			t.Fatal(err)
-		}
-		a := newAPI(t, tw.AppURL())
-		a.signin()
-		waitFor(t, 15*time.Second, "the sign-in's connection to end", func() bool { return tw.Stats().DB.Connections == 0 })
-		time.Sleep(2 * dbPollEvery)
-		before, queries := tw.Stats().DB, tw.Stats().Total.DBQueries
-		for range 3 {
-			a.likes()
-		}
-		made := tw.Stats().Total.DBQueries - queries
-		if made != 3*42 {
-			t.Errorf("3 naive likes requests made %d queries, want %d", made, 3*42)
-		}
-		waitFor(t, 15*time.Second, "the server to count the queries' transactions", func() bool {
-			return tw.Stats().DB.Transactions-before.Transactions >= made
-		})
-		time.Sleep(4 * dbPollEvery)
-		after := tw.Stats().DB
-		if n := after.Transactions - before.Transactions; n > made+6 {
-			t.Errorf("the server counted %d transactions for %d queries", n, made)
-		}
-		if n := after.Sessions - before.Sessions; n != 3 {
-			t.Errorf("3 requests opened %d connections, want 3 (one each, CONN_MAX_AGE=0)", n)
-		}
-		if after.ActiveSeconds <= before.ActiveSeconds {
-			t.Errorf("time in the database did not grow: %v -> %v", before.ActiveSeconds, after.ActiveSeconds)
-		}
-	})
-
-	t.Run("persistent connections", func(t *testing.T) {
-		c := tw.Config()
-		c.DBConn = DBConnPersistent
-		if err := tw.Apply(context.Background(), c); err != nil {
-			t.Fatal(err)
-		}
-		a := newAPI(t, tw.AppURL())
-		a.signin()
-		a.likes()
-		waitFor(t, 15*time.Second, "the worker's connection to stay open", func() bool { return tw.Stats().DB.Connections == 1 })
-		c.DBConn = DBConnPerRequest
-		if err := tw.Apply(context.Background(), c); err != nil {
-			t.Fatal(err)
-		}
-		a.likes()
-		waitFor(t, 15*time.Second, "the connection to close after the request", func() bool { return tw.Stats().DB.Connections == 0 })
-	})
-
-	t.Run("cache and tasks by URL", func(t *testing.T) {
-		c := fastConfig()
-		c.DB, c.Cache = newDatabase(t, cl), true
-		checkCacheAndTasks(t, startTwin(t, c))
-	})
-
-	t.Run("a database that is not the twin's", func(t *testing.T) {
-		url := newDatabase(t, cl)
-		execSQL(t, url, `CREATE TABLE orders (id int)`)
-		c := fastConfig()
-		c.DB = url
-		_, err := Start(context.Background(), c)
-		if err == nil || !strings.Contains(err.Error(), "tables perflab did not create (orders)") {
-			t.Fatalf("start on a database with a table of its own: %v, want a refusal naming orders", err)
-		}
-		// One the twin set up and kept is used again; what it did not
-		// create it leaves.
-		url = newDatabase(t, cl)
-		c.DB, c.KeepData = url, true
-		startTwin(t, c).Close()
-		c.KeepData = false
-		startTwin(t, c).Close()
-		if n := count(t, url, `SELECT count(*) FROM users_user`); n == 0 {
-			t.Error("the kept tables were dropped by a twin that did not create them")
-		}
-		// Without KeepData, what a twin created goes with it.
-		url = newDatabase(t, cl)
-		c.DB = url
-		startTwin(t, c).Close()
-		if n := count(t, url, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'`); n != 0 {
-			t.Errorf("%d tables left after the twin that created them stopped", n)
-		}
-	})
+	t.Run("queries per request, counted by the server too", func(t *testing.T) { testPostgresQueries(t, tw) })
+	t.Run("persistent connections", func(t *testing.T) { testPostgresConnections(t, tw) })
+	t.Run("cache and tasks by URL", func(t *testing.T) { testPostgresByURL(t, cl) })
+	t.Run("a database that is not the twin's", func(t *testing.T) { testPostgresForeignDB(t, cl) })
 
 	closed = true
 	if err := tw.Close(); err != nil {
@@ -178,6 +90,107 @@ func TestPostgres(t *testing.T) {
 	}
 	if _, err := os.Stat(cl.Dir); !os.IsNotExist(err) {
 		t.Errorf("the cluster's directory %s is left after Close", cl.Dir)
+	}
+}
+
+// testPostgresQueries checks the likes list and its queries per request
+// against SQLite, and the server's own count of them.
+func testPostgresQueries(t *testing.T, tw *Twin) {
+	naive := checkQueryCounts(t, tw)
+	sq := startTwin(t, fastConfig())
+	if want := checkQueryCounts(t, sq); fmt.Sprint(naive) != fmt.Sprint(want) {
+		t.Errorf("PostgreSQL's likes list differs from SQLite's:\n%v\n%v", naive, want)
+	}
+	// The server's own count: each query is one transaction
+	// (autocommit), reported when its connection ends.
+	c := tw.Config()
+	c.Query = QueryNaive
+	if err := tw.Apply(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	a := newAPI(t, tw.AppURL())
+	a.signin()
+	waitFor(t, 15*time.Second, "the sign-in's connection to end", func() bool { return tw.Stats().DB.Connections == 0 })
+	time.Sleep(2 * dbPollEvery)
+	before, queries := tw.Stats().DB, tw.Stats().Total.DBQueries
+	for range 3 {
+		a.likes()
+	}
+	made := tw.Stats().Total.DBQueries - queries
+	if made != 3*42 {
+		t.Errorf("3 naive likes requests made %d queries, want %d", made, 3*42)
+	}
+	waitFor(t, 15*time.Second, "the server to count the queries' transactions", func() bool {
+		return tw.Stats().DB.Transactions-before.Transactions >= made
+	})
+	time.Sleep(4 * dbPollEvery)
+	after := tw.Stats().DB
+	if n := after.Transactions - before.Transactions; n > made+6 {
+		t.Errorf("the server counted %d transactions for %d queries", n, made)
+	}
+	if n := after.Sessions - before.Sessions; n != 3 {
+		t.Errorf("3 requests opened %d connections, want 3 (one each, CONN_MAX_AGE=0)", n)
+	}
+	if after.ActiveSeconds <= before.ActiveSeconds {
+		t.Errorf("time in the database did not grow: %v -> %v", before.ActiveSeconds, after.ActiveSeconds)
+	}
+}
+
+// testPostgresConnections checks that --db-conn persistent keeps the
+// worker's connection open and per-request closes it.
+func testPostgresConnections(t *testing.T, tw *Twin) {
+	c := tw.Config()
+	c.DBConn = DBConnPersistent
+	if err := tw.Apply(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	a := newAPI(t, tw.AppURL())
+	a.signin()
+	a.likes()
+	waitFor(t, 15*time.Second, "the worker's connection to stay open", func() bool { return tw.Stats().DB.Connections == 1 })
+	c.DBConn = DBConnPerRequest
+	if err := tw.Apply(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	a.likes()
+	waitFor(t, 15*time.Second, "the connection to close after the request", func() bool { return tw.Stats().DB.Connections == 0 })
+}
+
+// testPostgresByURL runs the cache and task paths on a database given by
+// URL.
+func testPostgresByURL(t *testing.T, cl *clusterSpec) {
+	c := fastConfig()
+	c.DB, c.Cache = newDatabase(t, cl), true
+	checkCacheAndTasks(t, startTwin(t, c))
+}
+
+// testPostgresForeignDB checks that a twin refuses a database with tables
+// it did not create, reuses tables it kept and drops those it created.
+func testPostgresForeignDB(t *testing.T, cl *clusterSpec) {
+	url := newDatabase(t, cl)
+	execSQL(t, url, `CREATE TABLE orders (id int)`)
+	c := fastConfig()
+	c.DB = url
+	_, err := Start(context.Background(), c)
+	if err == nil || !strings.Contains(err.Error(), "tables perflab did not create (orders)") {
+		t.Fatalf("start on a database with a table of its own: %v, want a refusal naming orders", err)
+	}
+	// One the twin set up and kept is used again; what it did not
+	// create it leaves.
+	url = newDatabase(t, cl)
+	c.DB, c.KeepData = url, true
+	startTwin(t, c).Close()
+	c.KeepData = false
+	startTwin(t, c).Close()
+	if n := count(t, url, `SELECT count(*) FROM users_user`); n == 0 {
+		t.Error("the kept tables were dropped by a twin that did not create them")
+	}
+	// Without KeepData, what a twin created goes with it.
+	url = newDatabase(t, cl)
+	c.DB = url
+	startTwin(t, c).Close()
+	if n := count(t, url, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'`); n != 0 {
+		t.Errorf("%d tables left after the twin that created them stopped", n)
 	}
 }
 

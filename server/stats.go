@@ -121,6 +121,23 @@ func processStats(b *board, slot int) ProcessStats {
 	return ProcessStats{PID: int(b.slot(slot, sPID).Load()), CPUSeconds: c.CPUSeconds, Restarts: c.Restarts}
 }
 
+// readDBStats reads the database's figures the poller left on the board.
+func readDBStats(b *board, started Config) DBStats {
+	d := DBStats{Kind: dialectOf(started.DB).String()}
+	if d.Kind == DBPostgres {
+		d.Reachable = b.hdr(hDBUp).Load() == 1
+		d.Transactions = b.hdr(hDBTransactions).Load()
+		d.Sessions = b.hdr(hDBSessions).Load()
+		d.ActiveSeconds = time.Duration(b.hdr(hDBActiveMicros).Load() * uint64(time.Microsecond)).Seconds()
+		d.Connections = int64(b.hdr(hDBConnections).Load())
+	}
+	if started.DB == DBPostgres {
+		p := processStats(b, dbSlot)
+		d.Server = &p
+	}
+	return d
+}
+
 // readStats reads the board; started is the configuration as started,
 // whose live knobs the board overrides.
 func readStats(b *board, started Config) Stats {
@@ -162,18 +179,7 @@ func readStats(b *board, started Config) Stats {
 		r := processStats(b, redisSlot)
 		s.Redis = &r
 	}
-	s.DB = DBStats{Kind: dialectOf(started.DB).String()}
-	if s.DB.Kind == DBPostgres {
-		s.DB.Reachable = b.hdr(hDBUp).Load() == 1
-		s.DB.Transactions = b.hdr(hDBTransactions).Load()
-		s.DB.Sessions = b.hdr(hDBSessions).Load()
-		s.DB.ActiveSeconds = time.Duration(b.hdr(hDBActiveMicros).Load() * uint64(time.Microsecond)).Seconds()
-		s.DB.Connections = int64(b.hdr(hDBConnections).Load())
-	}
-	if started.DB == DBPostgres {
-		p := processStats(b, dbSlot)
-		s.DB.Server = &p
-	}
+	s.DB = readDBStats(b, started)
 	if t := int64(b.hdr(hStartedUnixNano).Load()); t > 0 {
 		s.UptimeSeconds = now.Sub(time.Unix(0, t)).Seconds()
 	}
@@ -202,8 +208,14 @@ func readStats(b *board, started Config) Stats {
 		}
 		s.Workers = append(s.Workers, WorkerStats{Slot: slot, PID: int(b.slot(slot, sPID).Load()), State: stateNames[state], Counters: cs})
 	}
+	s.Tasks = readTaskStats(b)
+	return s
+}
+
+// readTaskStats reads the task worker's slot and the queue's depth.
+func readTaskStats(b *board) TaskStats {
 	tc := slotCounters(b, taskSlot)
-	s.Tasks = TaskStats{
+	return TaskStats{
 		QueueDepth:  int64(b.hdr(hQueueDepth).Load()),
 		Applied:     b.slot(taskSlot, sTasksApplied).Load(),
 		Failed:      b.slot(taskSlot, sTaskFailures).Load(),
@@ -213,7 +225,6 @@ func readStats(b *board, started Config) Stats {
 		RedisErrors: tc.RedisErrors,
 		Restarts:    tc.Restarts,
 	}
-	return s
 }
 
 func slotCounters(b *board, slot int) Counters {
