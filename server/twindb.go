@@ -2,13 +2,9 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // twinDB is the database the twin's processes use: the SQLite file, the
@@ -141,88 +137,4 @@ func (t *Twin) switchDB(ctx context.Context, c Config) error {
 	}
 	t.log.Printf("database now %s", redactURL(c.DB))
 	return nil
-}
-
-// dbPollEvery is how often the parent reads the database server's own
-// figures.
-const dbPollEvery = 250 * time.Millisecond
-
-// watchDB keeps PostgreSQL's own figures on the board: transactions,
-// sessions (connections opened), time spent running statements, and the
-// client connections open now, from pg_stat_database and
-// pg_stat_activity. The counters on the board only grow: each database
-// the twin uses adds what it counted since the twin moved to it. The
-// poll's own connection and transactions are left out.
-func (t *Twin) watchDB() {
-	defer t.bg.Done()
-	var (
-		conn   *pgx.Conn
-		source string
-		polls  uint64
-		first  [3]float64 // the server's counters when first read
-		base   [3]uint64  // the board's counters then
-		primed bool
-	)
-	defer func() {
-		if conn != nil {
-			conn.Close(context.Background())
-		}
-	}()
-	words := [3]int{hDBTransactions, hDBSessions, hDBActiveMicros}
-	tick := time.NewTicker(dbPollEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-t.quit:
-			return
-		case <-tick.C:
-		}
-		d := t.currentDB()
-		if d == nil || d.dialect != postgres {
-			t.board.hdr(hDBUp).Store(0)
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		if d.source != source || conn == nil {
-			if conn != nil {
-				conn.Close(ctx)
-				conn = nil
-			}
-			source, primed, polls = d.source, false, 0
-			if cfg, err := postgresConfig(d.source); err == nil {
-				conn, _ = pgx.ConnectConfig(ctx, cfg)
-			}
-		}
-		var now [3]float64
-		var open int64
-		err := errors.New("not connected")
-		if conn != nil {
-			err = conn.QueryRow(ctx, `SELECT d.xact_commit + d.xact_rollback, d.sessions, d.active_time,
-				(SELECT count(*) FROM pg_stat_activity a WHERE a.datid = d.datid AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend')
-				FROM pg_stat_database d WHERE d.datname = current_database()`).Scan(&now[0], &now[1], &now[2], &open)
-		}
-		cancel()
-		if err != nil {
-			t.board.hdr(hDBUp).Store(0)
-			if conn != nil {
-				conn.Close(context.Background())
-				conn = nil
-			}
-			continue
-		}
-		polls++
-		now[0] -= float64(polls - 1) // this poll's own transactions so far
-		now[2] *= 1000               // ms to µs
-		if !primed {
-			first, primed = now, true
-			for i, w := range words {
-				base[i] = t.board.hdr(w).Load()
-			}
-		}
-		for i, w := range words {
-			t.board.hdr(w).Store(base[i] + uint64(max(0, now[i]-first[i])))
-		}
-		t.board.hdr(hDBConnections).Store(uint64(open))
-		t.board.hdr(hDBUp).Store(1)
-	}
 }
