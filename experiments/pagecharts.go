@@ -129,6 +129,22 @@ func (v *recordedSession) runSection(c *recordedConfig, r *report.RunRecord) *pa
 	if ax.Clock {
 		ax.X = "time into the run (m:ss)"
 	}
+	charts, notes := latencyCharts(name, of, ax, x, col, markers)
+	s.Charts, s.Notes = append(s.Charts, charts...), append(s.Notes, notes...)
+	ax.LogY, ax.YMin, ax.YMax, ax.Y = false, 0, 0, "per second"
+	tp := page.TimeChart(name+"-throughput", of+"throughput and errors", ax, []page.Line{
+		{Name: "req/s", X: x, Y: col("rps"), Color: page.Blue},
+		{Name: "errors/s", X: x, Y: col("errors"), Color: page.Red},
+	}, markers)
+	tp.Caption = "Requests that ended each second, and how many of them failed."
+	s.Charts = append(s.Charts, tp)
+	return s
+}
+
+// latencyCharts are a run's latency each second and, in the open model,
+// its service time on the same scale; or a note when no answer ended in
+// a whole second.
+func latencyCharts(name, of string, ax page.Axes, x []float64, col func(string) []float64, markers []page.Marker) (charts []*page.Chart, notes []string) {
 	latency := []page.Line{
 		{Name: "p50", X: x, Y: col("p50_ms"), Color: page.Blue},
 		{Name: "p90", X: x, Y: col("p90_ms"), Color: page.Orange},
@@ -155,21 +171,14 @@ func (v *recordedSession) runSection(c *recordedConfig, r *report.RunRecord) *pa
 	if answered {
 		lat := page.TimeChart(name+"-latency", latTitle, ax, latency, markers)
 		lat.Caption = "Each second's percentiles and maximum of the answers that ended in it, drawn at the middle of the second."
-		s.Charts = append(s.Charts, lat)
+		charts = append(charts, lat)
 	} else {
-		s.Notes = append(s.Notes, "No answer ended in any whole second of this run: it has no latency to chart.")
+		notes = append(notes, "No answer ended in any whole second of this run: it has no latency to chart.")
 	}
 	if open {
 		svc := page.TimeChart(name+"-service", of+"service time (from the send)", ax, service, markers)
 		svc.Caption = "The open model's service time, on the same scale: the gap between the two charts is time spent waiting to be sent."
-		s.Charts = append(s.Charts, svc)
+		charts = append(charts, svc)
 	}
-	ax.LogY, ax.YMin, ax.YMax, ax.Y = false, 0, 0, "per second"
-	tp := page.TimeChart(name+"-throughput", of+"throughput and errors", ax, []page.Line{
-		{Name: "req/s", X: x, Y: col("rps"), Color: page.Blue},
-		{Name: "errors/s", X: x, Y: col("errors"), Color: page.Red},
-	}, markers)
-	tp.Caption = "Requests that ended each second, and how many of them failed."
-	s.Charts = append(s.Charts, tp)
-	return s
+	return charts, notes
 }

@@ -232,7 +232,7 @@ func snapshot(i int, cached bool, l engine.Load) *engine.Snapshot {
 	j := jitter(i)
 	p50, p90, p99, mean, rps := 33.4+4*math.Sin(x/7)+3*j, 192+30*math.Sin(x/5)+20*j, 611+150*math.Sin(x/3)+60*j, 152.1+10*math.Sin(x/9)+12*j, 41.2+3*math.Sin(x/11)+2*j
 	if cached {
-		p50, p90, p99, mean, rps = 27.3+2*math.Sin(x/7)+2*j, 74.6+8*math.Sin(x/5)+6*j, 140+20*math.Sin(x/3)+15*j, 45.6+3*math.Sin(x/9)+4*j, 45.7+2*math.Sin(x/11)+2*j
+		p50, p90, p99, mean, rps = 27.3+2*math.Sin(x/7)+2*j, 74.6+8*math.Sin(x/5)+6*j, 140+20*math.Sin(x/3)+15*j, 45.6+3*math.Sin(x/9)+4*j, 41.4+2*math.Sin(x/11)+2*j // the users think for 1 s: throughput barely moves
 	}
 	elapsed := time.Duration(i+1) * 250 * time.Millisecond
 	reqs := int64(rps * elapsed.Seconds())

@@ -69,7 +69,7 @@ type Shift struct {
 	Change float64
 	// Lo and Hi bound Change at Confidence.
 	Lo, Hi float64
-	// Block is the block length used, in samples.
+	// Block is the longer of the two sides' block lengths, in samples.
 	Block int
 	// Ready is false when either side is too short for MinBlocks blocks
 	// of the length the correlation asks for, or base's mean is 0: there
@@ -91,8 +91,12 @@ func BootstrapShift(base, cur []float64, rng *rand.Rand) Shift {
 		return s
 	}
 	s.Change = mean(cur)/mb - 1
-	s.Block = max(BlockLength(base), BlockLength(cur))
-	bb, bc := blockMeans(base, s.Block), blockMeans(cur, s.Block)
+	// Each side in blocks of its own length: the two windows are
+	// independent, and a step's transition (a queue draining) makes the
+	// current window far more correlated than a steady baseline.
+	kb, kc := BlockLength(base), BlockLength(cur)
+	s.Block = max(kb, kc)
+	bb, bc := blockMeans(base, kb), blockMeans(cur, kc)
 	if len(bb) < MinBlocks || len(bc) < MinBlocks {
 		return s
 	}
@@ -107,8 +111,10 @@ func BootstrapShift(base, cur []float64, rng *rand.Rand) Shift {
 	for range Bootstraps {
 		resample(rb, bb, rng)
 		resample(rc, bc, rng)
-		if se := diffSE(rb, rc); se > 0 {
-			ts = append(ts, (mean(rc)-mean(rb)-d)/se)
+		// A side drawn from one block alone has no spread: its
+		// studentized difference is unbounded, so the draw is left out.
+		if sampleVariance(rb) > 0 && sampleVariance(rc) > 0 {
+			ts = append(ts, (mean(rc)-mean(rb)-d)/diffSE(rb, rc))
 		}
 	}
 	if len(ts) < Bootstraps/2 {

@@ -120,3 +120,23 @@ func TestBootstrapFalseAlarms(t *testing.T) {
 		}
 	}
 }
+
+// A window with a drift in it (a queue growing under one worker) is far
+// more correlated than a steady one. Each side takes blocks of its own
+// length, so a steady window 20 s after the step has a verdict although
+// the drifting baseline's blocks are a third of its 30 s.
+func TestBootstrapShiftBesideADriftingBaseline(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	base := ar1(rng, 30, 0.3, 300)
+	for i := range base {
+		base[i] += 10 * float64(i) // a queue growing
+	}
+	cur := ar1(rng, 20, 0.3, 150)
+	if BlockLength(base) <= len(cur)/MinBlocks {
+		t.Fatalf("the drifting baseline's block %d: the test needs one too long for %d s", BlockLength(base), len(cur))
+	}
+	s := BootstrapShift(base, cur, rng)
+	if !s.Ready || !s.Real() || s.Hi >= 0 {
+		t.Fatalf("a fall beside a drifting baseline, 20 s in: %+v, want a real fall", s)
+	}
+}

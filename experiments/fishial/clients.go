@@ -63,7 +63,6 @@ func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (cp
 		go r.serveClient(ctx, ch, cfg, list, gate, ready, t, fail)
 	}
 
-	exited := 0
 	exits := make(chan *child, k)
 	for _, ch := range children {
 		go func() { <-ch.exited; exits <- ch }()
@@ -78,28 +77,8 @@ func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (cp
 			return abort(err)
 		}
 	}
-	for done := false; !done; {
-		select {
-		case <-t.complete:
-			done = true
-		case err := <-failed:
-			return abort(err)
-		case ch := <-exits:
-			exited++
-			if !ch.state.Success() {
-				return abort(ch.failure())
-			}
-			if exited == k {
-				select {
-				case <-t.complete:
-					done = true
-				default:
-					return abort(fmt.Errorf("every process left with %d of %d images recognised", t.count(), t.total))
-				}
-			}
-		case <-ctx.Done():
-			return abort(ctx.Err())
-		}
+	if err := awaitImages(ctx, t, k, exits, failed); err != nil {
+		return abort(err)
 	}
 	// Every image is in: the processes are leaving on their own, and
 	// have told their CPU (reaped, so their messages are all read).
@@ -108,6 +87,35 @@ func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (cp
 		cpu.coordinator = stopChildren([]*child{coord.child})
 	}
 	return cpu, nil
+}
+
+// awaitImages waits for every image of the race to come back, or for a
+// failure: a process reporting one, leaving badly, or all k leaving with
+// images missing.
+func awaitImages(ctx context.Context, t *tally, k int, exits <-chan *child, failed <-chan error) error {
+	for exited := 0; ; {
+		select {
+		case <-t.complete:
+			return nil
+		case err := <-failed:
+			return err
+		case ch := <-exits:
+			exited++
+			if !ch.state.Success() {
+				return ch.failure()
+			}
+			if exited == k {
+				select {
+				case <-t.complete:
+					return nil
+				default:
+					return fmt.Errorf("every process left with %d of %d images recognised", t.count(), t.total)
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // cpuTimes is what a strategy's processes used, whole lives, start-up

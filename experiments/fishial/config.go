@@ -134,12 +134,14 @@ func (c Config) Ideal(strategy string, cpu time.Duration) time.Duration {
 //	sequential:   images x (token + chain + c)          a token per image
 //	multiprocess: token + ceil(images/P) x (chain + c)  one shared token
 //	distributed:  token + ceil(images/N) x (chain + network + c)
-//	async:        token + chain + images x c            every image at once, one thread
+//	async:        max(token + chain + c, images x c)   every image at once, one thread
 //
 // where chain is signed upload + upload + recognition. A worker that
 // takes one image at a time cannot spend an image's CPU while it waits
-// for that image's answers; the async thread spends every image's CPU
-// on its own.
+// for that image's answers. The async thread can spend one image's CPU
+// while the others wait, so its bound is the longer of one image's path
+// (its waits and its own CPU, in series) and the CPU of every image on
+// the one thread.
 func Ideal(strategy string, images, workers int, lat mock.Latencies, c time.Duration) time.Duration {
 	rounds := func(w int) time.Duration { return time.Duration((images + w - 1) / w) }
 	switch strategy {
@@ -150,7 +152,7 @@ func Ideal(strategy string, images, workers int, lat mock.Latencies, c time.Dura
 	case StrategyDistributed:
 		return lat.Token + rounds(workers)*(lat.PerImage()+lat.Network+c)
 	case StrategyAsync:
-		return lat.Token + lat.PerImage() + time.Duration(images)*c
+		return max(lat.Token+lat.PerImage()+c, time.Duration(images)*c)
 	}
 	return 0
 }

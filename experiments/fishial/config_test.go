@@ -68,8 +68,9 @@ func TestIdealFromLatencies(t *testing.T) {
 
 // The CPU a worker spends on each image adds to the ideal where it lies
 // in series with the waits: every image for the threads that take one
-// at a time, one round's for each process or node, and every image's
-// for the one async thread.
+// at a time and one round's for each process or node. The one async
+// thread overlaps one image's CPU with the others' waits: its bound is
+// one image's path or every image's CPU, whichever is longer.
 func TestIdealCountsCPUPerImage(t *testing.T) {
 	c := DefaultConfig()
 	c.TimeScale = 0.1
@@ -78,11 +79,15 @@ func TestIdealCountsCPUPerImage(t *testing.T) {
 		StrategySequential:   40 * (0.010 + 0.075 + 0.002), // 3.48
 		StrategyMultiprocess: 0.010 + 10*(0.075+0.002),     // 0.78
 		StrategyDistributed:  0.010 + 3*(0.080+0.002),      // 0.256
-		StrategyAsync:        0.010 + 0.075 + 40*0.002,     // 0.165
+		StrategyAsync:        0.010 + 0.075 + 0.002,        // 0.087 > 40 x 0.002
 	}
 	for s, w := range want {
 		if got := c.Ideal(s, cpu).Seconds(); math.Abs(got-w) > 1e-9 {
 			t.Errorf("%s ideal with 2 ms of CPU per image: %.4f s, want %.4f s", s, got, w)
 		}
+	}
+	c.Images = 100 // 100 x 2 ms of CPU on one thread outlast one image's path
+	if got := c.Ideal(StrategyAsync, cpu).Seconds(); math.Abs(got-0.2) > 1e-9 {
+		t.Errorf("async ideal for 100 images with 2 ms of CPU each: %.4f s, want 0.2 s", got)
 	}
 }

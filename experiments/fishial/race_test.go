@@ -96,32 +96,40 @@ func TestEachStrategyRecognisesEveryImageOnce(t *testing.T) {
 				t.Fatalf("final event %+v lacks the result", last)
 			}
 
-			waits := cfg.Ideal(c.strategy, 0).Seconds()
-			perImage := time.Duration(res.ImageCPUSeconds * float64(time.Second))
-			ideal := Ideal(c.strategy, cfg.Images, res.Workers, r.mock.Latencies(), perImage).Seconds()
-			if res.WaitsSeconds != waits || math.Abs(res.IdealSeconds-ideal) > 1e-6 || res.IdealSeconds <= waits || res.Seconds < waits ||
-				res.CPUSeconds <= 0 || math.Abs(res.ImagesPerCPUSecond-float64(cfg.Images)/res.CPUSeconds) > 1e-9 || res.Speedup <= 0 {
-				t.Fatalf("result %+v: want wall >= the waits' ideal %.3f, the ideal %.3f counting %v of CPU per image, CPU > 0, images/CPU consistent",
-					res, waits, ideal, perImage)
-			}
-			// The CPU per image is the workers' work on the images: some,
-			// and less than their whole lives, which include start-up.
-			workerCPU := res.CPUSeconds - res.CoordinatorCPUSeconds
-			if res.ImageCPUSeconds <= 0 || res.ImageCPUSeconds*float64(cfg.Images) >= workerCPU {
-				t.Fatalf("CPU per image %.6f s x %d images, workers' CPU %.3f s: want some, and less than the workers' whole lives",
-					res.ImageCPUSeconds, cfg.Images, workerCPU)
-			}
-			// Coordination is counted, as its own share, where there is any.
-			if has := res.CoordinatorCPUSeconds > 0; has != HasCoordinator(c.strategy) || res.CoordinatorCPUSeconds >= res.CPUSeconds || res.RedisOutside {
-				t.Fatalf("coordinator CPU %.3f s of %.3f s (Redis outside: %v): want a share of the total exactly for the strategies with a coordinator",
-					res.CoordinatorCPUSeconds, res.CPUSeconds, res.RedisOutside)
-			}
+			checkFigures(t, c.strategy, cfg, r, res)
 			// The photos were on disk before the clock started: none was
 			// downloaded.
 			if n := r.bucket.served.Load(); n != 0 {
 				t.Fatalf("%d photos downloaded during the race; they are read from the race's folder", n)
 			}
 		})
+	}
+}
+
+// checkFigures checks a strategy's result: the ideals from the mock's
+// latencies and the CPU per image, the CPU figures consistent with each
+// other, and the coordinator's share where the strategy has one.
+func checkFigures(t *testing.T, strategy string, cfg Config, r *race, res Result) {
+	t.Helper()
+	waits := cfg.Ideal(strategy, 0).Seconds()
+	perImage := time.Duration(res.ImageCPUSeconds * float64(time.Second))
+	ideal := Ideal(strategy, cfg.Images, res.Workers, r.mock.Latencies(), perImage).Seconds()
+	if res.WaitsSeconds != waits || math.Abs(res.IdealSeconds-ideal) > 1e-6 || res.IdealSeconds <= waits || res.Seconds < waits ||
+		res.CPUSeconds <= 0 || math.Abs(res.ImagesPerCPUSecond-float64(cfg.Images)/res.CPUSeconds) > 1e-9 || res.Speedup <= 0 {
+		t.Fatalf("result %+v: want wall >= the waits' ideal %.3f, the ideal %.3f counting %v of CPU per image, CPU > 0, images/CPU consistent",
+			res, waits, ideal, perImage)
+	}
+	// The CPU per image is the workers' work on the images: some,
+	// and less than their whole lives, which include start-up.
+	workerCPU := res.CPUSeconds - res.CoordinatorCPUSeconds
+	if res.ImageCPUSeconds <= 0 || res.ImageCPUSeconds*float64(cfg.Images) >= workerCPU {
+		t.Fatalf("CPU per image %.6f s x %d images, workers' CPU %.3f s: want some, and less than the workers' whole lives",
+			res.ImageCPUSeconds, cfg.Images, workerCPU)
+	}
+	// Coordination is counted, as its own share, where there is any.
+	if has := res.CoordinatorCPUSeconds > 0; has != HasCoordinator(strategy) || res.CoordinatorCPUSeconds >= res.CPUSeconds || res.RedisOutside {
+		t.Fatalf("coordinator CPU %.3f s of %.3f s (Redis outside: %v): want a share of the total exactly for the strategies with a coordinator",
+			res.CoordinatorCPUSeconds, res.CPUSeconds, res.RedisOutside)
 	}
 }
 
