@@ -79,7 +79,11 @@ func (f *fakeStage) Info() string {
 	if f.exp == nil {
 		return "external target, " + f.load.String()
 	}
-	return fmt.Sprintf("twin: profile %s, 1 instance CPU, %s workers up", f.settings["profile"], f.settings["workers"])
+	db := ""
+	if f.settings["db"] == "postgres" {
+		db = ", PostgreSQL"
+	}
+	return fmt.Sprintf("twin: profile %s%s, 1 instance CPU, %s workers up", f.settings["profile"], db, f.settings["workers"])
 }
 
 func (f *fakeStage) Snapshots() <-chan *engine.Snapshot { return f.snaps }
