@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,6 +77,7 @@ func TestPostgres(t *testing.T) {
 		t.Fatalf("stats say db %+v: want postgres with its server process", s)
 	}
 
+	t.Run("pinned to the instance's cores", func(t *testing.T) { testPostgresPinned(t, tw, data) })
 	t.Run("queries per request, counted by the server too", func(t *testing.T) { testPostgresQueries(t, tw) })
 	t.Run("persistent connections", func(t *testing.T) { testPostgresConnections(t, tw) })
 	t.Run("cache and tasks by URL", func(t *testing.T) { testPostgresByURL(t, cl) })
@@ -90,6 +92,40 @@ func TestPostgres(t *testing.T) {
 	}
 	if _, err := os.Stat(cl.Dir); !os.IsNotExist(err) {
 		t.Errorf("the cluster's directory %s is left after Close", cl.Dir)
+	}
+}
+
+// testPostgresPinned checks that every process of the cluster runs on
+// the instance's cores only, as the workers do, and moves with them when
+// they change live.
+func testPostgresPinned(t *testing.T, tw *Twin, data string) {
+	needPinning(t)
+	check := func(when string) {
+		t.Helper()
+		want := cpuRange(0, tw.Stats().Config.InstanceCPUs-1)
+		checked := 0
+		for _, pid := range clusterProcesses(data) {
+			got, err := readAllowedCPUs(pid)
+			if err != nil {
+				continue // a backend that ended meanwhile
+			}
+			checked++
+			if got != want {
+				t.Errorf("%s: postgres process %d may run on CPUs %s, want %s", when, pid, got, want)
+			}
+		}
+		if checked < 2 {
+			t.Fatalf("%s: found %d postgres processes to check", when, checked)
+		}
+	}
+	check("started")
+	c := tw.Config()
+	for _, cpus := range []int{runtime.NumCPU(), 1} {
+		c.InstanceCPUs = cpus
+		if err := tw.Apply(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("moved live to %d CPUs", cpus))
 	}
 }
 

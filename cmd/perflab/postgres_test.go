@@ -99,6 +99,32 @@ func waitGone(t *testing.T, data, after string) {
 	}
 }
 
+// TestServePostgresStopsClean: perflab serve --db postgres stopped
+// with SIGTERM exits 0 having stopped its database server and removed
+// the cluster's directory.
+func TestServePostgresStopsClean(t *testing.T) {
+	needPostgres(t)
+	s := startServe(t, binary, "--db", "postgres", "--profile", "go", "--stats-every", "0", "--data-dir", t.TempDir())
+	signinAndLikes(t, s.app)
+	dir := clusterDir(t, s.cmd.Process.Pid)
+	data := filepath.Join(dir, "data")
+	if len(serverProcesses(data)) < 2 {
+		t.Fatal("no postgres processes found in the cluster's data directory")
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	for range s.lines {
+	}
+	if err := s.cmd.Wait(); err != nil {
+		t.Errorf("exit: %v, want 0", err)
+	}
+	if pids := serverProcesses(data); len(pids) > 0 {
+		t.Errorf("postgres processes %v outlived perflab serve", pids)
+	}
+	if fileExists(dir) {
+		t.Errorf("the cluster's directory %s is left after perflab serve exited", dir)
+	}
+}
+
 // TestServePostgresAfterSIGKILL: perflab serve --db postgres killed with
 // SIGKILL takes its database server with it within 5 s; killed together
 // with the cluster's watchdog, it leaves the cluster's directory, which
