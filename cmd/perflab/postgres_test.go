@@ -46,7 +46,11 @@ func TestDBUsage(t *testing.T) {
 // unless PERFLAB_REQUIRE_EXTERNAL=1 makes that a failure.
 func needPostgres(t *testing.T) {
 	t.Helper()
-	if dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb"); len(dirs) > 0 {
+	if dir := os.Getenv("PERFLAB_PG_BINDIR"); dir != "" {
+		if fileExists(filepath.Join(dir, "initdb")) {
+			return
+		}
+	} else if dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb"); len(dirs) > 0 {
 		return
 	}
 	msg := "PostgreSQL's server programs are not installed, so this test cannot run; install them (apt-get install postgresql) to run it"
