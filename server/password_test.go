@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"perflab/server/proc"
 )
 
 func TestPasswordFormat(t *testing.T) {
@@ -63,9 +65,9 @@ func TestPasswordCost(t *testing.T) {
 // TestBurnSpendsCPU: the declared costs are CPU actually spent.
 func TestBurnSpendsCPU(t *testing.T) {
 	const d = 40 * time.Millisecond
-	before := processCPU()
+	before := proc.CPUTime()
 	burn(d)
-	if got := processCPU() - before; got < d {
+	if got := proc.CPUTime() - before; got < d {
 		t.Fatalf("burn(%s) used %s of CPU", d, got)
 	}
 	if c := ProfileCosts(ProfileGo); c != (Costs{}) {

@@ -231,7 +231,7 @@ func postgresMain([]string) int {
 		return 1
 	}
 	b.slot(dbSlot, sChildPID).Store(uint64(pm.cmd.Process.Pid))
-	stopCPU := trackCPUOf(b, dbSlot, func() time.Duration { return processCPU() + proc.TreeCPU(pm.cmd.Process.Pid) })
+	stopCPU := trackCPUOf(b, dbSlot, func() time.Duration { return proc.CPUTime() + proc.TreeCPU(pm.cmd.Process.Pid) })
 	fmt.Println(readyLine)
 	<-pm.exited
 	stopCPU()

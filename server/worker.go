@@ -240,7 +240,7 @@ func setThreads(t int32) {
 
 // trackCPU keeps the slot's CPU figure current until the returned
 // function is called (which writes it a last time).
-func trackCPU(b *board, slot int) func() { return trackCPUOf(b, slot, processCPU) }
+func trackCPU(b *board, slot int) func() { return trackCPUOf(b, slot, proc.CPUTime) }
 
 // trackCPUOf is trackCPU with the figure read by cpu.
 func trackCPUOf(b *board, slot int, cpu func() time.Duration) func() {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -83,12 +82,20 @@ func TestSIGTERMDuringALargeRamp(t *testing.T) {
 	defer stop()
 	n := min(10000, engine.MaxConns())
 	cmd := exec.Command(binary, "--url", url, "-c", strconv.Itoa(n), "--duration", "60s")
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Signal once the run has begun (its first line is out, so its
+	// handler is set), a second into the ramp.
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(stderr.String(), "perflab:"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no first line in 20 s: stderr %q", stderr.String())
+		}
+	}
+	time.Sleep(time.Second)
 	cmd.Process.Signal(syscall.SIGTERM)
 	sent := time.Now()
 	done := make(chan error, 1)
