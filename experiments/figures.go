@@ -1,5 +1,7 @@
 package experiments
 
+import "perflab/server"
+
 // ServerFigures are the twin's side of the story over the last second:
 // the figures that explain the latency the generator sees.
 type ServerFigures struct {
@@ -15,4 +17,17 @@ type ServerFigures struct {
 	Restarts          int64     // worker restarts over the run
 	Profile           string    // cost profile in force
 	InstanceCPUs      int       // cores the instance is pinned to
+	// The database's own figures, on PostgreSQL (DB "postgres"): its
+	// transactions and new connections per second, the client
+	// connections open now, and the time its backends spent running
+	// statements per API request, in ms.
+	DB               string
+	DBTransactionsPS float64
+	DBConnectionsPS  float64
+	DBConnections    int64
+	DBTimePerRequest float64
 }
+
+// HasDBServer reports whether the database is a server with figures of
+// its own (PostgreSQL).
+func (f ServerFigures) HasDBServer() bool { return f.DB == server.DBPostgres }

@@ -21,7 +21,8 @@ type Knob struct {
 	// swept, not changed live and not in run descriptions.
 	Key string
 	// Values are the allowed values in stepping order; nil means any value
-	// Check accepts.
+	// Check accepts. With both, Check sees every value and may accept
+	// more than Values lists (a URL beside the named values).
 	Values  []string
 	Default string
 	// Placeholder names a value in flag help when there are no Values.
@@ -34,7 +35,8 @@ type Knob struct {
 	Column string
 	// Experiments names the experiments that have the knob.
 	Experiments []string
-	// Check validates a value of a knob without Values.
+	// Check validates a value: any value of a knob without Values, and
+	// with Values, the listed ones and any other it accepts.
 	Check func(value string) error
 	// Apply sets the twin's field from a valid value.
 	Apply func(c *server.Config, value string)
@@ -47,14 +49,11 @@ func (k *Knob) Live() bool { return k.Key != "" }
 // Validate reports whether value is allowed, naming the flag and the
 // allowed values.
 func (k *Knob) Validate(value string) error {
-	if k.Values == nil {
-		if k.Check == nil {
-			return nil
-		}
-		return k.Check(value)
-	}
-	if !slices.Contains(k.Values, value) {
+	if k.Values != nil && !slices.Contains(k.Values, value) && k.Check == nil {
 		return fmt.Errorf("--%s %s is not allowed; use one of %s", k.Name, value, k.ValuesText())
+	}
+	if k.Check != nil {
+		return k.Check(value)
 	}
 	return nil
 }
@@ -88,6 +87,8 @@ func (k *Knob) FlagUsage() string {
 	switch {
 	case k.numeric():
 		values = "`N` in " + k.ValuesText()
+	case k.Placeholder != "":
+		values = "`" + k.Placeholder + "`"
 	case k.Values != nil:
 		values = "`" + strings.Join(k.Values, "|") + "`"
 	default:

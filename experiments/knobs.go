@@ -66,13 +66,34 @@ var Knobs = []*Knob{
 		Title:       "Redis for the cache, the task queue and the race's queue",
 		Help:        "the Redis the cache and the task queue use: embedded (in-process) or a real server",
 		Experiments: []string{"static", "likes"},
-		Check: func(v string) error {
-			c := server.DefaultConfig()
-			c.Redis = v
-			return c.Validate()
-		},
-		Apply: func(c *server.Config, v string) { c.Redis = v },
+		Check:       checkConfig(func(c *server.Config, v string) { c.Redis = v }),
+		Apply:       func(c *server.Config, v string) { c.Redis = v },
 	},
+	{
+		Name: "db", Key: "d", Values: []string{server.DBSQLite, server.DBPostgres}, Default: server.DBSQLite, Column: "db",
+		Placeholder: "sqlite|postgres|postgres://user@host:port/db",
+		Title:       "the twin's database",
+		Help:        "sqlite: embedded; postgres: a private PostgreSQL cluster on the instance's cores; or an existing server by URL",
+		Experiments: []string{"likes"},
+		Check:       checkConfig(func(c *server.Config, v string) { c.DB = v }),
+		Apply:       func(c *server.Config, v string) { c.DB = v },
+	},
+	{
+		Name: "db-conn", Key: "e", Values: []string{server.DBConnPerRequest, server.DBConnPersistent}, Default: server.DBConnPerRequest, Column: "db_conn",
+		Title:       "database connections (PostgreSQL)",
+		Help:        "per-request: a new connection each request, as Django's CONN_MAX_AGE=0; persistent: one kept per worker",
+		Experiments: []string{"likes"},
+		Apply:       func(c *server.Config, v string) { c.DBConn = v },
+	},
+}
+
+// checkConfig validates a knob's value as the twin's configuration does.
+func checkConfig(set func(c *server.Config, v string)) func(string) error {
+	return func(v string) error {
+		c := server.DefaultConfig()
+		set(&c, v)
+		return c.Validate()
+	}
 }
 
 func countValues(n int) []string {

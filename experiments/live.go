@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"perflab/engine"
+	"perflab/server"
 	"perflab/server/proc"
 )
 
@@ -263,7 +264,20 @@ func (l *Live) Info() string {
 	if !proc.PinningSupported || proc.OtherCPUs(cpus) == nil {
 		where += " shared with the generator"
 	}
-	return fmt.Sprintf("twin: profile %s, %s, %s up", st.Config.Profile, where, count(st.WorkersUp, "worker"))
+	return fmt.Sprintf("twin: profile %s%s, %s, %s up", st.Config.Profile, dbInfo(st), where, count(st.WorkersUp, "worker"))
+}
+
+// dbInfo names the twin's database in the header when it is not the
+// embedded SQLite: ", PostgreSQL" for the private cluster, ", PostgreSQL
+// by URL" for a server of the user's.
+func dbInfo(st server.Stats) string {
+	if st.DB.Kind != server.DBPostgres {
+		return ""
+	}
+	if st.Config.DB != server.DBPostgres {
+		return ", PostgreSQL by URL"
+	}
+	return ", PostgreSQL"
 }
 
 // count renders "1 worker", "3 workers".

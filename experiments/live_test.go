@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"perflab/engine"
+	"perflab/server"
 	"perflab/server/proc"
 )
 
@@ -81,5 +82,21 @@ func TestLiveSaysWhatSharesCores(t *testing.T) {
 			t.Fatalf("the generator's CPU is said to be shared with %q, want the twin supervisor", snap.Health.Sharing)
 		}
 		break
+	}
+}
+
+// TestHeaderNamesTheDatabase: the header names PostgreSQL, the private
+// cluster or a server by URL, and says nothing of the embedded SQLite.
+func TestHeaderNamesTheDatabase(t *testing.T) {
+	for _, c := range []struct{ kind, setting, want string }{
+		{server.DBSQLite, server.DBSQLite, ""},
+		{server.DBPostgres, server.DBPostgres, ", PostgreSQL"},
+		{server.DBPostgres, "postgres://perflab:xxxxx@db:5432/twin", ", PostgreSQL by URL"},
+	} {
+		var st server.Stats
+		st.DB.Kind, st.Config.DB = c.kind, c.setting
+		if got := dbInfo(st); got != c.want {
+			t.Errorf("db %s: header adds %q, want %q", c.setting, got, c.want)
+		}
 	}
 }

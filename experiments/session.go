@@ -266,9 +266,20 @@ func figuresBetween(old, cur server.Stats) ServerFigures {
 		Restarts:     int64(cur.Total.Restarts),
 		Profile:      cur.Config.Profile,
 		InstanceCPUs: cur.Config.InstanceCPUs,
+		DB:           cur.DB.Kind,
 	}
-	if req := cur.Total.APIRequests - old.Total.APIRequests; req > 0 {
+	span := cur.Time.Sub(old.Time).Seconds()
+	req := cur.Total.APIRequests - old.Total.APIRequests
+	if req > 0 {
 		w.QueriesPerRequest = float64(cur.Total.DBQueries-old.Total.DBQueries) / float64(req)
+	}
+	if cur.DB.Kind == server.DBPostgres && cur.DB.Reachable && span > 0 {
+		w.DBTransactionsPS = float64(cur.DB.Transactions-old.DB.Transactions) / span
+		w.DBConnectionsPS = float64(cur.DB.Sessions-old.DB.Sessions) / span
+		w.DBConnections = cur.DB.Connections
+		if req > 0 {
+			w.DBTimePerRequest = 1000 * (cur.DB.ActiveSeconds - old.DB.ActiveSeconds) / float64(req)
+		}
 	}
 	hits := cur.Total.CacheHits - old.Total.CacheHits
 	lookups := hits + cur.Total.CacheMisses - old.Total.CacheMisses
@@ -276,7 +287,6 @@ func figuresBetween(old, cur server.Stats) ServerFigures {
 	if lookups > 0 {
 		w.CacheHitPct = 100 * float64(hits) / float64(lookups)
 	}
-	span := cur.Time.Sub(old.Time).Seconds()
 	before := map[int]server.WorkerStats{}
 	for _, ws := range old.Workers {
 		before[ws.Slot] = ws

@@ -194,6 +194,7 @@ func (w *worker) serveAPI(rw http.ResponseWriter, r *http.Request, k knobs, t *s
 	defer w.board.dec(w.slot, sActive)
 
 	c := &call{w: w, k: k, costs: k.costs(), ctx: context.WithoutCancel(r.Context()), t: t}
+	defer w.releaseDB(k)
 	burn(c.costs.Request)
 	rt, id, ok := matchRoute(r.URL.Path)
 	if !ok {
@@ -206,6 +207,18 @@ func (w *worker) serveAPI(rw http.ResponseWriter, r *http.Request, k knobs, t *s
 		return
 	}
 	rt.serve(w, c, rw, r, id)
+}
+
+// releaseDB ends the request's use of the database where its queries
+// ran: in async mode on the executor, as Django closes the DB thread's
+// connection there.
+func (w *worker) releaseDB(k knobs) {
+	release := func() { w.store.release(k.persistent) }
+	if k.async {
+		w.exec.do(release)
+		return
+	}
+	release()
 }
 
 func allows(methods, method string) bool {

@@ -3,12 +3,10 @@ package server
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -106,24 +104,39 @@ func servedMore(t *testing.T, tw *Twin, n uint64) {
 // fixtureCounts reads the fixtures in the database: logbooks, and those with likes.
 func fixtureCounts(t *testing.T, tw *Twin) (logbooks, liked int) {
 	t.Helper()
-	db, err := sql.Open("sqlite", dsn(filepath.Join(tw.DataDir(), "twin.db")))
-	if err != nil {
+	st := openTwinStore(t, tw)
+	defer st.close() // now: its connection would count as the twin's
+	if err := st.db.QueryRow(`SELECT count(*) FROM logbooks_logbook`).Scan(&logbooks); err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if err := db.QueryRow(`SELECT count(*) FROM logbooks_logbook`).Scan(&logbooks); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.QueryRow(`SELECT count(DISTINCT logbook_id) FROM logbooks_logbook_likes`).Scan(&liked); err != nil {
+	if err := st.db.QueryRow(`SELECT count(DISTINCT logbook_id) FROM logbooks_logbook_likes`).Scan(&liked); err != nil {
 		t.Fatal(err)
 	}
 	return logbooks, liked
 }
 
+// openTwinStore opens the database the twin uses now, for a test to
+// read; it is closed when the test ends.
+func openTwinStore(t *testing.T, tw *Twin) *store {
+	t.Helper()
+	d := tw.currentDB()
+	st, err := openStore(d.dialect, d.source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.close() })
+	return st
+}
+
 // TestLikesQueryCounts checks the N+1 pattern and its fix by the queries
 // each likes request makes, the authentication query included.
 func TestLikesQueryCounts(t *testing.T) {
-	tw := startTwin(t, fastConfig())
+	checkQueryCounts(t, startTwin(t, fastConfig()))
+}
+
+// checkQueryCounts checks the queries of each likes request on tw, and
+// returns the likes list.
+func checkQueryCounts(t *testing.T, tw *Twin) []likeEntry {
 	logbooks, liked := fixtureCounts(t, tw)
 	if logbooks < 10 || liked < 5 || liked >= logbooks {
 		t.Fatalf("fixtures have %d logbooks, %d with likes: want tens, some liked", logbooks, liked)
@@ -159,6 +172,7 @@ func TestLikesQueryCounts(t *testing.T) {
 			}
 		})
 	}
+	return naiveBody
 }
 
 // TestCacheHitsAndInvalidation: a miss fills the cache, the next request
@@ -166,7 +180,12 @@ func TestLikesQueryCounts(t *testing.T) {
 func TestCacheHitsAndInvalidation(t *testing.T) {
 	c := fastConfig()
 	c.Cache = true
-	tw := startTwin(t, c)
+	checkCacheAndTasks(t, startTwin(t, c))
+}
+
+// checkCacheAndTasks runs the cache's misses and hits, and like and
+// unlike through the task worker, on a fresh twin with the cache on.
+func checkCacheAndTasks(t *testing.T, tw *Twin) {
 	a := newAPI(t, tw.AppURL())
 	a.signin()
 

@@ -31,6 +31,14 @@ const (
 	// their keep-alive connections, so clients reconnect and the kernel
 	// spreads them over the new set of workers.
 	hRebalance
+	// The database server's own figures (PostgreSQL), polled by the
+	// parent: cumulative since the twin started but hDBConnections, a
+	// gauge; hDBUp is 1 while the last poll answered.
+	hDBTransactions
+	hDBSessions
+	hDBActiveMicros
+	hDBConnections
+	hDBUp
 	headerWords = 16
 )
 
@@ -56,6 +64,9 @@ const (
 	sTasksApplied
 	sTaskFailures
 	sAPIRequests
+	// sChildPID is a process the slot's process runs: the postmaster of
+	// the private PostgreSQL cluster.
+	sChildPID
 	slotWords = 24
 )
 
@@ -75,6 +86,7 @@ const (
 	taskSlot  = MaxWorkers + iota // the task worker
 	redisSlot                     // the embedded Redis
 	edgeSlot                      // the static edge
+	dbSlot                        // the private PostgreSQL cluster's watchdog
 	slots
 )
 

@@ -25,12 +25,25 @@ const (
 
 	RedisEmbedded = "embedded"
 
+	// DBSQLite is the embedded database, a file in the data directory;
+	// DBPostgres a private PostgreSQL cluster the twin starts. A
+	// postgres:// URL names an existing server instead.
+	DBSQLite   = "sqlite"
+	DBPostgres = "postgres"
+
+	// DBConnPerRequest opens a database connection for each request
+	// and closes it at the end, as Django does by default
+	// (CONN_MAX_AGE=0); DBConnPersistent keeps one per worker.
+	DBConnPerRequest = "per-request"
+	DBConnPersistent = "persistent"
+
 	// MaxWorkers bounds the worker processes, as the --workers flag does.
 	MaxWorkers = 16
 )
 
 // Config is everything the twin runs with. Workers, Mode, Cache, Query,
-// Offload and Profile change live (Apply); the rest is fixed at Start.
+// Offload, Profile, InstanceCPUs, DB and DBConn change live (Apply); the
+// rest is fixed at Start.
 type Config struct {
 	Addr     string `json:"addr"`      // API listener (and the SPA while offload is off)
 	EdgeAddr string `json:"edge_addr"` // the edge listener that serves the SPA when offloaded
@@ -45,6 +58,12 @@ type Config struct {
 	InstanceCPUs int `json:"instance_cpus"`
 	// Redis is "embedded" (miniredis in this process) or redis://host:port.
 	Redis string `json:"redis"`
+	// DB is "sqlite" (embedded), "postgres" (a private cluster of the
+	// installed PostgreSQL) or a postgres:// URL of an existing server.
+	DB string `json:"db"`
+	// DBConn is "per-request" (Django's CONN_MAX_AGE=0) or "persistent";
+	// it applies to PostgreSQL.
+	DBConn string `json:"db_conn"`
 	// DataDir holds the database, the SPA files and the log; "" is a
 	// temporary directory. What the twin created there is removed on
 	// Close unless KeepData is set.
@@ -63,6 +82,8 @@ func DefaultConfig() Config {
 		Query:    QueryNaive,
 		Profile:  ProfileDjango,
 		Redis:    RedisEmbedded,
+		DB:       DBSQLite,
+		DBConn:   DBConnPerRequest,
 	}
 }
 
@@ -93,6 +114,12 @@ func (c Config) Validate() error {
 		if _, err := redisAddr(c.Redis); err != nil {
 			return err
 		}
+	}
+	if err := checkDB(c.DB); err != nil {
+		return err
+	}
+	if c.DBConn != DBConnPerRequest && c.DBConn != DBConnPersistent {
+		return fmt.Errorf("--db-conn must be per-request or persistent, got %q", c.DBConn)
 	}
 	return nil
 }
@@ -181,22 +208,32 @@ func (c Config) checkLive(running Config) error {
 // in one word of the shared board so a change is one atomic store.
 type knobs struct {
 	async, cache, prefetch, offload, goProfile bool
+	// postgres is set while the database is a PostgreSQL server, whose
+	// own work is real; persistent keeps database connections open
+	// between requests.
+	postgres, persistent bool
 }
 
 func knobsOf(c Config) knobs {
 	return knobs{
-		async:     c.Mode == ModeAsync,
-		cache:     c.Cache,
-		prefetch:  c.Query == QueryPrefetch,
-		offload:   c.Offload,
-		goProfile: c.Profile == ProfileGo,
+		async:      c.Mode == ModeAsync,
+		cache:      c.Cache,
+		prefetch:   c.Query == QueryPrefetch,
+		offload:    c.Offload,
+		goProfile:  c.Profile == ProfileGo,
+		postgres:   c.DB != DBSQLite,
+		persistent: c.DBConn == DBConnPersistent,
 	}
+}
+
+func (k *knobs) bits() []*bool {
+	return []*bool{&k.async, &k.cache, &k.prefetch, &k.offload, &k.goProfile, &k.postgres, &k.persistent}
 }
 
 func (k knobs) word() uint64 {
 	var w uint64
-	for i, b := range []bool{k.async, k.cache, k.prefetch, k.offload, k.goProfile} {
-		if b {
+	for i, b := range k.bits() {
+		if *b {
 			w |= 1 << i
 		}
 	}
@@ -204,13 +241,11 @@ func (k knobs) word() uint64 {
 }
 
 func knobsFromWord(w uint64) knobs {
-	return knobs{
-		async:     w&1 != 0,
-		cache:     w&2 != 0,
-		prefetch:  w&4 != 0,
-		offload:   w&8 != 0,
-		goProfile: w&16 != 0,
+	var k knobs
+	for i, b := range k.bits() {
+		*b = w&(1<<i) != 0
 	}
+	return k
 }
 
 // errNotUnix is returned where the twin needs what only Unix systems offer.

@@ -107,15 +107,11 @@ type likePair struct{ user, logbook int64 }
 // likedInDB reads whether each pair is liked, straight from the database.
 func likedInDB(t *testing.T, tw *Twin, pairs []likePair) map[likePair]bool {
 	t.Helper()
-	st, err := openStore(tw.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.close()
+	st := openTwinStore(t, tw)
 	out := map[likePair]bool{}
 	for _, p := range pairs {
 		var one int
-		err := st.db.QueryRow(`SELECT count(*) FROM logbooks_logbook_likes WHERE logbook_id = ? AND user_id = ?`, p.logbook, p.user).Scan(&one)
+		err := st.db.QueryRow(st.dialect.rebind(`SELECT count(*) FROM logbooks_logbook_likes WHERE logbook_id = ? AND user_id = ?`), p.logbook, p.user).Scan(&one)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,11 +233,7 @@ func waitTasksDone(t *testing.T, tw *Twin, sent int64) {
 // likesInDB is the likes list as the database holds it now.
 func likesInDB(t *testing.T, tw *Twin) []likeEntry {
 	t.Helper()
-	st, err := openStore(tw.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.close()
+	st := openTwinStore(t, tw)
 	ctx := context.Background()
 	ids, err := st.logbookIDs(ctx)
 	if err != nil {

@@ -56,21 +56,37 @@ func loadFixtures(ctx context.Context, path string) error {
 	return err
 }
 
-// writeFixtures creates the schema and the fixtures in one transaction.
-// One random source, with a fixed seed, draws users, then logbooks and
-// their likes, in that order: the order is part of the data.
+// writeFixtures creates the SQLite database at path with the schema and
+// the fixtures.
 func writeFixtures(ctx context.Context, path string) error {
 	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		return fmt.Errorf("open database %s: %w", path, err)
 	}
 	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
+	if err := createWithFixtures(ctx, db, sqlite, nil); err != nil {
 		return fmt.Errorf("load fixtures into %s: %w", path, err)
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, schema); err != nil {
+	return nil
+}
+
+// createWithFixtures creates the schema and the fixtures in one
+// transaction, after check (if set) found the database fit for them
+// inside it. One random source, with a fixed seed, draws users, then
+// logbooks and their likes, in that order: the order is part of the data.
+func createWithFixtures(ctx context.Context, db *sql.DB, d dialect, check func(*sql.Tx) error) error {
+	sqlTx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer sqlTx.Rollback()
+	if check != nil {
+		if err := check(sqlTx); err != nil {
+			return err
+		}
+	}
+	tx := fixtureTx{sqlTx, d}
+	if _, err := sqlTx.ExecContext(ctx, d.schema()); err != nil {
 		return fmt.Errorf("create schema: %w", err)
 	}
 	rng := rand.New(rand.NewPCG(20251102, 1))
@@ -83,14 +99,27 @@ func writeFixtures(ctx context.Context, path string) error {
 	if err := insertFixtureAccounts(ctx, tx); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("load fixtures into %s: %w", path, err)
+	if q := d.afterFixtures(); q != "" {
+		if _, err := sqlTx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("load fixtures: %w", err)
+		}
 	}
-	return nil
+	return sqlTx.Commit()
+}
+
+// fixtureTx runs the fixtures' statements, written with ? markers, in
+// the database's dialect.
+type fixtureTx struct {
+	tx *sql.Tx
+	d  dialect
+}
+
+func (f fixtureTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return f.tx.ExecContext(ctx, f.d.rebind(q), args...)
 }
 
 // insertFixtureUsers adds the fixture user first, then the population.
-func insertFixtureUsers(ctx context.Context, tx *sql.Tx, rng *rand.Rand) error {
+func insertFixtureUsers(ctx context.Context, tx fixtureTx, rng *rand.Rand) error {
 	joined := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	for i, name := range fixtureUsernames {
 		email, pw := name+"@example.com", "!"+randomString(rng, 40)
@@ -107,7 +136,7 @@ func insertFixtureUsers(ctx context.Context, tx *sql.Tx, rng *rand.Rand) error {
 }
 
 // insertFixtureLogbooks adds the logbooks, each followed by its likes.
-func insertFixtureLogbooks(ctx context.Context, tx *sql.Tx, rng *rand.Rand) error {
+func insertFixtureLogbooks(ctx context.Context, tx fixtureTx, rng *rand.Rand) error {
 	day := time.Date(2025, 5, 3, 0, 0, 0, 0, time.UTC)
 	for id := 1; id <= fixtureLogbooks; id++ {
 		site := diveSites[rng.IntN(len(diveSites))]
@@ -178,7 +207,7 @@ var accountHashes = [...]string{
 }
 
 // insertFixtureAccounts adds the FixtureAccounts after every other user.
-func insertFixtureAccounts(ctx context.Context, tx *sql.Tx) error {
+func insertFixtureAccounts(ctx context.Context, tx fixtureTx) error {
 	joined := time.Date(2025, 9, 1, 9, 0, 0, 0, time.UTC)
 	for i, a := range FixtureAccounts() {
 		name, _, _ := strings.Cut(a.Email, "@")

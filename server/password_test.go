@@ -43,7 +43,7 @@ func TestPasswordCost(t *testing.T) {
 	if err := loadFixtures(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
-	s, err := openStore(path)
+	s, err := openStore(sqlite, path)
 	if err != nil {
 		t.Fatal(err)
 	}

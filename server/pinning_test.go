@@ -93,9 +93,18 @@ func cpuRange(lo, hi int) string {
 // has it; threads that disagree make it list each list.
 func allowedCPUs(t *testing.T, pid int) string {
 	t.Helper()
+	cpus, err := readAllowedCPUs(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cpus
+}
+
+// readAllowedCPUs is allowedCPUs' reading, an error once pid has ended.
+func readAllowedCPUs(pid int) (string, error) {
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
-		t.Fatalf("threads of %d: %v", pid, err)
+		return "", fmt.Errorf("threads of %d: %w", pid, err)
 	}
 	seen := map[string]bool{}
 	for _, task := range tasks {
@@ -109,8 +118,11 @@ func allowedCPUs(t *testing.T, pid int) string {
 			}
 		}
 	}
+	if len(seen) == 0 {
+		return "", fmt.Errorf("threads of %d: none left", pid)
+	}
 	lists := slices.Sorted(maps.Keys(seen))
-	return strings.Join(lists, " and ")
+	return strings.Join(lists, " and "), nil
 }
 
 // TestServiceProcessKilledIsRestarted: kill -9 the embedded Redis or the

@@ -27,6 +27,14 @@ const (
 	// study's 19 ms minimum latency.
 	QueryCost = 400 * time.Microsecond
 
+	// ORMQueryCost is QueryCost's Python share alone: queryset clone,
+	// SQL compilation, the driver's parameter quoting and reading of
+	// rows, model instantiation. With --db postgres the database
+	// server's share (the rest of QueryCost, about 150 µs of parse, plan
+	// and execute on the small instance) is real work by a real server,
+	// on the same cores, with a real round trip per query.
+	ORMQueryCost = 250 * time.Microsecond
+
 	// AsyncHopCost is one sync_to_async(thread_sensitive=True) hand-off
 	// as a busy one-vCPU instance pays it: Future creation, executor
 	// submission, contextvars copy and call_soon_threadsafe back to the
@@ -84,7 +92,11 @@ func (k knobs) costs() Costs {
 	if k.goProfile {
 		return ProfileCosts(ProfileGo)
 	}
-	return ProfileCosts(ProfileDjango)
+	c := ProfileCosts(ProfileDjango)
+	if k.postgres {
+		c.Query = ORMQueryCost
+	}
+	return c
 }
 
 // burnSink keeps the spin loop's result alive so the compiler cannot

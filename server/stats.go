@@ -26,6 +26,32 @@ type Stats struct {
 	RedisReachable bool      `json:"redis_reachable"`
 	// Redis is the embedded Redis's process; nil with --redis redis://.
 	Redis *ProcessStats `json:"redis,omitempty"`
+	// DB is the database's own side.
+	DB DBStats `json:"db"`
+}
+
+// DBStats is the database as the server sees it. On SQLite, embedded in
+// every process, only Kind is set; on PostgreSQL the figures come from
+// pg_stat_database and pg_stat_activity, polled 4x/s (the poll's own
+// connection and transactions left out), and the counters add up over
+// every database the twin used.
+type DBStats struct {
+	Kind string `json:"kind"` // "sqlite" or "postgres"
+	// Reachable: the last poll of the server answered.
+	Reachable bool `json:"reachable"`
+	// Transactions committed or rolled back: one per query, as the
+	// twin's queries run in autocommit.
+	Transactions uint64 `json:"transactions"`
+	// Sessions are connections the server accepted.
+	Sessions uint64 `json:"sessions"`
+	// ActiveSeconds is the time the server's backends spent running
+	// statements.
+	ActiveSeconds float64 `json:"active_s"`
+	// Connections is a gauge of the client connections open now.
+	Connections int64 `json:"connections"`
+	// Server is the private cluster (its watchdog's pid; the CPU of the
+	// watchdog, the postmaster and every backend); nil otherwise.
+	Server *ProcessStats `json:"server,omitempty"`
 }
 
 // Counters are what worker processes count; cumulative unless marked as
@@ -95,6 +121,23 @@ func processStats(b *board, slot int) ProcessStats {
 	return ProcessStats{PID: int(b.slot(slot, sPID).Load()), CPUSeconds: c.CPUSeconds, Restarts: c.Restarts}
 }
 
+// readDBStats reads the database's figures the poller left on the board.
+func readDBStats(b *board, started Config) DBStats {
+	d := DBStats{Kind: dialectOf(started.DB).String()}
+	if d.Kind == DBPostgres {
+		d.Reachable = b.hdr(hDBUp).Load() == 1
+		d.Transactions = b.hdr(hDBTransactions).Load()
+		d.Sessions = b.hdr(hDBSessions).Load()
+		d.ActiveSeconds = time.Duration(b.hdr(hDBActiveMicros).Load() * uint64(time.Microsecond)).Seconds()
+		d.Connections = int64(b.hdr(hDBConnections).Load())
+	}
+	if started.DB == DBPostgres {
+		p := processStats(b, dbSlot)
+		d.Server = &p
+	}
+	return d
+}
+
 // readStats reads the board; started is the configuration as started,
 // whose live knobs the board overrides.
 func readStats(b *board, started Config) Stats {
@@ -115,7 +158,7 @@ func readStats(b *board, started Config) Stats {
 		c.Profile = ProfileGo
 	}
 	c.Cache, c.Offload = k.cache, k.offload
-	c.Redis = redactURL(c.Redis)
+	c.Redis, c.DB = redactURL(c.Redis), redactURL(c.DB)
 	c.InstanceCPUs = started.instanceCPUs()
 	if n := b.hdr(hInstanceCPUs).Load(); n > 0 {
 		c.InstanceCPUs = int(n)
@@ -136,6 +179,7 @@ func readStats(b *board, started Config) Stats {
 		r := processStats(b, redisSlot)
 		s.Redis = &r
 	}
+	s.DB = readDBStats(b, started)
 	if t := int64(b.hdr(hStartedUnixNano).Load()); t > 0 {
 		s.UptimeSeconds = now.Sub(time.Unix(0, t)).Seconds()
 	}
@@ -164,8 +208,14 @@ func readStats(b *board, started Config) Stats {
 		}
 		s.Workers = append(s.Workers, WorkerStats{Slot: slot, PID: int(b.slot(slot, sPID).Load()), State: stateNames[state], Counters: cs})
 	}
+	s.Tasks = readTaskStats(b)
+	return s
+}
+
+// readTaskStats reads the task worker's slot and the queue's depth.
+func readTaskStats(b *board) TaskStats {
 	tc := slotCounters(b, taskSlot)
-	s.Tasks = TaskStats{
+	return TaskStats{
 		QueueDepth:  int64(b.hdr(hQueueDepth).Load()),
 		Applied:     b.slot(taskSlot, sTasksApplied).Load(),
 		Failed:      b.slot(taskSlot, sTaskFailures).Load(),
@@ -175,7 +225,6 @@ func readStats(b *board, started Config) Stats {
 		RedisErrors: tc.RedisErrors,
 		Restarts:    tc.Restarts,
 	}
-	return s
 }
 
 func slotCounters(b *board, slot int) Counters {

@@ -41,6 +41,11 @@ func (t *Twin) launch(ctx context.Context, role string, slot int) (*process, err
 	if err != nil {
 		return nil, err
 	}
+	if role == rolePostgres {
+		// The cluster's watchdog stops and removes the cluster when
+		// perflab dies, so it must live to do so.
+		proc.SetDeathSignal(cmd, syscall.SIGTERM)
+	}
 	spec, err := json.Marshal(t.spec(slot))
 	if err != nil {
 		return nil, err
@@ -79,7 +84,11 @@ func (t *Twin) launch(ctx context.Context, role string, slot int) (*process, err
 		line, _ := bufio.NewReader(readyR).ReadString('\n')
 		ready <- strings.TrimSpace(line) == readyLine
 	}()
-	timer := time.NewTimer(startTimeout)
+	limit := startTimeout
+	if role == rolePostgres {
+		limit = clusterStart
+	}
+	timer := time.NewTimer(limit)
 	defer timer.Stop()
 	select {
 	case ok := <-ready:
@@ -89,25 +98,37 @@ func (t *Twin) launch(ctx context.Context, role string, slot int) (*process, err
 		<-p.exited
 		return nil, fmt.Errorf("%s exited while starting (%v); see %s", role, cmd.ProcessState, t.logPath)
 	case <-timer.C:
-		err = fmt.Errorf("%s did not start within %s; see %s", role, startTimeout, t.logPath)
+		err = fmt.Errorf("%s did not start within %s; see %s", role, limit, t.logPath)
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	cmd.Process.Kill()
-	<-p.exited
+	// Asked to stop, a child cleans up what it started (the cluster's
+	// watchdog removes its directory).
+	stopProcess(p, stopGrace)
 	return nil, err
 }
 
 func (t *Twin) spec(slot int) childSpec {
-	return childSpec{
+	s := childSpec{
 		Slot:   slot,
-		DB:     t.dbPath,
 		Redis:  t.redisURL,
 		Static: t.staticDir,
 		Assets: t.bundle.assets,
 		Secret: t.secret,
-		Config: t.started,
+		Config: t.Config(),
 	}
+	t.dbMu.Lock()
+	defer t.dbMu.Unlock()
+	if t.db != nil {
+		s.DB, s.Dialect = t.db.source, t.db.dialect
+	}
+	if slot == dbSlot {
+		s.Cluster = t.starting
+		if s.Cluster == nil && t.db != nil {
+			s.Cluster = t.db.cluster
+		}
+	}
+	return s
 }
 
 // runner keeps one slot's process alive until told to stop.

@@ -30,7 +30,7 @@ func tasksMain([]string) int {
 		logger.Print(err)
 		return 1
 	}
-	st, err := openStore(spec.DB)
+	st, err := openStore(spec.Dialect, spec.DB)
 	if err != nil {
 		logger.Print(err)
 		return 1
@@ -127,6 +127,9 @@ func (tw *taskWorker) step(ctx context.Context, k knobs) error {
 		tw.held = msg
 		tw.applying.Lock()
 		tw.dirty = tw.apply(ctx, k, msg)
+		// Celery's Django fix-up closes the task's connection after
+		// it, as a request's end does.
+		tw.store.release(k.persistent)
 		tw.applying.Unlock()
 	}
 	if tw.dirty {

@@ -34,7 +34,6 @@ type Twin struct {
 	dir       string
 	ownDir    bool     // dir was created here
 	created   []string // files and folders created in a given DataDir
-	dbPath    string
 	staticDir string
 	logPath   string
 	logFile   *os.File
@@ -72,6 +71,12 @@ type Twin struct {
 	tasks    *runner
 	services []*runner // the embedded Redis (if any) and the edge
 
+	// db is the database in force; starting the private cluster being
+	// started, for its watchdog's spec.
+	dbMu     sync.Mutex
+	db       *twinDB
+	starting *clusterSpec
+
 	// isolated is set while this process is kept off the instance's cores.
 	isolated bool
 
@@ -97,7 +102,7 @@ func Start(ctx context.Context, c Config) (*Twin, error) {
 			t.shutdown()
 		}
 	}()
-	if err := t.prepareData(ctx); err != nil {
+	if err := t.prepareData(); err != nil {
 		return nil, err
 	}
 	if err := t.listen(); err != nil {
@@ -127,6 +132,11 @@ func Start(ctx context.Context, c Config) (*Twin, error) {
 	}
 	t.bg.Add(1)
 	go t.watchRedis()
+	if t.db, err = t.openDB(ctx, c.DB); err != nil {
+		return nil, err
+	}
+	t.bg.Add(1)
+	go t.watchDB()
 
 	slots := make([]int, c.Workers+2)
 	for i := range slots {
@@ -139,16 +149,16 @@ func Start(ctx context.Context, c Config) (*Twin, error) {
 	}
 	t.workers, t.tasks = runners[:c.Workers], runners[c.Workers]
 	t.services = append(t.services, runners[c.Workers+1])
-	t.log.Printf("twin up: app %s, edge %s, %d workers, redis %s, data %s", t.appURL, t.edgeURL, c.Workers, redactURL(t.redisURL), t.dir)
+	t.log.Printf("twin up: app %s, edge %s, %d workers, redis %s, db %s, data %s", t.appURL, t.edgeURL, c.Workers, redactURL(t.redisURL), redactURL(c.DB), t.dir)
 	ok = true
 	return t, nil
 }
 
 var quietRedisOnce sync.Once
 
-// prepareData makes the data directory, the log, the shared board, the
-// SPA files and the database.
-func (t *Twin) prepareData(ctx context.Context) error {
+// prepareData makes the data directory, the log, the shared board and
+// the SPA files.
+func (t *Twin) prepareData() error {
 	c := t.started
 	var err error
 	if c.DataDir == "" {
@@ -184,11 +194,7 @@ func (t *Twin) prepareData(ctx context.Context) error {
 	if err := t.bundle.write(t.staticDir); err != nil {
 		return t.noSpace(err)
 	}
-	t.dbPath = filepath.Join(t.dir, "twin.db")
-	if _, err := os.Stat(t.dbPath); os.IsNotExist(err) {
-		t.noteCreated(t.dbPath, t.dbPath+"-wal", t.dbPath+"-shm")
-	}
-	return loadFixtures(ctx, t.dbPath)
+	return nil
 }
 
 // noteCreated records paths made inside a DataDir that was given, so
@@ -347,8 +353,10 @@ func (t *Twin) setConfig(c Config) {
 // or draining the removed ones (their requests in flight finish), after
 // which every worker drops its keep-alive connections for a moment so the
 // clients spread over the new set, as after a rolling reload; the
-// instance's CPUs by moving every process's threads. Listen addresses,
-// Redis and the data directory cannot change.
+// instance's CPUs by moving every process's threads; the database by
+// making the new one ready and restarting the workers and the task
+// worker on it. Listen addresses, Redis and the data directory cannot
+// change.
 func (t *Twin) Apply(ctx context.Context, c Config) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -367,10 +375,19 @@ func (t *Twin) Apply(ctx context.Context, c Config) error {
 			return err
 		}
 	}
-	t.board.hdr(hKnobs).Store(knobsOf(c).word())
+	// A new database is in force once the workers run on it.
 	inForce := c
-	inForce.Workers = running.Workers
+	inForce.Workers, inForce.DB = running.Workers, running.DB
+	t.board.hdr(hKnobs).Store(knobsOf(inForce).word())
 	t.setConfig(inForce)
+	if c.DB != running.DB {
+		if err := t.switchDB(ctx, c); err != nil {
+			return fmt.Errorf("--db %s: %w", redactURL(c.DB), err)
+		}
+		inForce.DB = c.DB
+		t.board.hdr(hKnobs).Store(knobsOf(inForce).word())
+		t.setConfig(inForce)
+	}
 	switch n := c.Workers; {
 	case n > len(t.workers):
 		slots := make([]int, 0, n-len(t.workers))
@@ -427,6 +444,13 @@ func (t *Twin) pin(n int) error {
 		if err := proc.Pin(pid, t.cpusOf(slot)); err != nil && proc.Running(pid) {
 			return fmt.Errorf("--instance-cpus %d: %w", n, err)
 		}
+		// The database server's processes, and the connections it
+		// starts later, follow its postmaster.
+		if child := int(t.board.slot(slot, sChildPID).Load()); child > 0 {
+			if err := proc.PinTree(child, t.cpusOf(slot)); err != nil && proc.Running(child) {
+				return fmt.Errorf("--instance-cpus %d: %w", n, err)
+			}
+		}
 	}
 	return t.isolate(n)
 }
@@ -450,7 +474,7 @@ func (t *Twin) Stats() Stats {
 	if t.board == nil {
 		return t.final
 	}
-	return readStats(t.board, t.started)
+	return readStats(t.board, t.Config())
 }
 
 // Close stops every process and listener, within about two seconds, and
@@ -480,6 +504,9 @@ func (t *Twin) shutdown() error {
 		all = append(all, t.tasks)
 	}
 	stopRunners(append(all, t.services...), stopGrace)
+	t.dbMu.Lock()
+	db := t.db
+	t.dbMu.Unlock()
 	if t.edgeLn != nil {
 		t.edgeLn.Close()
 		t.edgeFile.Close()
@@ -492,12 +519,15 @@ func (t *Twin) shutdown() error {
 	if t.rdb != nil {
 		t.rdb.Close()
 	}
+	if t.board != nil {
+		errs = append(errs, t.closeDB(db))
+	}
 	if t.isolated {
 		releaseIsolation()
 	}
 	if t.board != nil {
 		t.boardMu.Lock()
-		t.final = readStats(t.board, t.started)
+		t.final = readStats(t.board, t.Config())
 		errs = append(errs, t.board.close())
 		t.board = nil
 		t.boardMu.Unlock()

@@ -46,6 +46,8 @@ func roleOf(slot int) string {
 		return roleRedis
 	case edgeSlot:
 		return roleEdge
+	case dbSlot:
+		return rolePostgres
 	}
 	return roleWorker
 }
@@ -54,13 +56,19 @@ func roleOf(slot int) string {
 // secret travels there rather than in arguments or the environment, which
 // other users of the machine can read.
 type childSpec struct {
-	Slot   int      `json:"slot"`
-	DB     string   `json:"db"`
-	Redis  string   `json:"redis"` // redis:// URL
-	Static string   `json:"static"`
-	Assets []*asset `json:"assets"`
-	Secret []byte   `json:"secret"`
-	Config Config   `json:"config"` // as started, for the stats endpoint
+	Slot int `json:"slot"`
+	// DB is the SQLite file, or the PostgreSQL connection string
+	// (password included: the spec is never in arguments or the
+	// environment).
+	DB      string   `json:"db"`
+	Dialect dialect  `json:"dialect"`
+	Redis   string   `json:"redis"` // redis:// URL
+	Static  string   `json:"static"`
+	Assets  []*asset `json:"assets"`
+	Secret  []byte   `json:"secret"`
+	Config  Config   `json:"config"` // in force at the start, for the stats endpoint
+	// Cluster is the private PostgreSQL cluster, for its watchdog.
+	Cluster *clusterSpec `json:"cluster,omitempty"`
 }
 
 // Inherited descriptors: a worker, the Redis and the edge get their
@@ -170,7 +178,7 @@ func newWorker(logger *log.Logger) (*worker, *http.Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := openStore(spec.DB)
+	st, err := openStore(spec.Dialect, spec.DB)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -232,7 +240,10 @@ func setThreads(t int32) {
 
 // trackCPU keeps the slot's CPU figure current until the returned
 // function is called (which writes it a last time).
-func trackCPU(b *board, slot int) func() {
+func trackCPU(b *board, slot int) func() { return trackCPUOf(b, slot, proc.CPUTime) }
+
+// trackCPUOf is trackCPU with the figure read by cpu.
+func trackCPUOf(b *board, slot int, cpu func() time.Duration) func() {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -240,7 +251,7 @@ func trackCPU(b *board, slot int) func() {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
-			b.slot(slot, sCPUNow).Store(uint64(proc.CPUTime()))
+			b.slot(slot, sCPUNow).Store(uint64(cpu()))
 			select {
 			case <-t.C:
 			case <-done:
@@ -251,7 +262,7 @@ func trackCPU(b *board, slot int) func() {
 	return func() {
 		close(done)
 		<-finished
-		b.slot(slot, sCPUNow).Store(uint64(proc.CPUTime()))
+		b.slot(slot, sCPUNow).Store(uint64(cpu()))
 	}
 }
 

@@ -34,7 +34,7 @@ var testKnobs = func() []*experiments.Knob {
 	return out
 }()
 
-var likesSettings = experiments.Settings{"workers": "4", "mode": "sync", "cache": "off", "query": "naive", "profile": "django", "instance-cpus": "1"}
+var likesSettings = experiments.Settings{"workers": "4", "mode": "sync", "cache": "off", "query": "naive", "profile": "django", "instance-cpus": "1", "db": "postgres", "db-conn": "per-request"}
 
 const fishialTitle = "Fishial race: sequential, processes, nodes, async"
 

@@ -46,6 +46,9 @@ func newFakeTwin(e *experiments.Experiment, s experiments.Settings) *fakeTwin {
 		snaps: make(chan *engine.Snapshot, 1)}
 	f.why = experiments.ServerFigures{QueriesPerRequest: 41, BusyWorkers: 4, Workers: 4,
 		CPUPerWorker: []float64{0.24, 0.25, 0.23, 0.26}, Profile: "django", InstanceCPUs: 1}
+	if s["db"] == "postgres" {
+		f.why.DB, f.why.DBTransactionsPS, f.why.DBConnectionsPS, f.why.DBConnections, f.why.DBTimePerRequest = "postgres", 1890, 45, 4, 11.6
+	}
 	return &fakeTwin{f}
 }
 
@@ -76,7 +79,11 @@ func (f *fakeStage) Info() string {
 	if f.exp == nil {
 		return "external target, " + f.load.String()
 	}
-	return fmt.Sprintf("twin: profile %s, 1 instance CPU, %s workers up", f.settings["profile"], f.settings["workers"])
+	db := ""
+	if f.settings["db"] == "postgres" {
+		db = ", PostgreSQL"
+	}
+	return fmt.Sprintf("twin: profile %s%s, 1 instance CPU, %s workers up", f.settings["profile"], db, f.settings["workers"])
 }
 
 func (f *fakeStage) Snapshots() <-chan *engine.Snapshot { return f.snaps }

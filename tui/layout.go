@@ -123,7 +123,7 @@ func (p *loadPage) panelHeight(k panelKind, open bool) int {
 	case panelFigures:
 		return figuresHeight(open, len(p.thresholds) > 0)
 	case panelWhy:
-		return whyHeight
+		return whyHeightFor(p.frame.why)
 	case panelSplit:
 		return splitHeight
 	case panelSeed:

@@ -10,7 +10,17 @@ import (
 const (
 	whyWidth  = 28
 	whyHeight = 2 + 7
+	// whyDBRows are the database server's own rows, shown on PostgreSQL.
+	whyDBRows = 3
 )
+
+// whyHeightFor is the why panel's height with the figures in force.
+func whyHeightFor(why experiments.ServerFigures) int {
+	if why.HasDBServer() {
+		return whyHeight + whyDBRows
+	}
+	return whyHeight
+}
 
 // whyLines renders the twin's side of the last second into inner width
 // w: what explains the latency the generator sees.
@@ -38,7 +48,7 @@ func whyLines(st *Styles, why experiments.ServerFigures, w int) []string {
 	if len(cpus) > 0 {
 		cpu = fit(strings.Join(cpus, " "), w-12) + " %"
 	}
-	return []string{
+	lines := []string{
 		row("DB queries/req", st.Value.Render(fmt.Sprintf("%.1f", why.QueriesPerRequest))),
 		row("cache hit", cache),
 		row("busy workers", busy),
@@ -47,4 +57,12 @@ func whyLines(st *Styles, why experiments.ServerFigures, w int) []string {
 		row("CPU/worker", cpu),
 		row("restarts", fmt.Sprint(why.Restarts)),
 	}
+	if why.HasDBServer() {
+		lines = append(lines,
+			row("PG xact/s", st.Value.Render(fmt.Sprintf("%.0f", why.DBTransactionsPS))),
+			row("PG conns", fmt.Sprintf("%d, %.0f new/s", why.DBConnections, why.DBConnectionsPS)),
+			row("PG time/req", st.Value.Render(fmt.Sprintf("%.1f ms", why.DBTimePerRequest))),
+		)
+	}
+	return lines
 }

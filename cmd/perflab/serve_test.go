@@ -83,7 +83,9 @@ func startServe(t *testing.T, bin string, args ...string) *served {
 		}
 		close(s.lines)
 	}()
-	timeout := time.After(60 * time.Second)
+	// A private PostgreSQL cluster may take a minute or more to start
+	// on a busy machine.
+	timeout := time.After(3 * time.Minute)
 	for s.app == "" {
 		select {
 		case line, ok := <-s.lines:
@@ -94,7 +96,7 @@ func startServe(t *testing.T, bin string, args ...string) *served {
 				s.app = strings.TrimSuffix(strings.Fields(rest)[0], "/")
 			}
 		case <-timeout:
-			t.Fatal("perflab serve printed no app URL within 60s")
+			t.Fatal("perflab serve printed no app URL within 3m")
 		}
 	}
 	return s

@@ -46,3 +46,12 @@ func CanPin() (bool, string) {
 	}
 	return true, ""
 }
+
+// AllCPUs lists every core of the machine.
+func AllCPUs() []int {
+	out := make([]int, runtime.NumCPU())
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}

@@ -19,6 +19,10 @@ const roleArg = "__perflab-role"
 // the death signal was armed notices and leaves.
 const parentEnv = "PERFLAB_PARENT_PID"
 
+// deathSignalEnv carries the signal a child gets when its parent dies,
+// when it is not SIGKILL (see SetDeathSignal).
+const deathSignalEnv = "PERFLAB_PARENT_DEATH_SIGNAL"
+
 var (
 	mu    sync.Mutex
 	roles = map[string]func(args []string) int{}

@@ -22,9 +22,23 @@ func setDeathSignal(cmd *exec.Cmd) {
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 }
 
+// SetDeathSignal makes a child started by Command get sig instead of
+// SIGKILL when its parent dies, for a child that must clean up after
+// itself. The signal is set on every thread that arms it: the kernel
+// sends each thread's, so one thread's SIGKILL would beat the others'.
+func SetDeathSignal(cmd *exec.Cmd, sig syscall.Signal) {
+	setDeathSignal(cmd)
+	cmd.SysProcAttr.Pdeathsig = sig
+	cmd.Env = append(cmd.Env, deathSignalEnv+"="+strconv.Itoa(int(sig)))
+}
+
 // armParentDeath covers children started by other means than Command.
 func armParentDeath() {
-	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0)
+	sig := syscall.SIGKILL
+	if n, err := strconv.Atoi(os.Getenv(deathSignalEnv)); err == nil && n > 0 {
+		sig = syscall.Signal(n)
+	}
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(sig), 0, 0, 0)
 }
 
 // spawner is one OS thread, locked for the life of the process, that
