@@ -76,12 +76,20 @@ func fit(s string, w int) string {
 
 // wrap breaks s into lines of at most w cells between words; a word
 // longer than a line is cut hard, since it cannot fit any other way.
+// Hyphenated words stay whole (Server-Timing, per-request): the word
+// wrapper would otherwise put a lone hyphen on a line of its own.
 func wrap(s string, w int) []string {
 	if w <= 0 {
 		return nil
 	}
-	return strings.Split(ansi.Hardwrap(ansi.Wordwrap(s, w, ""), w, true), "\n")
+	s = strings.ReplaceAll(s, "-", nbHyphen)
+	s = ansi.Hardwrap(ansi.Wordwrap(s, w, ""), w, true)
+	return strings.Split(strings.ReplaceAll(s, nbHyphen, "-"), "\n")
 }
+
+// nbHyphen is a non-breaking hyphen, one cell wide like "-".
+const nbHyphen = "\u2011"
+
 
 // clip keeps at most n lines of text, the last of them ending in an
 // ellipsis at a word boundary when lines were dropped.

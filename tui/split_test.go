@@ -143,7 +143,7 @@ func TestSplitPanelOfATwinPage(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		hn.frame(f, snapshot(i, false, f.Load()))
 	}
-	if got := splitPanel(hn.screen()); !strings.Contains(got, "the twin sends it on its API") {
+	if got := splitPanel(hn.screen()); !strings.Contains(got, "the twin sends it") || !strings.Contains(got, "its API answers") {
 		t.Errorf("a twin step without the header:\n%s", got)
 	}
 }
