@@ -94,7 +94,7 @@ func TestLoadSectionOfASweep(t *testing.T) {
 		"more workers do not help (workers 1 -&gt; 4", // the claim, tested
 		"holds (p=",
 		"Where the time went in the likes step", // the Server-Timing split
-		"workers 1 -&gt; 4 (mode=sync cache=off query=naive profile=django): queue p50 &#43;30.0 ms, db p50 &#43;20.0 ms",
+		"workers 1 -&gt; 4 (mode=sync cache=off query=naive profile=django db=sqlite db-conn=per-request): queue p50 &#43;30.0 ms, db p50 &#43;20.0 ms",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the section lacks %q", want)
