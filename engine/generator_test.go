@@ -449,6 +449,25 @@ func TestHTTPS(t *testing.T) {
 	})
 }
 
+// connectedWorker is a worker of a one-step generator against url that
+// has sent one request: connected, its buffers sized, its names met.
+func connectedWorker(t *testing.T, url string) *worker {
+	t.Helper()
+	g, err := New(oneStep(url), Max{Conns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := newRoute(g.steps[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.routes[0].Store(r)
+	w := g.newWorker()
+	t.Cleanup(w.closeConns)
+	w.do(0, time.Time{})
+	return w
+}
+
 // TestRequestPathDoesNotAllocate holds the hot path to its promise: once
 // a worker's connection and buffers exist, a request allocates nothing,
 // whether it goes straight out or first checks that its idle connection
@@ -456,18 +475,7 @@ func TestHTTPS(t *testing.T) {
 func TestRequestPathDoesNotAllocate(t *testing.T) {
 	url := okServer(t)
 	for _, idle := range []bool{false, true} {
-		g, err := New(oneStep(url), Max{Conns: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := newRoute(g.steps[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.routes[0].Store(r)
-		w := g.newWorker()
-		defer w.closeConns()
-		w.do(0, time.Time{}) // connect and size the buffers
+		w := connectedWorker(t, url)
 		c := w.stepState(0).c
 		var drained int
 		allocs := testing.AllocsPerRun(2000, func() {

@@ -157,18 +157,7 @@ func TestServerTimingPathDoesNotAllocate(t *testing.T) {
 	for name, h := range hostileHeaders() {
 		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
 			url := timingServer(t, func(int) string { return h })
-			g, err := New(oneStep(url), Max{Conns: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := newRoute(g.steps[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			g.routes[0].Store(r)
-			w := g.newWorker()
-			defer w.closeConns()
-			w.do(0, time.Time{}) // connect, size the buffers, meet the names
+			w := connectedWorker(t, url)
 			allocs := testing.AllocsPerRun(200, func() {
 				if s, _ := w.do(0, time.Time{}); s.outcome != OutcomeOK {
 					t.Fatalf("request failed: %s", s.outcome)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,23 +28,6 @@ func needPostgres(t *testing.T) {
 		}
 		t.Skip("SKIPPED: " + msg)
 	}
-}
-
-// clusterProcesses lists the processes running in a cluster's data
-// directory: postgres sets every process's working directory there.
-func clusterProcesses(dataDir string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && cwd == dataDir && proc.Running(pid) {
-			out = append(out, pid)
-		}
-	}
-	return out
 }
 
 // TestPostgres starts one private cluster and runs the twin's paths on
@@ -70,7 +52,7 @@ func TestPostgres(t *testing.T) {
 			tw.Close()
 		}
 	}()
-	if pids := clusterProcesses(data); len(pids) < 2 {
+	if pids := proc.InDirectory(data); len(pids) < 2 {
 		t.Fatalf("the cluster runs %d processes in %s, want a postmaster and its helpers", len(pids), data)
 	}
 	if s := tw.Stats().DB; s.Kind != DBPostgres || s.Server == nil || s.Server.PID == 0 {
@@ -87,7 +69,7 @@ func TestPostgres(t *testing.T) {
 	if err := tw.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	if pids := clusterProcesses(data); len(pids) > 0 {
+	if pids := proc.InDirectory(data); len(pids) > 0 {
 		t.Errorf("cluster processes %v still run after Close", pids)
 	}
 	if _, err := os.Stat(cl.Dir); !os.IsNotExist(err) {
@@ -104,7 +86,7 @@ func testPostgresPinned(t *testing.T, tw *Twin, data string) {
 		t.Helper()
 		want := cpuRange(0, tw.Stats().Config.InstanceCPUs-1)
 		checked := 0
-		for _, pid := range clusterProcesses(data) {
+		for _, pid := range proc.InDirectory(data) {
 			got, err := readAllowedCPUs(pid)
 			if err != nil {
 				continue // a backend that ended meanwhile

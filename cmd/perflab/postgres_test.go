@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,29 +69,12 @@ func clusterDir(t *testing.T, pid int) string {
 	return dirs[0]
 }
 
-// serverProcesses lists the processes whose working directory is the
-// cluster's data directory: postgres puts every one of its there.
-func serverProcesses(data string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && cwd == data && proc.Running(pid) {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 // waitGone waits up to 5 s for the cluster's server processes to end.
 func waitGone(t *testing.T, data, after string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		pids := serverProcesses(data)
+		pids := proc.InDirectory(data)
 		if len(pids) == 0 {
 			return
 		}
@@ -112,7 +94,7 @@ func TestServePostgresStopsClean(t *testing.T) {
 	signinAndLikes(t, s.app)
 	dir := clusterDir(t, s.cmd.Process.Pid)
 	data := filepath.Join(dir, "data")
-	if len(serverProcesses(data)) < 2 {
+	if len(proc.InDirectory(data)) < 2 {
 		t.Fatal("no postgres processes found in the cluster's data directory")
 	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
@@ -121,7 +103,7 @@ func TestServePostgresStopsClean(t *testing.T) {
 	if err := s.cmd.Wait(); err != nil {
 		t.Errorf("exit: %v, want 0", err)
 	}
-	if pids := serverProcesses(data); len(pids) > 0 {
+	if pids := proc.InDirectory(data); len(pids) > 0 {
 		t.Errorf("postgres processes %v outlived perflab serve", pids)
 	}
 	if fileExists(dir) {
@@ -141,7 +123,7 @@ func TestServePostgresAfterSIGKILL(t *testing.T) {
 	signinAndLikes(t, first.app)
 	dir := clusterDir(t, first.cmd.Process.Pid)
 	data := filepath.Join(dir, "data")
-	if len(serverProcesses(data)) < 2 {
+	if len(proc.InDirectory(data)) < 2 {
 		t.Fatal("no postgres processes found in the cluster's data directory")
 	}
 	watchdog := first.stats(t).DB.Server.PID

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strconv"
 )
 
 // Running reports whether process pid exists and is not a zombie: a
@@ -21,4 +22,22 @@ func Running(pid int) bool {
 		return false // a /proc without the pid: it is gone
 	}
 	return exists(pid)
+}
+
+// InDirectory lists the running processes whose working directory is
+// dir (PostgreSQL puts every process of a cluster in its data
+// directory). Where there is no /proc, none.
+func InDirectory(dir string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && cwd == dir && Running(pid) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
