@@ -90,7 +90,6 @@ func wrap(s string, w int) []string {
 // nbHyphen is a non-breaking hyphen, one cell wide like "-".
 const nbHyphen = "\u2011"
 
-
 // clip keeps at most n lines of text, the last of them ending in an
 // ellipsis at a word boundary when lines were dropped.
 func clip(lines []string, n, w int) []string {
