@@ -88,20 +88,11 @@ func (w *window) record() *IntervalRecord {
 	return r
 }
 
-// add merges a record into the window.
+// addRecord merges a record into the window.
 func (w *window) addRecord(r *IntervalRecord) {
-	w.lat.Merge(r.Latency)
-	if w.svc != nil && r.Service != nil {
-		w.svc.Merge(r.Service)
-	}
-	w.requests += r.Requests
-	w.errors += r.Errors
-	w.unfinished += r.Unfinished
-	w.retries += r.Retries
-	w.latSum += r.LatSum
-	w.svcSum += r.SvcSum
-	w.latMin, w.latMax = min(w.latMin, r.LatMin), max(w.latMax, r.LatMax)
-	w.svcMin, w.svcMax = min(w.svcMin, r.SvcMin), max(w.svcMax, r.SvcMax)
+	w.merge(&window{lat: r.Latency, svc: r.Service, requests: r.Requests, errors: r.Errors,
+		unfinished: r.Unfinished, retries: r.Retries, latSum: r.LatSum, svcSum: r.SvcSum,
+		latMin: r.LatMin, latMax: r.LatMax, svcMin: r.SvcMin, svcMax: r.SvcMax})
 }
 
 var quantiles = []float64{50, 90, 95, 99, 99.9}
@@ -159,9 +150,11 @@ func (w *window) addLatency(v uint32) {
 	w.latMax = max(w.latMax, v)
 }
 
+// merge adds o into w; o may lack the service histogram w has (a record
+// of a model whose service time is its latency).
 func (w *window) merge(o *window) {
 	w.lat.Merge(o.lat)
-	if w.svc != nil {
+	if w.svc != nil && o.svc != nil {
 		w.svc.Merge(o.svc)
 	}
 	w.requests += o.requests
