@@ -37,7 +37,7 @@ func BlockLength(xs []float64) int {
 	}
 	band := 2 / math.Sqrt(float64(n))
 	tau := 1.0
-	for lag := 1; lag <= n/3; lag++ {
+	for lag := 1; lag <= n/MinBlocks; lag++ {
 		var num float64
 		for t := 0; t+lag < n; t++ {
 			num += (xs[t] - m) * (xs[t+lag] - m)
@@ -48,14 +48,15 @@ func BlockLength(xs []float64) int {
 		}
 		tau += 2 * r
 	}
-	return max(1, min(n/3, int(math.Ceil(2*tau))))
+	return max(1, min(n/MinBlocks, int(math.Ceil(2*tau))))
 }
 
 // MinBootstrapN is the fewest seconds on each side for a verdict.
 const MinBootstrapN = 6
 
-// MinBlocks is the fewest blocks on each side: with two, the resampled
-// spread is zero half the time and the studentized interval explodes.
+// MinBlocks is the fewest blocks on each side, so BlockLength is at most
+// a third of a series: with two, the resampled spread is zero half the
+// time and the studentized interval explodes.
 const MinBlocks = 3
 
 // Bootstraps is how many resamples an interval takes: enough for stable
@@ -71,9 +72,9 @@ type Shift struct {
 	Lo, Hi float64
 	// Block is the longer of the two sides' block lengths, in samples.
 	Block int
-	// Ready is false when either side is too short for MinBlocks blocks
-	// of the length the correlation asks for, or base's mean is 0: there
-	// is no interval yet.
+	// Ready is false when either side has fewer than MinBootstrapN
+	// figures, base's mean is 0, or most resamples drew a side without
+	// spread: there is no interval yet.
 	Ready bool
 }
 
@@ -97,11 +98,8 @@ func BootstrapShift(base, cur []float64, rng *rand.Rand) Shift {
 	kb, kc := BlockLength(base), BlockLength(cur)
 	s.Block = max(kb, kc)
 	bb, bc := blockMeans(base, kb), blockMeans(cur, kc)
-	if len(bb) < MinBlocks || len(bc) < MinBlocks {
-		return s
-	}
 	d := mean(bc) - mean(bb)
-	se := diffSE(bb, bc)
+	se, _ := diffSE(bb, bc)
 	if se == 0 {
 		s.Lo, s.Hi, s.Ready = s.Change, s.Change, true
 		return s
@@ -113,8 +111,8 @@ func BootstrapShift(base, cur []float64, rng *rand.Rand) Shift {
 		resample(rc, bc, rng)
 		// A side drawn from one block alone has no spread: its
 		// studentized difference is unbounded, so the draw is left out.
-		if sampleVariance(rb) > 0 && sampleVariance(rc) > 0 {
-			ts = append(ts, (mean(rc)-mean(rb)-d)/diffSE(rb, rc))
+		if se, spread := diffSE(rb, rc); spread {
+			ts = append(ts, (mean(rc)-mean(rb)-d)/se)
 		}
 	}
 	if len(ts) < Bootstraps/2 {
@@ -140,9 +138,11 @@ func blockMeans(xs []float64, block int) []float64 {
 	return out
 }
 
-// diffSE is the standard error of mean(b) - mean(a).
-func diffSE(a, b []float64) float64 {
-	return math.Sqrt(sampleVariance(a)/float64(len(a)) + sampleVariance(b)/float64(len(b)))
+// diffSE is the standard error of mean(b) - mean(a); spread is false
+// when either side has none.
+func diffSE(a, b []float64) (se float64, spread bool) {
+	va, vb := sampleVariance(a), sampleVariance(b)
+	return math.Sqrt(va/float64(len(a)) + vb/float64(len(b))), va > 0 && vb > 0
 }
 
 func resample(dst, src []float64, rng *rand.Rand) {
