@@ -179,7 +179,7 @@ func stopStaleServer(data string) {
 	if err != nil || pid <= 0 {
 		return
 	}
-	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err != nil || filepath.Clean(cwd) != filepath.Clean(data) {
+	if !proc.RunsIn(pid, data) {
 		return
 	}
 	syscall.Kill(pid, syscall.SIGQUIT) // immediate shutdown

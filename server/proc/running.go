@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 )
 
@@ -31,13 +32,16 @@ func InDirectory(dir string) []int {
 	entries, _ := os.ReadDir("/proc")
 	var out []int
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && cwd == dir && Running(pid) {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && RunsIn(pid, dir) {
 			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// RunsIn reports whether process pid is running with dir as its working
+// directory.
+func RunsIn(pid int, dir string) bool {
+	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	return err == nil && filepath.Clean(cwd) == filepath.Clean(dir) && Running(pid)
 }
