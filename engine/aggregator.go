@@ -177,6 +177,7 @@ func (a *aggregator) health(now time.Time, snap *Snapshot, inFlight, lagQuarter 
 		Cores:        min(runtime.GOMAXPROCS(0), runtime.NumCPU()),
 		CPU:          a.cpu.sample(now),
 		Sharing:      g.cfg.sharing,
+		Path:         g.Path(),
 	}
 	if a.open {
 		h.TargetRate = snap.Load.Rate

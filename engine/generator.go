@@ -27,6 +27,7 @@ type config struct {
 	stages    []Stage
 	intervals bool
 	sharing   string
+	path      string
 }
 
 // Option configures a Generator.
@@ -114,6 +115,12 @@ type Generator struct {
 	maxOpen  int
 	openBusy atomic.Int64 // workers inside a request
 
+	// loopPath says the event loops drive the load (see PathLoop); loops
+	// are they, and nextLoop deals new workers among them.
+	loopPath bool
+	loops    []*evloop
+	nextLoop int
+
 	setupRec recorder
 	// timingNames are the Server-Timing metric names the run records.
 	timingNames timingNames
@@ -171,6 +178,9 @@ func New(scn Scenario, model Model, opts ...Option) (*Generator, error) {
 		}
 		g.routes[i].Store(r)
 		endpoints[r.ep] = true
+	}
+	if err := g.choosePath(); err != nil {
+		return nil, err
 	}
 	g.maxWorkers = max(1, connLimit()/len(endpoints))
 	g.load = LoadOf(model)
@@ -242,6 +252,9 @@ func (g *Generator) Run(ctx context.Context) (*Snapshot, error) {
 	err := g.runSetup(setup)
 	setup.closeConns()
 	if err != nil {
+		return nil, err
+	}
+	if err := g.startLoops(); err != nil {
 		return nil, err
 	}
 	ready = true
@@ -324,6 +337,7 @@ func (g *Generator) Stop() {
 	g.stopOnce.Do(func() {
 		g.stopping.Store(true)
 		close(g.stopCh)
+		g.pokeLoops()
 	})
 }
 
@@ -423,13 +437,16 @@ func (g *Generator) resize(n int) {
 	for len(g.workers) < n && !g.stopping.Load() {
 		w := g.newUser(len(g.workers))
 		g.workers = append(g.workers, w)
-		go w.run()
+		g.launch(w)
 	}
 	for len(g.workers) > n {
 		w := g.workers[len(g.workers)-1]
 		g.workers = g.workers[:len(g.workers)-1]
 		w.quit.Store(true)
 		close(w.wake)
+		if w.ev != nil {
+			w.ev.poke()
+		}
 		g.retired = append(g.retired, w)
 	}
 }
@@ -500,8 +517,12 @@ func (g *Generator) drainWorkers() {
 		break
 	}
 	g.abortAll()
+	g.pokeLoops()
 	for _, w := range all {
 		<-w.done
+	}
+	for _, l := range g.loops {
+		<-l.done
 	}
 }
 

@@ -179,6 +179,9 @@ type Health struct {
 	CPU     float64
 	Cores   int
 	Sharing string
+	// Path is how the generator drives its connections: PathLoop or
+	// PathGoroutine.
+	Path string
 	// Warning is non-empty when the generator, not the target, limits
 	// the figures, and says why.
 	Warning string

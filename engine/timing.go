@@ -67,12 +67,24 @@ var serverTimingNames = [...]string{"Server-Timing", "server-timing"}
 // are known.
 func (w *worker) readTiming(step uint8, service uint32) []timingSample {
 	sc := &w.timing
-	sc.seen, sc.sum, sc.total, sc.any, sc.hasTotal, sc.malformed, sc.dropped = 0, 0, 0, false, false, 0, 0
+	sc.begin()
 	for _, name := range serverTimingNames {
 		for _, v := range w.resp.Header.PeekAll(name) {
 			sc.parse(v, &w.g.timingNames)
 		}
 	}
+	return sc.finish(step, service)
+}
+
+// begin empties the scratch for the next answer's metrics.
+func (sc *timingScratch) begin() {
+	sc.seen, sc.sum, sc.total, sc.any, sc.hasTotal, sc.malformed, sc.dropped = 0, 0, 0, false, false, 0, 0
+}
+
+// finish returns what to log beside the answer's sample: one entry per
+// name parsed since begin, the rest, and the counts of what could not be
+// used.
+func (sc *timingScratch) finish(step uint8, service uint32) []timingSample {
 	n := 0
 	add := func(metric int, v uint64) {
 		sc.entries[n] = timingSample{dur: uint32(min(v, maxMicros)), step: step, metric: uint8(metric)}

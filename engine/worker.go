@@ -46,6 +46,8 @@ type worker struct {
 	// onRoute is the route of the request in flight, for SetStepURL to
 	// wait on; nil between requests.
 	onRoute atomic.Pointer[route]
+	// ev is the event loop that drives the worker on the loop path.
+	ev *evloop
 }
 
 // stepState is a worker's cache for one step: the route it last used,

@@ -55,6 +55,7 @@ type options struct {
 	timeout     time.Duration
 	maxInFlight int
 	maxBody     byteSize
+	enginePath  string
 	method      string
 	headers     listFlag
 	body        string
@@ -91,7 +92,7 @@ type flagGroup struct {
 // The root's flag groups; every flag the root accepts is in one.
 var (
 	runFlags     = flagGroup{"What to run", []string{"experiment", "url", "scenario", "dry-run", "record", "sweep", "repeat", "shuffle", "shuffle-seed"}}
-	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "stages", "timeout", "max-in-flight", "max-body"}}
+	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "stages", "timeout", "max-in-flight", "max-body", "engine"}}
 	requestFlags = flagGroup{"Request (with --url)", []string{"method", "header", "body", "insecure"}}
 	fishialFlags = flagGroup{"Fishial race (--experiment fishial)", []string{"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}}
 	passFlags    = flagGroup{"Pass or fail, and more outputs", []string{"threshold", "abort-on-fail", "abort-grace", "summary-json", "hdr-log", "report"}}
@@ -185,6 +186,7 @@ func newRootFlags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.stages, "stages", "", "ramp the load linearly through `D:T,...`: to T users (or connections, or T/s requests a second) over D each, e.g. 30s:50,1m:50,30s:0")
 	durationVar(fs, &o.timeout, "timeout", 0, "give up on a request after `D` (default 30s)")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 0, "open model: at most `N` requests outstanding (default 10000, or what the open-file limit allows)")
+	fs.StringVar(&o.enginePath, "engine", engine.PathAuto, "drive the connections by `PATH`: loop (one epoll event loop per core; plain-HTTP steps with fixed requests, judged by status), goroutine (one per user or connection; everything), or auto (the loop where the run fits it)")
 	o.maxBody = engine.DefaultMaxBody
 	fs.Var(&o.maxBody, "max-body", "keep at most `SIZE` of an answer's body, e.g. 512KiB or 8MiB; a longer body fails the request as \"body too large\" (default "+formatSize(engine.DefaultMaxBody)+")")
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -241,6 +242,12 @@ func loadOptions(o *options, defaultDuration time.Duration) ([]engine.Option, er
 	}
 	if o.set["max-body"] {
 		opts = append(opts, engine.MaxBody(int(o.maxBody)))
+	}
+	if o.set["engine"] {
+		if !slices.Contains(engine.Paths, o.enginePath) {
+			return nil, usagef("--engine %q: choose %s", o.enginePath, strings.Join(engine.Paths, ", "))
+		}
+		opts = append(opts, engine.Path(o.enginePath))
 	}
 	if o.insecure {
 		opts = append(opts, engine.TLSConfig(&tls.Config{InsecureSkipVerify: true}))

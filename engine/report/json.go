@@ -113,6 +113,7 @@ type JSONGenerator struct {
 	CPU           float64 `json:"cpu_cores"`
 	CPUSharedWith string  `json:"cpu_shared_with,omitempty"`
 	Cores         int     `json:"cores"`
+	Engine        string  `json:"engine,omitempty"`
 	SendLagP50MS  float64 `json:"send_lag_p50_ms"`
 	SendLagP99MS  float64 `json:"send_lag_p99_ms"`
 	MissedStarts  int64   `json:"missed_starts"`
@@ -200,7 +201,7 @@ func jsonRun(b Begin, s *engine.Snapshot, ths []threshold.Threshold) JSONRun {
 		Statuses:   map[string]int64{},
 		Checks:     []JSONCheck{},
 		Thresholds: []JSONThreshold{},
-		Generator: JSONGenerator{CPU: s.Health.CPU, CPUSharedWith: s.Health.Sharing, Cores: s.Health.Cores, SendLagP50MS: msOf(s.Health.SendLagP50),
+		Generator: JSONGenerator{CPU: s.Health.CPU, CPUSharedWith: s.Health.Sharing, Cores: s.Health.Cores, Engine: s.Health.Path, SendLagP50MS: msOf(s.Health.SendLagP50),
 			SendLagP99MS: msOf(s.Health.SendLagP99), MissedStarts: s.Health.Missed, Warning: s.Health.Warning,
 			AchievedRate: s.Health.AchievedRate, ScheduledRate: s.Health.TargetRate},
 	}

@@ -74,6 +74,9 @@ func Summary(w io.Writer, s *engine.Snapshot) error {
 	if open {
 		gen += fmt.Sprintf("  send lag p50 %s p99 %s  missed %d", Duration(h.SendLagP50), Duration(h.SendLagP99), h.Missed)
 	}
+	if h.Path != "" {
+		gen += "  engine " + h.Path
+	}
 	// The CPU is the process's: say what else is in it.
 	who := "generator"
 	if h.Sharing != "" {

@@ -1,0 +1,749 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// evloop drives its share of the workers' connections from one thread:
+// it sleeps in epoll until a socket is ready or the open model's next
+// start is due, and moves each connection along connect, write and read
+// without a goroutine per request. A request costs its write and its read
+// and a share of one epoll_wait: no readiness registration per request
+// (sockets are edge-triggered, registered once), no read that finds
+// nothing.
+type evloop struct {
+	g      *Generator
+	epfd   int
+	wakefd int
+	buf    []byte
+	events []unix.EpollEvent
+	byFD   []*lconn
+	addrs  map[endpoint]unix.Sockaddr
+
+	mu    sync.Mutex
+	inbox []*worker
+
+	workers []*lworker
+	// pend is the open model's next slot, claimed for one of this loop's
+	// free workers and due at pend.at.
+	pend struct {
+		slot  int64
+		at    time.Time
+		valid bool
+	}
+	ended bool // the open model's schedule ran past the run's end
+	// margin is how early the pacer asks to wake before a start, to cover
+	// the wake-up's own lateness; it spins the rest. wakeLate is the
+	// running mean lateness it follows.
+	margin, wakeLate time.Duration
+	pwait2           bool
+	nextScan         time.Time
+	done             chan struct{}
+}
+
+// lworker is a worker as an event loop drives it.
+type lworker struct {
+	w     *worker
+	conns []*lconn // one per endpoint the worker has used
+	// busy is set during an iteration; step is the next step to send and
+	// to the end of the iteration's steps.
+	busy      bool
+	step, to  int
+	scheduled time.Time
+	notBefore time.Time // a failed connect's backoff
+	cur       *lconn    // the connection with a request in flight
+}
+
+type lstate uint8
+
+const (
+	lclosed lstate = iota
+	lconnecting
+	lwriting
+	lreading
+	lidle
+)
+
+// lconn is one non-blocking socket of a worker.
+type lconn struct {
+	lw       *lworker
+	ep       endpoint
+	fd       int
+	state    lstate
+	reused   bool
+	retried  bool
+	r        *route
+	req      []byte
+	off      int
+	stepIdx  int
+	sent     time.Time
+	deadline time.Time
+	f        framer
+	// readable says the socket signalled input while the request was
+	// still going out.
+	readable bool
+}
+
+func newLoops(g *Generator, n int) []*evloop {
+	loops := make([]*evloop, n)
+	for i := range loops {
+		loops[i] = &evloop{g: g, epfd: -1, wakefd: -1, buf: make([]byte, 64<<10),
+			events: make([]unix.EpollEvent, 256), addrs: map[endpoint]unix.Sockaddr{},
+			margin: 50 * time.Microsecond, pwait2: true, done: make(chan struct{})}
+	}
+	return loops
+}
+
+// start opens the loop's epoll and wake-up descriptors and runs it.
+func (l *evloop) start() error {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	wfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return err
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(wfd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wfd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(wfd)
+		return err
+	}
+	l.mu.Lock()
+	l.epfd, l.wakefd = epfd, wfd
+	l.mu.Unlock()
+	go l.run()
+	return nil
+}
+
+// add hands a worker to the loop.
+func (l *evloop) add(w *worker) {
+	w.ev = l
+	l.mu.Lock()
+	l.inbox = append(l.inbox, w)
+	l.mu.Unlock()
+	l.poke()
+}
+
+// poke wakes the loop to look at its workers: one was added or retired,
+// or the run stopped or was cut off.
+func (l *evloop) poke() {
+	one := [8]byte{1}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.wakefd >= 0 {
+		unix.Write(l.wakefd, one[:])
+	}
+}
+
+func (l *evloop) run() {
+	runtime.LockOSThread() // never unlocked: the thread ends with the loop
+	// The pacer's sleeps end within a microsecond of when asked, not the
+	// kernel's default 50 us later.
+	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+	defer close(l.done)
+	defer func() {
+		l.mu.Lock()
+		unix.Close(l.epfd)
+		unix.Close(l.wakefd)
+		l.epfd, l.wakefd = -1, -1
+		l.mu.Unlock()
+	}()
+	for {
+		l.takeInbox()
+		now := time.Now()
+		wake := l.tend(now)
+		if len(l.workers) == 0 && l.g.stopping.Load() && l.inboxEmpty() {
+			return
+		}
+		n := l.wait(now, wake)
+		for i := range n {
+			ev := &l.events[i]
+			fd := int(ev.Fd)
+			if fd == l.wakefd {
+				var b [8]byte
+				unix.Read(l.wakefd, b[:])
+				continue
+			}
+			if fd < len(l.byFD) && l.byFD[fd] != nil {
+				l.ready(l.byFD[fd], ev.Events)
+			}
+		}
+	}
+}
+
+func (l *evloop) inboxEmpty() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.inbox) == 0
+}
+
+func (l *evloop) takeInbox() {
+	l.mu.Lock()
+	in := l.inbox
+	l.inbox = nil
+	l.mu.Unlock()
+	for _, w := range in {
+		l.workers = append(l.workers, &lworker{w: w})
+	}
+}
+
+// idleCap bounds a sleep with nothing due, so a pause's end, a retired
+// worker or a cut-off run is seen within it even without a poke.
+const idleCap = 5 * time.Millisecond
+
+// wait sleeps in epoll until a socket is ready or wake (less the pacer's
+// margin), then spins to a pacer start that is still a little ahead. It
+// returns the number of events.
+func (l *evloop) wait(now, wake time.Time) int {
+	pacing := !wake.IsZero() && l.pend.valid && wake.Equal(l.pend.at)
+	d := idleCap
+	if !wake.IsZero() {
+		d = min(d, wake.Sub(now))
+	}
+	if pacing {
+		d -= l.margin
+	}
+	asked := now.Add(d)
+	n := l.epollWait(max(d, 0))
+	if pacing && n == 0 && d > 0 {
+		// Timed out: learn how late the kernel woke us, and spin to the
+		// start.
+		got := time.Now()
+		late := max(got.Sub(asked), 0)
+		l.wakeLate += (late - l.wakeLate) / 16
+		l.margin = min(max(2*l.wakeLate, 10*time.Microsecond), 200*time.Microsecond)
+	}
+	if pacing && n == 0 {
+		for time.Now().Before(l.pend.at) {
+		}
+	}
+	return n
+}
+
+// epollWait waits up to d for events, to the microsecond where the kernel
+// has epoll_pwait2 (5.11), else to the millisecond.
+func (l *evloop) epollWait(d time.Duration) int {
+	for {
+		var n int
+		var err error
+		if l.pwait2 {
+			ts := unix.NsecToTimespec(int64(d))
+			r, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
+				uintptr(len(l.events)), uintptr(unsafe.Pointer(&ts)), 0, 0)
+			n = int(r)
+			if e != 0 {
+				err = e
+			}
+			if e == unix.ENOSYS {
+				l.pwait2 = false
+				continue
+			}
+		} else {
+			n, err = unix.EpollWait(l.epfd, l.events, int(d/time.Millisecond))
+		}
+		if err == unix.EINTR {
+			return 0
+		}
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+}
+
+// tend looks at every worker not waiting on a socket: it retires, starts
+// or continues it, and cuts off requests past their deadline. It returns
+// when the loop must next wake without an event (zero: only on events).
+func (l *evloop) tend(now time.Time) (wake time.Time) {
+	g := l.g
+	aborted := g.abortCtx.Err() != nil
+	scan := !now.Before(l.nextScan)
+	if scan {
+		l.nextScan = now.Add(deadlineScan)
+	}
+	earliest := func(t time.Time) {
+		if wake.IsZero() || t.Before(wake) {
+			wake = t
+		}
+	}
+	kept := l.workers[:0]
+	for _, lw := range l.workers {
+		w := lw.w
+		if lw.cur != nil {
+			c := lw.cur
+			switch {
+			case aborted || w.aborted.Load():
+				l.fail(c, OutcomeUnfinished, now)
+			case scan && now.After(c.deadline):
+				l.fail(c, OutcomeTimeout, now)
+			default:
+				kept = append(kept, lw)
+				continue
+			}
+		}
+		if lw.busy && !w.stopped() && !aborted {
+			if now.Before(lw.notBefore) {
+				earliest(lw.notBefore)
+			} else {
+				l.next(lw, now)
+			}
+			if lw.cur != nil || lw.busy {
+				kept = append(kept, lw)
+				continue
+			}
+		}
+		if lw.busy {
+			l.endIteration(lw)
+		}
+		if w.stopped() || aborted || l.ended {
+			l.finish(lw)
+			continue
+		}
+		kept = append(kept, lw)
+		if g.paused.Load() {
+			continue
+		}
+		if g.load.Model != "open" {
+			if now.Before(lw.notBefore) {
+				earliest(lw.notBefore)
+				continue
+			}
+			l.begin(lw, w.flow, time.Time{}, now)
+			continue
+		}
+	}
+	clear(l.workers[len(kept):])
+	l.workers = kept
+	if g.load.Model == "open" && !g.paused.Load() && !g.stopping.Load() && !aborted {
+		if at := l.pace(now); !at.IsZero() {
+			earliest(at)
+		}
+	}
+	return wake
+}
+
+// deadlineScan is how often requests are checked against their timeout.
+const deadlineScan = 10 * time.Millisecond
+
+// pace starts the open model's due slots on this loop's free workers. It
+// returns when the next one is due, or zero when no worker is free.
+func (l *evloop) pace(now time.Time) time.Time {
+	g := l.g
+	for {
+		lw := l.freeWorker()
+		if lw == nil || l.ended {
+			return time.Time{}
+		}
+		if !l.pend.valid {
+			slot := g.slot.Add(1) - 1
+			at := g.sched.Load().start(slot)
+			if g.cfg.duration > 0 && !at.Before(g.start.Add(g.cfg.duration)) {
+				l.ended = true // scheduled past the end of the run
+				return now
+			}
+			l.pend.slot, l.pend.at, l.pend.valid = slot, at, true
+		}
+		if l.pend.at.Sub(now) > time.Microsecond {
+			return l.pend.at
+		}
+		l.pend.valid = false
+		l.begin(lw, int(g.cycle[l.pend.slot%int64(len(g.cycle))]), l.pend.at, now)
+		now = time.Now()
+	}
+}
+
+// freeWorker is a worker of this loop outside an iteration, if any.
+func (l *evloop) freeWorker() *lworker {
+	for _, lw := range l.workers {
+		if !lw.busy && !lw.w.stopped() && !lw.w.aborted.Load() {
+			return lw
+		}
+	}
+	return nil
+}
+
+// begin starts one iteration of flow f; scheduled, when set, is when it
+// should have started.
+func (l *evloop) begin(lw *lworker, f int, scheduled, now time.Time) {
+	g := l.g
+	lw.busy, lw.step, lw.to, lw.scheduled = true, g.flows[f].from, g.flows[f].to, scheduled
+	if g.load.Model == "open" {
+		g.openBusy.Add(1)
+	}
+	l.next(lw, now)
+}
+
+func (l *evloop) endIteration(lw *lworker) {
+	lw.busy = false
+	if l.g.load.Model == "open" {
+		l.g.openBusy.Add(-1)
+	}
+}
+
+// next sends the iteration's next step, or ends the iteration.
+func (l *evloop) next(lw *lworker, now time.Time) {
+	for lw.busy && lw.cur == nil {
+		if lw.step >= lw.to {
+			l.endIteration(lw)
+			return
+		}
+		if now.Before(lw.notBefore) || lw.w.stopped() || l.g.paused.Load() {
+			return
+		}
+		i := lw.step
+		lw.step++
+		r := l.g.routes[i].Load()
+		c := lw.conn(r.ep)
+		c.r, c.stepIdx, c.retried = r, i, false
+		c.req = r.static
+		lw.w.onRoute.Store(r)
+		l.send(c, now)
+		now = time.Now()
+	}
+}
+
+func (lw *lworker) conn(ep endpoint) *lconn {
+	for _, c := range lw.conns {
+		if c.ep == ep {
+			return c
+		}
+	}
+	c := &lconn{lw: lw, ep: ep, fd: -1}
+	c.f.maxBody = lw.w.g.cfg.maxBody
+	w := lw.w
+	c.f.timing = func(v []byte) { w.timing.parse(v, &w.g.timingNames) }
+	lw.conns = append(lw.conns, c)
+	return c
+}
+
+// send starts c's request: on its kept-alive socket, or a new one.
+func (l *evloop) send(c *lconn, now time.Time) {
+	lw := c.lw
+	lw.cur = c
+	if c.state == lidle || c.state == lclosed {
+		c.deadline = now.Add(l.g.cfg.timeout)
+	}
+	if c.state == lclosed {
+		if out := l.dial(c); out != OutcomeOK {
+			l.fail(c, out, time.Now())
+			return
+		}
+		if c.state == lconnecting {
+			return
+		}
+	}
+	c.state = lwriting
+	c.off = 0
+	c.sent = time.Now()
+	l.write(c)
+}
+
+// dial opens a non-blocking socket to c's endpoint and starts connecting.
+func (l *evloop) dial(c *lconn) Outcome {
+	sa, err := l.sockaddr(c.ep)
+	if err != nil {
+		return OutcomeConnect
+	}
+	family := unix.AF_INET
+	if _, ok := sa.(*unix.SockaddrInet6); ok {
+		family = unix.AF_INET6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return OutcomeConnect
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	c.fd, c.reused, c.readable = fd, false, false
+	for fd >= len(l.byFD) {
+		l.byFD = append(l.byFD, make([]*lconn, len(l.byFD)+64)...)
+	}
+	l.byFD[fd] = c
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		l.close(c)
+		return OutcomeConnect
+	}
+	switch err := unix.Connect(fd, sa); err {
+	case nil:
+		c.state = lwriting
+	case unix.EINPROGRESS, unix.EINTR:
+		c.state = lconnecting
+	default:
+		l.close(c)
+		return OutcomeConnect
+	}
+	return OutcomeOK
+}
+
+// sockaddr resolves an endpoint once per loop.
+func (l *evloop) sockaddr(ep endpoint) (unix.Sockaddr, error) {
+	if sa, ok := l.addrs[ep]; ok {
+		return sa, nil
+	}
+	host, portStr, err := net.SplitHostPort(ep.addr)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.g.cfg.timeout)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(ips) == 0 {
+		return nil, errors.Join(err, errors.New("no address"))
+	}
+	ip := pickAddr(ips)
+	var sa unix.Sockaddr
+	if ip.Is4() {
+		sa = &unix.SockaddrInet4{Port: port, Addr: ip.As4()}
+	} else {
+		sa = &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
+	}
+	l.addrs[ep] = sa
+	return sa, nil
+}
+
+// pickAddr prefers an IPv4 address, as the goroutine path's dialer tries
+// them first for localhost.
+func pickAddr(ips []netip.Addr) netip.Addr {
+	for _, ip := range ips {
+		if ip.Unmap().Is4() {
+			return ip.Unmap()
+		}
+	}
+	return ips[0]
+}
+
+// ready handles epoll's news of c's socket.
+func (l *evloop) ready(c *lconn, ev uint32) {
+	switch c.state {
+	case lconnecting:
+		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
+			return
+		}
+		if errno, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || errno != 0 {
+			l.fail(c, OutcomeConnect, time.Now())
+			return
+		}
+		c.state = lwriting
+		c.off = 0
+		c.sent = time.Now()
+		l.write(c)
+	case lwriting:
+		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+			l.write(c)
+		}
+	case lreading:
+		l.read(c)
+	case lidle:
+		// Nothing may arrive unasked: the server closed the connection,
+		// or sent what would be misread as the next answer.
+		if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+			l.close(c)
+		}
+	}
+	if c.state == lconnecting || c.state == lwriting {
+		// An answer (or a close) that comes before the request is
+		// written raises its edge now: remember it for the read.
+		c.readable = c.readable || ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0
+	}
+}
+
+// write sends what is left of c's request.
+func (l *evloop) write(c *lconn) {
+	for c.off < len(c.req) {
+		n, err := unix.Write(c.fd, c.req[c.off:])
+		if err == unix.EAGAIN {
+			return // the next EPOLLOUT continues
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			reused := c.reused
+			l.close(c)
+			if c.r.replayable && reused && !c.retried && (err == unix.EPIPE || err == unix.ECONNRESET) && !c.lw.w.aborted.Load() {
+				c.retried = true
+				c.lw.w.rec.record(sample{step: uint8(c.stepIdx), outcome: retryMark})
+				l.resend(c)
+				return
+			}
+			l.fail(c, classifyErrno(err), time.Now())
+			return
+		}
+		c.off += n
+	}
+	c.state = lreading
+	c.lw.w.timing.begin()
+	c.f.reset(methodOf(c.r.step) == "HEAD")
+	if c.readable {
+		c.readable = false
+		l.read(c)
+	}
+}
+
+// resend sends c's request once more on a new socket.
+func (l *evloop) resend(c *lconn) {
+	if out := l.dial(c); out != OutcomeOK {
+		l.fail(c, out, time.Now())
+		return
+	}
+	if c.state == lwriting {
+		c.off = 0
+		c.sent = time.Now()
+		l.write(c)
+	}
+}
+
+// read takes what has arrived on c and frames the answer.
+func (l *evloop) read(c *lconn) {
+	for c.state == lreading {
+		n, err := unix.Read(c.fd, l.buf)
+		switch {
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			l.fail(c, classifyErrno(err), time.Now())
+			return
+		case n == 0:
+			done, ferr := c.f.eof()
+			if done {
+				c.f.close = true
+				l.answered(c, time.Now(), false)
+			} else {
+				l.fail(c, classifyFrame(ferr), time.Now())
+			}
+			return
+		}
+		used, done, ferr := c.f.feed(l.buf[:n])
+		if ferr != nil {
+			l.fail(c, classifyFrame(ferr), time.Now())
+			return
+		}
+		if done {
+			l.answered(c, time.Now(), used < n)
+			return
+		}
+		if n < len(l.buf) {
+			return // drained: the next arrival raises a new edge
+		}
+	}
+}
+
+func classifyFrame(err error) Outcome {
+	switch err {
+	case errBodyTooLarge:
+		return OutcomeTooLarge
+	case nil, errFrameSyntax, errHeaderTooLong:
+		return OutcomeIO
+	}
+	return OutcomeDropped // cut short by the server's close
+}
+
+func classifyErrno(err error) Outcome {
+	switch err {
+	case unix.ECONNRESET, unix.EPIPE:
+		return OutcomeDropped
+	case unix.ETIMEDOUT:
+		return OutcomeTimeout
+	}
+	return OutcomeIO
+}
+
+// answered records c's complete answer and readies c for the next
+// request; extra says bytes came after the answer, which makes the
+// connection unusable.
+func (l *evloop) answered(c *lconn, end time.Time, extra bool) {
+	lw, w := c.lw, c.lw.w
+	st := &c.r.step
+	s := sample{step: uint8(c.stepIdx), outcome: OutcomeOK, status: uint16(c.f.status)}
+	s.outcome = st.statusOutcome(c.f.status)
+	if s.outcome != OutcomeOK {
+		w.why = failedStatus
+	}
+	from := c.sent
+	if !lw.scheduled.IsZero() && lw.scheduled.Before(c.sent) {
+		from = lw.scheduled
+	}
+	lw.scheduled = time.Time{}
+	s.latency = micros(end.Sub(from))
+	s.service = micros(end.Sub(c.sent))
+	if ts := w.timing.finish(s.step, s.service); len(ts) > 0 {
+		w.rec.recordTimed(s, ts)
+	} else {
+		w.rec.record(s)
+	}
+	c.reused = true
+	if c.f.close || extra {
+		l.close(c)
+	} else {
+		c.state = lidle
+	}
+	l.settled(lw, end)
+}
+
+// fail records c's request as failed with out and closes its socket.
+func (l *evloop) fail(c *lconn, out Outcome, now time.Time) {
+	lw, w := c.lw, c.lw.w
+	if out != OutcomeOK && out != OutcomeUnfinished && (w.aborted.Load() || l.g.abortCtx.Err() != nil) {
+		out = OutcomeUnfinished
+	}
+	lw.scheduled = time.Time{}
+	w.rec.record(sample{step: uint8(c.stepIdx), outcome: out})
+	l.close(c)
+	if out == OutcomeConnect && l.g.load.Model != "open" {
+		lw.notBefore = now.Add(connectBackoff)
+	}
+	l.settled(lw, now)
+}
+
+// settled ends the request in flight; the iteration goes on at the next
+// tend or right away.
+func (l *evloop) settled(lw *lworker, now time.Time) {
+	lw.cur = nil
+	lw.w.onRoute.Store(nil)
+	if lw.busy && !lw.w.stopped() && !l.g.paused.Load() && !now.Before(lw.notBefore) {
+		if lw.step < lw.to {
+			l.next(lw, now)
+			return
+		}
+		l.endIteration(lw)
+		if l.g.load.Model != "open" && !l.g.stopping.Load() {
+			l.begin(lw, lw.w.flow, time.Time{}, now)
+		}
+	}
+}
+
+func (l *evloop) close(c *lconn) {
+	if c.fd >= 0 {
+		l.byFD[c.fd] = nil
+		unix.Close(c.fd)
+		c.fd = -1
+	}
+	c.state = lclosed
+}
+
+// finish retires a worker: its sockets close and Generator sees it done.
+func (l *evloop) finish(lw *lworker) {
+	for _, c := range lw.conns {
+		l.close(c)
+	}
+	close(lw.w.done)
+}

@@ -1,0 +1,12 @@
+//go:build !linux
+
+package engine
+
+// evloop is the event loop, which runs on Linux only; loopFits keeps
+// every other platform on the goroutine path.
+type evloop struct{ done chan struct{} }
+
+func newLoops(*Generator, int) []*evloop { panic("the event loop runs on Linux only") }
+func (l *evloop) start() error           { panic("the event loop runs on Linux only") }
+func (l *evloop) add(*worker)            { panic("the event loop runs on Linux only") }
+func (l *evloop) poke()                  {}

@@ -1,0 +1,148 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+)
+
+// The generator's two ways of driving connections. Both log the same
+// samples into the same recorders, so every figure means the same on
+// either.
+const (
+	// PathAuto takes the event loop when the scenario fits it, else
+	// goroutines.
+	PathAuto = "auto"
+	// PathLoop drives every connection from one event loop per core, on
+	// its own thread, through epoll: no goroutine parks or wakes per
+	// request, and the open model's pacer wakes to the microsecond. Linux
+	// only, for plain-HTTP steps with fixed requests whose answers are
+	// judged by status alone.
+	PathLoop = "loop"
+	// PathGoroutine gives each user, connection or in-flight slot a
+	// goroutine of its own: everything a scenario can say (TLS, captures,
+	// body checks, think times, data rows).
+	PathGoroutine = "goroutine"
+)
+
+// Paths lists the paths a run may ask for.
+var Paths = []string{PathAuto, PathLoop, PathGoroutine}
+
+// defaultPath is the path of a generator that names none.
+var defaultPath = PathAuto
+
+// Path picks how the generator drives its connections (PathAuto unless
+// set). Asking for PathLoop where it cannot serve the scenario makes New
+// fail with the reason.
+func Path(p string) Option { return func(c *config) { c.path = p } }
+
+// Path reports the path the generator drives its connections by:
+// PathLoop or PathGoroutine.
+func (g *Generator) Path() string {
+	if g.loopPath {
+		return PathLoop
+	}
+	return PathGoroutine
+}
+
+// choosePath settles the generator's path from the one asked for.
+func (g *Generator) choosePath() error {
+	asked := g.cfg.path
+	if asked == "" {
+		asked = defaultPath
+	}
+	switch asked {
+	case PathGoroutine:
+		return nil
+	case PathAuto, PathLoop:
+	default:
+		return fmt.Errorf("unknown engine path %q: choose auto, loop or goroutine", asked)
+	}
+	err := g.loopFits()
+	if err != nil && asked == PathLoop {
+		return fmt.Errorf("the event loop cannot run this scenario: %w; use the goroutine path", err)
+	}
+	g.loopPath = err == nil
+	if g.loopPath {
+		g.loops = newLoops(g, runtime.GOMAXPROCS(0))
+	}
+	return nil
+}
+
+// loopFits says why the event loop cannot serve the run, or nil if it can.
+func (g *Generator) loopFits() error {
+	if runtime.GOOS != "linux" {
+		return errors.New("it runs on Linux only")
+	}
+	if m, ok := g.model.(Closed); ok && m.Think > 0 {
+		return errors.New("users think between iterations")
+	}
+	if g.nUser > 0 {
+		return errors.New("users have setup steps of their own")
+	}
+	if g.rows != nil {
+		return errors.New("users take data rows")
+	}
+	for i := g.nSetup; i < len(g.steps); i++ {
+		if err := loopServes(g.steps[i]); err != nil {
+			return fmt.Errorf("step %s %w", g.steps[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// loopServes says why the event loop cannot send a step, or nil.
+func loopServes(st Step) error {
+	ep, err := endpointOf(templateStub(st.URL))
+	switch {
+	case err != nil:
+		return err
+	case ep.tls:
+		return errors.New("uses TLS")
+	case st.usesVars():
+		return errors.New("uses variables")
+	case len(st.Capture) > 0:
+		return errors.New("captures values")
+	case st.Contains != "" || len(st.Fields) > 0:
+		return errors.New("checks the answer's body")
+	case st.Think.Max > 0:
+		return errors.New("has a think time")
+	}
+	return nil
+}
+
+// startLoops starts the event loops, if the run has any.
+func (g *Generator) startLoops() error {
+	for i, l := range g.loops {
+		if err := l.start(); err != nil {
+			for _, later := range g.loops[i:] {
+				close(later.done) // never ran
+			}
+			g.Stop()
+			for _, l := range g.loops {
+				<-l.done
+			}
+			return fmt.Errorf("start the event loop: %w", err)
+		}
+	}
+	return nil
+}
+
+// launch sets a new worker going: on a goroutine of its own, or dealt to
+// the next event loop. Called with g.mu held.
+func (g *Generator) launch(w *worker) {
+	if !g.loopPath {
+		go w.run()
+		return
+	}
+	l := g.loops[g.nextLoop%len(g.loops)]
+	g.nextLoop++
+	l.add(w)
+}
+
+// pokeLoops wakes every event loop to look at its workers.
+func (g *Generator) pokeLoops() {
+	for _, l := range g.loops {
+		l.poke()
+	}
+}

@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPathChoice checks which path a run gets: the loop for what it can
+// send, goroutines for the rest, and a clear refusal when the loop is
+// asked for a scenario it cannot run.
+func TestPathChoice(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the event loop runs on Linux only")
+	}
+	url := "http://127.0.0.1:1/"
+	tls := "https://127.0.0.1:1/"
+	capture := Step{Name: "c", URL: url, Capture: []Capture{{Var: "v", Field: "id"}}}
+	cases := []struct {
+		scn   Scenario
+		model Model
+		opts  []Option
+		want  string
+		why   string // the refusal when PathLoop is asked for
+	}{
+		{oneStep(url), Max{Conns: 2}, []Option{Path(PathAuto)}, PathLoop, ""},
+		{oneStep(url), Open{Rate: 10}, []Option{Path(PathAuto)}, PathLoop, ""},
+		{oneStep(url), Closed{VUs: 2}, []Option{Path(PathAuto)}, PathLoop, ""},
+		{oneStep(url), Max{Conns: 2}, []Option{Path(PathGoroutine)}, PathGoroutine, ""},
+		{oneStep(url), Closed{VUs: 2, Think: time.Second}, []Option{Path(PathAuto)}, PathGoroutine, "think"},
+		{oneStep(tls), Max{Conns: 2}, []Option{Path(PathAuto)}, PathGoroutine, "TLS"},
+		{Scenario{Steps: []Step{capture}}, Max{Conns: 2}, []Option{Path(PathAuto)}, PathGoroutine, "captures"},
+		{Scenario{Steps: []Step{{Name: "b", URL: url, Contains: "ok"}}}, Max{Conns: 2}, []Option{Path(PathAuto)}, PathGoroutine, "body"},
+		{Scenario{Setup: []Step{capture}, Steps: []Step{{Name: "v", URL: url + "{{v}}"}}}, Max{Conns: 2}, []Option{Path(PathAuto)}, PathGoroutine, "variables"},
+	}
+	for _, c := range cases {
+		g, err := New(c.scn, c.model, c.opts...)
+		if err != nil {
+			t.Fatalf("%v: %v", c.model, err)
+		}
+		if got := g.Path(); got != c.want {
+			t.Errorf("%v %v: path %s, want %s", c.scn.Steps[0].URL, c.model, got, c.want)
+		}
+		if c.why == "" {
+			continue
+		}
+		_, err = New(c.scn, c.model, Path(PathLoop))
+		if err == nil || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("%v %v with the loop asked for: error %v, want one saying %q", c.scn.Steps[0].URL, c.model, err, c.why)
+		}
+	}
+	if _, err := New(oneStep(url), Max{Conns: 1}, Path("fast")); err == nil || !strings.Contains(err.Error(), "choose auto, loop or goroutine") {
+		t.Errorf("an unknown path: error %v", err)
+	}
+}
