@@ -95,6 +95,9 @@ func (f *framer) eof() (done bool, err error) {
 func (f *framer) feedHeader(b []byte) (int, error) {
 	if len(f.hbuf) == 0 {
 		if end := headerEnd(b, 0); end > 0 {
+			if end > maxHeaderBytes {
+				return 0, errHeaderTooLong
+			}
 			return end, f.parseHeader(b[:end])
 		}
 		if len(b) > maxHeaderBytes {
@@ -152,8 +155,8 @@ func (f *framer) parseHeader(h []byte) error {
 		return errFrameSyntax
 	}
 	http10 := line[7] == '0'
-	f.close = http10
 	length, chunked, coded := int64(-1), false, false
+	closes, keepAlive := false, false
 	for len(rest) > 0 {
 		line, rest = nextLine(rest)
 		if len(line) == 0 {
@@ -175,15 +178,13 @@ func (f *framer) parseHeader(h []byte) error {
 			coded = true
 			chunked = lastTokenIs(value, "chunked")
 		case asciiEqualFold(name, "connection"):
-			if hasToken(value, "close") {
-				f.close = true
-			} else if http10 && hasToken(value, "keep-alive") {
-				f.close = false
-			}
+			closes = closes || hasToken(value, "close")
+			keepAlive = keepAlive || hasToken(value, "keep-alive")
 		case f.timing != nil && asciiEqualFold(name, "server-timing"):
 			f.timing(value)
 		}
 	}
+	f.close = closes || (http10 && !keepAlive)
 	switch {
 	case f.status < 200 && f.status != 101:
 		// An interim answer: the real one follows.

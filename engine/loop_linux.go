@@ -208,11 +208,12 @@ const idleCap = 5 * time.Millisecond
 // margin), then spins to a pacer start that is still a little ahead. It
 // returns the number of events.
 func (l *evloop) wait(now, wake time.Time) int {
-	pacing := !wake.IsZero() && l.pend.valid && wake.Equal(l.pend.at)
 	d := idleCap
 	if !wake.IsZero() {
 		d = min(d, wake.Sub(now))
 	}
+	// pacing: this sleep ends at the open model's next start.
+	pacing := l.pend.valid && wake.Equal(l.pend.at) && d == wake.Sub(now)
 	if pacing {
 		d -= l.margin
 	}
@@ -531,6 +532,11 @@ func pickAddr(ips []netip.Addr) netip.Addr {
 
 // ready handles epoll's news of c's socket.
 func (l *evloop) ready(c *lconn, ev uint32) {
+	if c.state == lconnecting || c.state == lwriting {
+		// An answer (or a close) that comes before the request is
+		// written raises its edge now: remember it for the read.
+		c.readable = c.readable || ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0
+	}
 	switch c.state {
 	case lconnecting:
 		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
@@ -557,11 +563,7 @@ func (l *evloop) ready(c *lconn, ev uint32) {
 			l.close(c)
 		}
 	}
-	if c.state == lconnecting || c.state == lwriting {
-		// An answer (or a close) that comes before the request is
-		// written raises its edge now: remember it for the read.
-		c.readable = c.readable || ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0
-	}
+
 }
 
 // write sends what is left of c's request.

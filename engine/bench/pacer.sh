@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# How precisely the open model starts its requests: perflab at RATE
+# requests a second against one loopback fasthttp endpoint that answers
+# "ok", 10 s a run, for each engine path, alternating for ROUNDS rounds.
+# Per run it prints the send lag (how late requests started against the
+# schedule), the gap between the corrected and the service-time medians,
+# and the whole perflab process's CPU over the run (pacer, aggregator and
+# start-up included), in cores.
+# Usage: engine/bench/pacer.sh [ROUNDS] [RATE...]   (default 3 rounds, 2000 10000)
+# Needs python3 to read the summary JSON.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${1:-3}
+shift || true
+rates=("$@")
+[ ${#rates[@]} -gt 0 ] || rates=(2000 10000)
+dur=${PACER_DURATION:-10s}
+addr=127.0.0.1:8089
+bin=$(mktemp -d)
+trap 'kill $srv 2>/dev/null; rm -rf "$bin"' EXIT
+go build -o "$bin/okserver" ./engine/bench/okserver
+go build -o "$bin/perflab" ./cmd/perflab
+"$bin/okserver" -addr $addr 2>/dev/null &
+srv=$!
+sleep 0.5
+printf "%-6s %-6s %-10s %12s %12s %14s %10s %10s\n" round rate engine "lag p50 us" "lag p99 us" "p50 gap us" "cpu cores" "req/s"
+for r in $(seq "$rounds"); do
+	for rate in "${rates[@]}"; do
+		order=(loop goroutine)
+		((r % 2 == 0)) && order=(goroutine loop)
+		for e in "${order[@]}"; do
+			TIMEFORMAT='%U %S %R'
+			{ time "$bin/perflab" --url http://$addr/ --rate "$rate" --duration "$dur" --engine "$e" --summary-json "$bin/s.json" >/dev/null 2>&1; } 2>"$bin/time"
+			python3 - "$bin/s.json" "$r" "$rate" "$e" "$(cat "$bin/time")" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["runs"][0]
+user, system, real = map(float, sys.argv[5].split())
+g, s = d["generator"], d["series"][0]
+gap = (s["latency_ms"]["p50"] - s["service_ms"]["p50"]) * 1000
+print("%-6s %-6s %-10s %12.0f %12.0f %14.0f %10.3f %10.0f" % (sys.argv[2], sys.argv[3], sys.argv[4],
+      g["send_lag_p50_ms"] * 1000, g["send_lag_p99_ms"] * 1000, gap, (user + system) / real, s["rate"]))
+PY
+		done
+	done
+done
