@@ -166,7 +166,7 @@ func (f *framer) parseHeader(h []byte) error {
 		if colon <= 0 || line[0] == ' ' || line[0] == '\t' {
 			return errFrameSyntax
 		}
-		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+		name, value := line[:colon], trimOWS(line[colon+1:])
 		switch {
 		case asciiEqualFold(name, "content-length"):
 			v, ok := parseLength(value)
@@ -184,7 +184,9 @@ func (f *framer) parseHeader(h []byte) error {
 			f.timing(value)
 		}
 	}
-	f.close = closes || (http10 && !keepAlive)
+	// Transfer-Encoding on HTTP/1.0 is faulty framing: whatever it
+	// says, the connection cannot be trusted after this answer.
+	f.close = closes || (http10 && (!keepAlive || coded))
 	switch {
 	case f.status < 200 && f.status != 101:
 		// An interim answer: the real one follows.
@@ -371,7 +373,7 @@ func hasToken(v []byte, tok string) bool {
 		} else {
 			t, v = v, nil
 		}
-		if asciiEqualFold(bytes.TrimSpace(t), tok) {
+		if asciiEqualFold(trimOWS(t), tok) {
 			return true
 		}
 	}
@@ -384,5 +386,17 @@ func lastTokenIs(v []byte, tok string) bool {
 	if i := bytes.LastIndexByte(v, ','); i >= 0 {
 		v = v[i+1:]
 	}
-	return asciiEqualFold(bytes.TrimSpace(v), tok)
+	return asciiEqualFold(trimOWS(v), tok)
+}
+
+// trimOWS trims the spaces and tabs HTTP allows around a value or token,
+// and nothing else.
+func trimOWS(v []byte) []byte {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
 }

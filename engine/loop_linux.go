@@ -44,7 +44,7 @@ type evloop struct {
 	ended bool // the open model's schedule ran past the run's end
 	// margin is how early the pacer asks to wake before a start, to cover
 	// the wake-up's own lateness; it spins the rest. wakeLate is the
-	// running mean lateness it follows.
+	// lateness it follows (see learn).
 	margin, wakeLate time.Duration
 	pwait2           bool
 	nextScan         time.Time
@@ -222,16 +222,29 @@ func (l *evloop) wait(now, wake time.Time) int {
 	if pacing && n == 0 && d > 0 {
 		// Timed out: learn how late the kernel woke us, and spin to the
 		// start.
-		got := time.Now()
-		late := max(got.Sub(asked), 0)
-		l.wakeLate += (late - l.wakeLate) / 16
-		l.margin = min(max(2*l.wakeLate, 10*time.Microsecond), 200*time.Microsecond)
+		l.learn(time.Now().Sub(asked))
 	}
 	if pacing && n == 0 {
 		for time.Now().Before(l.pend.at) {
 		}
 	}
 	return n
+}
+
+// learn follows the 80th percentile of how late timed wake-ups come (a
+// quantile estimate that steps up 1.6 us when a wake-up is later than
+// it, down 0.4 us when not), and asks to wake that much early, plus a
+// little: the pacer then spins a few microseconds before most starts
+// instead of waking after them. The margin stays under 150 us, so a
+// machine whose wake-ups are later still costs at most that much spin a
+// start.
+func (l *evloop) learn(late time.Duration) {
+	if late > l.wakeLate {
+		l.wakeLate += 1600 * time.Nanosecond
+	} else {
+		l.wakeLate = max(l.wakeLate-400*time.Nanosecond, 0)
+	}
+	l.margin = min(l.wakeLate+5*time.Microsecond, 150*time.Microsecond)
 }
 
 // epollWait waits up to d for events, to the microsecond where the kernel
