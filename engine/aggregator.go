@@ -193,6 +193,9 @@ func (a *aggregator) health(now time.Time, snap *Snapshot, inFlight, lagQuarter 
 		next := (lagQuarter + 1) % quartersPerSecond
 		a.lag[next].Reset()
 		h.Missed = a.missed
+		if g.loopPath && now.After(g.start) {
+			h.PacerCPU = float64(g.pacerSpin()) / float64(now.Sub(g.start))
+		}
 		if s := g.sched.Load(); s != nil && !snap.Paused {
 			h.Backlog = max(0, s.due(now)-g.slot.Load())
 		}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -47,6 +48,9 @@ type evloop struct {
 	// lateness it follows (see learn).
 	margin, wakeLate time.Duration
 	pwait2           bool
+	// spun is how long the pacer has spun, in nanoseconds: its own CPU,
+	// apart from the sockets' work.
+	spun atomic.Int64
 	nextScan         time.Time
 	done             chan struct{}
 }
@@ -225,8 +229,10 @@ func (l *evloop) wait(now, wake time.Time) int {
 		l.learn(time.Now().Sub(asked))
 	}
 	if pacing && n == 0 {
+		t0 := time.Now()
 		for time.Now().Before(l.pend.at) {
 		}
+		l.spun.Add(int64(time.Since(t0)))
 	}
 	return n
 }

@@ -2,9 +2,14 @@
 
 package engine
 
+import "sync/atomic"
+
 // evloop is the event loop, which runs on Linux only; loopFits keeps
 // every other platform on the goroutine path.
-type evloop struct{ done chan struct{} }
+type evloop struct {
+	done chan struct{}
+	spun atomic.Int64
+}
 
 func newLoops(*Generator, int) []*evloop { panic("the event loop runs on Linux only") }
 func (l *evloop) start() error           { panic("the event loop runs on Linux only") }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"time"
 )
 
 // The generator's two ways of driving connections. Both log the same
@@ -138,6 +139,15 @@ func (g *Generator) launch(w *worker) {
 	l := g.loops[g.nextLoop%len(g.loops)]
 	g.nextLoop++
 	l.add(w)
+}
+
+// pacerSpin is how long the event loops' pacers have spun so far.
+func (g *Generator) pacerSpin() time.Duration {
+	var d time.Duration
+	for _, l := range g.loops {
+		d += time.Duration(l.spun.Load())
+	}
+	return d
 }
 
 // pokeLoops wakes every event loop to look at its workers.

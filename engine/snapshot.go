@@ -164,6 +164,11 @@ type Health struct {
 	// SendLagP50 and SendLagP99 are how late requests started against
 	// their schedule over the last second (open model).
 	SendLagP50, SendLagP99 time.Duration
+	// PacerCPU is the share of one core the event loops' pacers spent
+	// spinning to start requests on time, over the run so far: the
+	// pacer's own cost, beside the sockets' work (CPU). Zero on the
+	// goroutine path, whose pacer is the runtime's timers.
+	PacerCPU float64
 	// Missed counts requests over the run that started more than
 	// LateThreshold after their scheduled time (open model).
 	Missed int64

@@ -4,8 +4,9 @@
 # "ok", 10 s a run, for each engine path, alternating for ROUNDS rounds.
 # Per run it prints the send lag (how late requests started against the
 # schedule), the gap between the corrected and the service-time medians,
-# and the whole perflab process's CPU over the run (pacer, aggregator and
-# start-up included), in cores.
+# the whole perflab process's CPU over the run (pacer, aggregator and
+# start-up included), in cores, and the part of it the event loop's pacer
+# spent spinning to start requests on time.
 # Usage: engine/bench/pacer.sh [ROUNDS] [RATE...]   (default 3 rounds, 2000 10000)
 # Needs python3 to read the summary JSON.
 set -euo pipefail
@@ -23,7 +24,7 @@ go build -o "$bin/perflab" ./cmd/perflab
 "$bin/okserver" -addr $addr 2>/dev/null &
 srv=$!
 sleep 0.5
-printf "%-6s %-6s %-10s %12s %12s %14s %10s %10s\n" round rate engine "lag p50 us" "lag p99 us" "p50 gap us" "cpu cores" "req/s"
+printf "%-6s %-6s %-10s %11s %11s %11s %10s %11s %9s\n" round rate engine "lag p50 us" "lag p99 us" "p50 gap us" "cpu cores" "spin cores" "req/s"
 for r in $(seq "$rounds"); do
 	for rate in "${rates[@]}"; do
 		order=(loop goroutine)
@@ -37,8 +38,8 @@ d = json.load(open(sys.argv[1]))["runs"][0]
 user, system, real = map(float, sys.argv[5].split())
 g, s = d["generator"], d["series"][0]
 gap = (s["latency_ms"]["p50"] - s["service_ms"]["p50"]) * 1000
-print("%-6s %-6s %-10s %12.0f %12.0f %14.0f %10.3f %10.0f" % (sys.argv[2], sys.argv[3], sys.argv[4],
-      g["send_lag_p50_ms"] * 1000, g["send_lag_p99_ms"] * 1000, gap, (user + system) / real, s["rate"]))
+print("%-6s %-6s %-10s %11.0f %11.0f %11.0f %10.3f %11.3f %9.0f" % (sys.argv[2], sys.argv[3], sys.argv[4],
+      g["send_lag_p50_ms"] * 1000, g["send_lag_p99_ms"] * 1000, gap, (user + system) / real, g.get("pacer_spin_cores", 0), s["rate"]))
 PY
 		done
 	done
