@@ -48,11 +48,12 @@ type evloop struct {
 	// lateness it follows (see learn).
 	margin, wakeLate time.Duration
 	pwait2           bool
+	busy             bool // the last wait returned events
 	// spun is how long the pacer has spun, in nanoseconds: its own CPU,
 	// apart from the sockets' work.
-	spun atomic.Int64
-	nextScan         time.Time
-	done             chan struct{}
+	spun     atomic.Int64
+	nextScan time.Time
+	done     chan struct{}
 }
 
 // lworker is a worker as an event loop drives it.
@@ -254,34 +255,63 @@ func (l *evloop) learn(late time.Duration) {
 }
 
 // epollWait waits up to d for events, to the microsecond where the kernel
-// has epoll_pwait2 (5.11), else to the millisecond.
+// has epoll_pwait2 (5.11), else to the millisecond. While events keep
+// coming it first polls without blocking, outside the runtime's syscall
+// bookkeeping (see rawIO); only a wait that may block goes through it, so
+// the loop's processor can serve other goroutines meanwhile.
 func (l *evloop) epollWait(d time.Duration) int {
+	if l.busy || d <= 0 {
+		n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
+			uintptr(len(l.events)), 0, 0, 0)
+		if e == 0 && (n > 0 || d <= 0) {
+			l.busy = n > 0
+			return int(n)
+		}
+	}
+	n := l.epollBlock(d)
+	l.busy = n > 0
+	return n
+}
+
+// epollBlock is a wait that may block, through the runtime's syscall path.
+func (l *evloop) epollBlock(d time.Duration) int {
 	for {
-		var n int
-		var err error
 		if l.pwait2 {
 			ts := unix.NsecToTimespec(int64(d))
 			r, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
 				uintptr(len(l.events)), uintptr(unsafe.Pointer(&ts)), 0, 0)
-			n = int(r)
-			if e != 0 {
-				err = e
-			}
 			if e == unix.ENOSYS {
 				l.pwait2 = false
 				continue
 			}
-		} else {
-			n, err = unix.EpollWait(l.epfd, l.events, int(d/time.Millisecond))
+			if e != 0 {
+				return 0 // EINTR: the caller looks again
+			}
+			return int(r)
 		}
-		if err == unix.EINTR {
-			return 0
-		}
+		n, err := unix.EpollWait(l.epfd, l.events, int(d/time.Millisecond))
 		if err != nil {
 			return 0
 		}
 		return n
 	}
+}
+
+// rawIO reads or writes a non-blocking socket without the runtime's
+// syscall bookkeeping: such a call never blocks, so there is nothing to
+// hand the processor over for, and entering and leaving a syscall the
+// ordinary way costs more than a loopback read (the scheduler's monitor
+// would keep taking the processor away and handing it back). Errors come
+// back as unix.Errno values.
+func rawIO(trap uintptr, fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 // tend looks at every worker not waiting on a socket: it retires, starts
@@ -588,7 +618,7 @@ func (l *evloop) ready(c *lconn, ev uint32) {
 // write sends what is left of c's request.
 func (l *evloop) write(c *lconn) {
 	for c.off < len(c.req) {
-		n, err := unix.Write(c.fd, c.req[c.off:])
+		n, err := rawIO(unix.SYS_WRITE, c.fd, c.req[c.off:])
 		if err == unix.EAGAIN {
 			return // the next EPOLLOUT continues
 		}
@@ -634,7 +664,7 @@ func (l *evloop) resend(c *lconn) {
 // read takes what has arrived on c and frames the answer.
 func (l *evloop) read(c *lconn) {
 	for c.state == lreading {
-		n, err := unix.Read(c.fd, l.buf)
+		n, err := rawIO(unix.SYS_READ, c.fd, l.buf)
 		switch {
 		case err == unix.EAGAIN:
 			return
