@@ -49,6 +49,10 @@ type evloop struct {
 	margin, wakeLate time.Duration
 	pwait2           bool
 	busy             bool // the last wait returned events
+	// batching is set while a batch of events is handled; the requests
+	// it starts wait in writeq until the batch is done (see flush).
+	batching bool
+	writeq   []*lconn
 	// spun is how long the pacer has spun, in nanoseconds: its own CPU,
 	// apart from the sockets' work.
 	spun     atomic.Int64
@@ -174,6 +178,7 @@ func (l *evloop) run() {
 			return
 		}
 		n := l.wait(now, wake)
+		l.batching = true
 		for i := range n {
 			ev := &l.events[i]
 			fd := int(ev.Fd)
@@ -186,6 +191,8 @@ func (l *evloop) run() {
 				l.ready(l.byFD[fd], ev.Events)
 			}
 		}
+		l.batching = false
+		l.flush()
 	}
 }
 
@@ -498,7 +505,25 @@ func (l *evloop) send(c *lconn, now time.Time) {
 	c.state = lwriting
 	c.off = 0
 	c.sent = time.Now()
+	if l.batching {
+		l.writeq = append(l.writeq, c)
+		return
+	}
 	l.write(c)
+}
+
+// flush sends the requests held back while a batch of events was
+// handled: a server sees them together and wakes once for them, instead
+// of once per request.
+func (l *evloop) flush() {
+	for _, c := range l.writeq {
+		if c.state == lwriting && c.off == 0 && c.fd >= 0 {
+			c.sent = time.Now()
+			l.write(c)
+		}
+	}
+	clear(l.writeq)
+	l.writeq = l.writeq[:0]
 }
 
 // dial opens a non-blocking socket to c's endpoint and starts connecting.
