@@ -42,6 +42,7 @@ type evloop struct {
 		at    time.Time
 		valid bool
 	}
+	open  bool // the run follows the open model's schedule
 	ended bool // the open model's schedule ran past the run's end
 	// margin is how early the pacer asks to wake before a start, to cover
 	// the wake-up's own lateness; it spins the rest. wakeLate is the
@@ -106,7 +107,8 @@ type lconn struct {
 func newLoops(g *Generator, n int) []*evloop {
 	loops := make([]*evloop, n)
 	for i := range loops {
-		loops[i] = &evloop{g: g, epfd: -1, wakefd: -1, buf: make([]byte, 64<<10),
+		_, open := g.model.(Open)
+		loops[i] = &evloop{g: g, open: open, epfd: -1, wakefd: -1, buf: make([]byte, 64<<10),
 			events: make([]unix.EpollEvent, 256), addrs: map[endpoint]unix.Sockaddr{},
 			margin: 50 * time.Microsecond, pwait2: true, done: make(chan struct{})}
 	}
@@ -373,7 +375,7 @@ func (l *evloop) tend(now time.Time) (wake time.Time) {
 		if g.paused.Load() {
 			continue
 		}
-		if g.load.Model != "open" {
+		if !l.open {
 			if now.Before(lw.notBefore) {
 				earliest(lw.notBefore)
 				continue
@@ -384,7 +386,7 @@ func (l *evloop) tend(now time.Time) (wake time.Time) {
 	}
 	clear(l.workers[len(kept):])
 	l.workers = kept
-	if g.load.Model == "open" && !g.paused.Load() && !g.stopping.Load() && !aborted {
+	if l.open && !g.paused.Load() && !g.stopping.Load() && !aborted {
 		if at := l.pace(now); !at.IsZero() {
 			earliest(at)
 		}
@@ -404,9 +406,13 @@ func (l *evloop) pace(now time.Time) time.Time {
 		if lw == nil || l.ended {
 			return time.Time{}
 		}
+		sched := g.sched.Load()
+		if sched == nil {
+			return time.Time{} // the run has not set its schedule yet
+		}
 		if !l.pend.valid {
 			slot := g.slot.Add(1) - 1
-			at := g.sched.Load().start(slot)
+			at := sched.start(slot)
 			if g.cfg.duration > 0 && !at.Before(g.start.Add(g.cfg.duration)) {
 				l.ended = true // scheduled past the end of the run
 				return now
@@ -437,7 +443,7 @@ func (l *evloop) freeWorker() *lworker {
 func (l *evloop) begin(lw *lworker, f int, scheduled, now time.Time) {
 	g := l.g
 	lw.busy, lw.step, lw.to, lw.scheduled = true, g.flows[f].from, g.flows[f].to, scheduled
-	if g.load.Model == "open" {
+	if l.open {
 		g.openBusy.Add(1)
 	}
 	l.next(lw, now)
@@ -445,7 +451,7 @@ func (l *evloop) begin(lw *lworker, f int, scheduled, now time.Time) {
 
 func (l *evloop) endIteration(lw *lworker) {
 	lw.busy = false
-	if l.g.load.Model == "open" {
+	if l.open {
 		l.g.openBusy.Add(-1)
 	}
 }
@@ -784,7 +790,7 @@ func (l *evloop) fail(c *lconn, out Outcome, now time.Time) {
 	lw.scheduled = time.Time{}
 	w.rec.record(sample{step: uint8(c.stepIdx), outcome: out})
 	l.close(c)
-	if out == OutcomeConnect && l.g.load.Model != "open" {
+	if out == OutcomeConnect && !l.open {
 		lw.notBefore = now.Add(connectBackoff)
 	}
 	l.settled(lw, now)
@@ -801,7 +807,7 @@ func (l *evloop) settled(lw *lworker, now time.Time) {
 			return
 		}
 		l.endIteration(lw)
-		if l.g.load.Model != "open" && !l.g.stopping.Load() {
+		if !l.open && !l.g.stopping.Load() {
 			l.begin(lw, lw.w.flow, time.Time{}, now)
 		}
 	}

@@ -297,6 +297,9 @@ func (p *loadPage) healthLine(w int) string {
 			if hl.Sharing != "" {
 				cpu += " (+ " + hl.Sharing + ")"
 			}
+			if hl.Path != "" {
+				cpu += ", engine " + hl.Path
+			}
 			parts = append(parts, cpu)
 		}
 	}
