@@ -1,0 +1,368 @@
+package engine
+
+// The event loop's connections: connect, write, read, and what each
+// request's end records.
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// conn returns the worker's connection to ep, made on first use.
+func (lw *lworker) conn(ep endpoint) *lconn {
+	for _, c := range lw.conns {
+		if c.ep == ep {
+			return c
+		}
+	}
+	c := &lconn{lw: lw, ep: ep, fd: -1}
+	c.f.maxBody = lw.w.g.cfg.maxBody
+	w := lw.w
+	c.f.timing = func(v []byte) { w.timing.parse(v, &w.g.timingNames) }
+	lw.conns = append(lw.conns, c)
+	return c
+}
+
+// send starts c's request: on its kept-alive socket, or a new one.
+func (l *evloop) send(c *lconn, now time.Time) {
+	lw := c.lw
+	lw.cur = c
+	if c.state == lidle || c.state == lclosed {
+		c.deadline = now.Add(l.g.cfg.timeout)
+	}
+	if c.state == lclosed {
+		if out := l.dial(c); out != OutcomeOK {
+			l.fail(c, out, time.Now())
+			return
+		}
+		if c.state == lconnecting {
+			return
+		}
+	}
+	c.state = lwriting
+	c.off = 0
+	c.sent = time.Now()
+	if l.batching {
+		l.writeq = append(l.writeq, c)
+		return
+	}
+	l.write(c)
+}
+
+// flush sends the requests held back while a batch of events was
+// handled: a server sees them together and wakes once for them, instead
+// of once per request.
+func (l *evloop) flush() {
+	for _, c := range l.writeq {
+		if c.state == lwriting && c.off == 0 && c.fd >= 0 {
+			c.sent = time.Now()
+			l.write(c)
+		}
+	}
+	clear(l.writeq)
+	l.writeq = l.writeq[:0]
+}
+
+// dial opens a non-blocking socket to c's endpoint and starts connecting.
+func (l *evloop) dial(c *lconn) Outcome {
+	sa, err := l.sockaddr(c.ep)
+	if err != nil {
+		return OutcomeConnect
+	}
+	family := unix.AF_INET
+	if _, ok := sa.(*unix.SockaddrInet6); ok {
+		family = unix.AF_INET6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return OutcomeConnect
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	c.fd, c.reused, c.readable = fd, false, false
+	for fd >= len(l.byFD) {
+		l.byFD = append(l.byFD, make([]*lconn, len(l.byFD)+64)...)
+	}
+	l.byFD[fd] = c
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		l.close(c)
+		return OutcomeConnect
+	}
+	switch err := unix.Connect(fd, sa); err {
+	case nil:
+		c.state = lwriting
+	case unix.EINPROGRESS, unix.EINTR:
+		c.state = lconnecting
+	default:
+		l.close(c)
+		return OutcomeConnect
+	}
+	return OutcomeOK
+}
+
+// sockaddr resolves an endpoint once per loop.
+func (l *evloop) sockaddr(ep endpoint) (unix.Sockaddr, error) {
+	if sa, ok := l.addrs[ep]; ok {
+		return sa, nil
+	}
+	host, portStr, err := net.SplitHostPort(ep.addr)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.g.cfg.timeout)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(ips) == 0 {
+		return nil, errors.Join(err, errors.New("no address"))
+	}
+	ip := pickAddr(ips)
+	var sa unix.Sockaddr
+	if ip.Is4() {
+		sa = &unix.SockaddrInet4{Port: port, Addr: ip.As4()}
+	} else {
+		sa = &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
+	}
+	l.addrs[ep] = sa
+	return sa, nil
+}
+
+// pickAddr prefers an IPv4 address, as the goroutine path's dialer tries
+// them first for localhost.
+func pickAddr(ips []netip.Addr) netip.Addr {
+	for _, ip := range ips {
+		if ip.Unmap().Is4() {
+			return ip.Unmap()
+		}
+	}
+	return ips[0]
+}
+
+// ready handles epoll's news of c's socket.
+func (l *evloop) ready(c *lconn, ev uint32) {
+	if c.state == lconnecting || c.state == lwriting {
+		// An answer (or a close) that comes before the request is
+		// written raises its edge now: remember it for the read.
+		c.readable = c.readable || ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0
+	}
+	switch c.state {
+	case lconnecting:
+		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
+			return
+		}
+		if errno, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || errno != 0 {
+			l.fail(c, OutcomeConnect, time.Now())
+			return
+		}
+		c.state = lwriting
+		c.off = 0
+		c.sent = time.Now()
+		l.write(c)
+	case lwriting:
+		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+			l.write(c)
+		}
+	case lreading:
+		l.read(c)
+	case lidle:
+		// Nothing may arrive unasked: the server closed the connection,
+		// or sent what would be misread as the next answer.
+		if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+			l.close(c)
+		}
+	}
+
+}
+
+// write sends what is left of c's request.
+func (l *evloop) write(c *lconn) {
+	for c.off < len(c.req) {
+		n, err := rawIO(unix.SYS_WRITE, c.fd, c.req[c.off:])
+		if err == unix.EAGAIN {
+			return // the next EPOLLOUT continues
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			reused := c.reused
+			l.close(c)
+			if c.r.replayable && reused && !c.retried && (err == unix.EPIPE || err == unix.ECONNRESET) && !c.lw.w.aborted.Load() {
+				c.retried = true
+				c.lw.w.rec.record(sample{step: uint8(c.stepIdx), outcome: retryMark})
+				l.resend(c)
+				return
+			}
+			l.fail(c, classifyErrno(err), time.Now())
+			return
+		}
+		c.off += n
+	}
+	c.state = lreading
+	c.lw.w.timing.begin()
+	c.f.reset(methodOf(c.r.step) == "HEAD")
+	if c.readable {
+		c.readable = false
+		l.read(c)
+	}
+}
+
+// resend sends c's request once more on a new socket.
+func (l *evloop) resend(c *lconn) {
+	if out := l.dial(c); out != OutcomeOK {
+		l.fail(c, out, time.Now())
+		return
+	}
+	if c.state == lwriting {
+		c.off = 0
+		c.sent = time.Now()
+		l.write(c)
+	}
+}
+
+// read takes what has arrived on c and frames the answer.
+func (l *evloop) read(c *lconn) {
+	for c.state == lreading {
+		n, err := rawIO(unix.SYS_READ, c.fd, l.buf)
+		switch {
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			l.fail(c, classifyErrno(err), time.Now())
+			return
+		case n == 0:
+			done, ferr := c.f.eof()
+			if done {
+				c.f.close = true
+				l.answered(c, time.Now(), false)
+			} else {
+				l.fail(c, classifyFrame(ferr), time.Now())
+			}
+			return
+		}
+		used, done, ferr := c.f.feed(l.buf[:n])
+		if ferr != nil {
+			l.fail(c, classifyFrame(ferr), time.Now())
+			return
+		}
+		if done {
+			l.answered(c, time.Now(), used < n)
+			return
+		}
+		if n < len(l.buf) {
+			return // drained: the next arrival raises a new edge
+		}
+	}
+}
+
+func classifyFrame(err error) Outcome {
+	switch err {
+	case errBodyTooLarge:
+		return OutcomeTooLarge
+	case nil, errFrameSyntax, errHeaderTooLong:
+		return OutcomeIO
+	}
+	return OutcomeDropped // cut short by the server's close
+}
+
+func classifyErrno(err error) Outcome {
+	switch err {
+	case unix.ECONNRESET, unix.EPIPE:
+		return OutcomeDropped
+	case unix.ETIMEDOUT:
+		return OutcomeTimeout
+	}
+	return OutcomeIO
+}
+
+// answered records c's complete answer and readies c for the next
+// request; extra says bytes came after the answer, which makes the
+// connection unusable.
+func (l *evloop) answered(c *lconn, end time.Time, extra bool) {
+	lw, w := c.lw, c.lw.w
+	st := &c.r.step
+	s := sample{step: uint8(c.stepIdx), outcome: OutcomeOK, status: uint16(c.f.status)}
+	s.outcome = st.statusOutcome(c.f.status)
+	if s.outcome != OutcomeOK {
+		w.why = failedStatus
+	}
+	from := c.sent
+	if !lw.scheduled.IsZero() && lw.scheduled.Before(c.sent) {
+		from = lw.scheduled
+	}
+	lw.scheduled = time.Time{}
+	s.latency = micros(end.Sub(from))
+	s.service = micros(end.Sub(c.sent))
+	if ts := w.timing.finish(s.step, s.service); len(ts) > 0 {
+		w.rec.recordTimed(s, ts)
+	} else {
+		w.rec.record(s)
+	}
+	c.reused = true
+	if c.f.close || extra {
+		l.close(c)
+	} else {
+		c.state = lidle
+	}
+	l.settled(lw, end)
+}
+
+// fail records c's request as failed with out and closes its socket.
+func (l *evloop) fail(c *lconn, out Outcome, now time.Time) {
+	lw, w := c.lw, c.lw.w
+	if out != OutcomeOK && out != OutcomeUnfinished && (w.aborted.Load() || l.g.abortCtx.Err() != nil) {
+		out = OutcomeUnfinished
+	}
+	lw.scheduled = time.Time{}
+	w.rec.record(sample{step: uint8(c.stepIdx), outcome: out})
+	l.close(c)
+	if out == OutcomeConnect && !l.open {
+		lw.notBefore = now.Add(connectBackoff)
+	}
+	l.settled(lw, now)
+}
+
+// settled ends the request in flight; the iteration goes on at the next
+// tend or right away.
+func (l *evloop) settled(lw *lworker, now time.Time) {
+	lw.cur = nil
+	lw.w.onRoute.Store(nil)
+	if lw.busy && !lw.w.stopped() && !l.g.paused.Load() && !now.Before(lw.notBefore) {
+		if lw.step < lw.to {
+			l.next(lw, now)
+			return
+		}
+		l.endIteration(lw)
+		if !l.open && !l.g.stopping.Load() {
+			l.begin(lw, lw.w.flow, time.Time{}, now)
+		}
+	}
+}
+
+func (l *evloop) close(c *lconn) {
+	if c.fd >= 0 {
+		l.byFD[c.fd] = nil
+		unix.Close(c.fd)
+		c.fd = -1
+	}
+	c.state = lclosed
+}
+
+// finish retires a worker: its sockets close and Generator sees it done.
+func (l *evloop) finish(lw *lworker) {
+	for _, c := range lw.conns {
+		l.close(c)
+	}
+	close(lw.w.done)
+}
