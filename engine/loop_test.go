@@ -60,12 +60,19 @@ func rawServer(t testing.TB, answer string, early bool) string {
 
 // TestLoopAllocatesNothingPerRequest runs a second flat out and counts
 // the process's allocations: the aggregator's few per snapshot, none per
-// request, on either path.
+// request, on either path (on the event loop under the race detector
+// too).
 func TestLoopAllocatesNothingPerRequest(t *testing.T) {
 	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)
 	g, err := New(oneStep(url), Max{Conns: 4}, Duration(time.Second))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if raceEnabled && g.Path() == PathGoroutine {
+		// Every goroutine park and wake allocates under the race
+		// detector; TestRequestPathDoesNotAllocate checks this path's
+		// requests themselves, with or without it.
+		t.Skip("the race detector allocates on the goroutine path's every park and wake")
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -80,7 +87,9 @@ func TestLoopAllocatesNothingPerRequest(t *testing.T) {
 	}
 	per := float64(after.Mallocs-before.Mallocs) / float64(n)
 	t.Logf("path %s: %d requests, %.4f allocations each", g.Path(), n, per)
-	if per > 0.05 {
+	// The snapshots cost a few hundred allocations a second whatever
+	// the rate; one allocation per request would show as 1 or more.
+	if per > 0.25 {
 		t.Errorf("path %s: %.3f allocations per request, want none beyond the snapshots' own", g.Path(), per)
 	}
 }

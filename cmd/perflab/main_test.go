@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -121,6 +123,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--url", "http://127.0.0.1:99999/"}, "port 99999 is not a TCP port (1..65535)"},
 		{[]string{"--url", url, "--max-body", "lots"}, "--max-body lots: not a size"},
 		{[]string{"--url", url, "--max-body", "0"}, "--max-body 0: must be at least 1 byte"},
+		{[]string{"--url", url, "--engine", "fast"}, `--engine "fast": choose auto, loop, goroutine`},
+		{[]string{"--url", "https://127.0.0.1:9/", "--engine", "loop"}, "the event loop cannot run this scenario: step url uses TLS"},
 		{[]string{"--url", url, "-c", "2147483647"}, "-c 2147483647: more than the open-file limit allows"},
 		{[]string{"--url", url, "--vus", "2147483647"}, "ulimit -n"},
 		{[]string{"--url", url, "--rate", "10", "--max-in-flight", "2147483647"}, "--max-in-flight 2147483647: more than the open-file limit"},
@@ -253,5 +257,31 @@ func TestInterruptKeepsValidCSV(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "http_reqs") {
 		t.Fatal("no summary printed after the interrupt")
+	}
+}
+
+// TestEngineFlagPicksThePath runs the same open-model load on each
+// engine path: the summary names the one that ran, and only the event
+// loop's pacer reports its spinning.
+func TestEngineFlagPicksThePath(t *testing.T) {
+	url := target(t)
+	for _, c := range []struct{ flag, want string }{{"auto", "loop"}, {"loop", "loop"}, {"goroutine", "goroutine"}} {
+		stdout, stderr, code := perflab(t, "--url", url, "--rate", "200", "--duration", "1s", "--engine", c.flag)
+		if code != 0 {
+			t.Fatalf("--engine %s: exit %d; stderr %s", c.flag, code, stderr)
+		}
+		if !strings.Contains(stdout, "engine "+c.want) {
+			t.Errorf("--engine %s: the summary does not say engine %s:\n%s", c.flag, c.want, stdout)
+		}
+		if spin := strings.Contains(stdout, "pacer spin"); spin != (c.want == "loop") {
+			t.Errorf("--engine %s: pacer spin shown %v:\n%s", c.flag, spin, stdout)
+		}
+		n := -1
+		if m := regexp.MustCompile(`http_reqs\.+: (\d+) `).FindStringSubmatch(stdout); m != nil {
+			n, _ = strconv.Atoi(m[1])
+		}
+		if n < 180 || n > 220 {
+			t.Errorf("--engine %s: not about 200 requests in 1 s at 200/s:\n%s", c.flag, stdout)
+		}
 	}
 }
