@@ -222,12 +222,7 @@ func (f *framer) parseHeader(h []byte) error {
 func (f *framer) feedBody(b []byte) (int, error) {
 	switch f.phase {
 	case inLength:
-		k := int(min(int64(len(b)), f.left))
-		f.left -= int64(k)
-		if f.left == 0 {
-			f.phase = frameDone
-		}
-		return k, nil
+		return f.skip(b, frameDone), nil
 	case untilClose:
 		f.body += int64(len(b))
 		if f.body > int64(f.maxBody) {
@@ -235,14 +230,20 @@ func (f *framer) feedBody(b []byte) (int, error) {
 		}
 		return len(b), nil
 	case chunkData:
-		k := int(min(int64(len(b)), f.left))
-		f.left -= int64(k)
-		if f.left == 0 {
-			f.phase = chunkCR
-		}
-		return k, nil
+		return f.skip(b, chunkCR), nil
 	}
 	return 1, f.chunkByte(b[0])
+}
+
+// skip passes over what is left of a body or chunk of known length, then
+// moves on to next.
+func (f *framer) skip(b []byte, next framePhase) int {
+	k := int(min(int64(len(b)), f.left))
+	f.left -= int64(k)
+	if f.left == 0 {
+		f.phase = next
+	}
+	return k
 }
 
 // chunkByte advances the chunked body's line states by one byte.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throughput of perflab beside wrk and bombardier on one loopback fasthttp
-# endpoint, 64 connections, 10 s each, alternating tools for ROUNDS rounds,
+# endpoint, 64 connections, 10 s each (COMPARE_DURATION=N seconds
+# overrides), alternating tools for ROUNDS rounds,
 # every other round in reverse order, so drift on a shared machine hits
 # every tool alike. The tool "scenario"
 # is perflab sending the same request from a one-step scenario file
@@ -20,10 +21,8 @@ shift || true
 tools=("$@")
 [ ${#tools[@]} -gt 0 ] || tools=(wrk bombardier perflab scenario)
 conns=64
-dur=10
+dur=${COMPARE_DURATION:-10}
 addr=127.0.0.1:8089
-bin=$(mktemp -d)
-trap 'kill $srv 2>/dev/null; rm -rf "$bin"' EXIT
 for cmd in "${tools[@]}"; do
 	case $cmd in
 	wrk | bombardier) command -v $cmd >/dev/null || { echo "$cmd not found: apt-get install -y wrk; go install github.com/codesenberg/bombardier@v1.2.6" >&2; exit 2; } ;;
@@ -31,16 +30,12 @@ for cmd in "${tools[@]}"; do
 	*) echo "unknown tool $cmd: choose from wrk bombardier perflab goroutine scenario" >&2; exit 2 ;;
 	esac
 done
-go build -o "$bin/okserver" ./engine/bench/okserver
-go build -o "$bin/perflab" ./cmd/perflab
+. engine/bench/okserver.sh
 cat >"$bin/one.yaml" <<EOF
 steps:
   - name: url
     url: http://$addr/
 EOF
-"$bin/okserver" -addr $addr 2>/dev/null &
-srv=$!
-sleep 0.5
 printf "%-6s %-11s %10s %14s\n" round tool "req/s" "cpu us/req"
 TIMEFORMAT='%U %S'
 for r in $(seq "$rounds"); do

@@ -7,13 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 dur=${1:-10m}
 addr=127.0.0.1:8093
-bin=$(mktemp -d)
+pl=
+. engine/bench/okserver.sh
 trap 'kill $srv $pl 2>/dev/null; rm -rf "$bin"' EXIT
-go build -o "$bin/okserver" ./engine/bench/okserver
-go build -o "$bin/perflab" ./cmd/perflab
-"$bin/okserver" -addr $addr 2>/dev/null &
-srv=$!
-sleep 0.5
 "$bin/perflab" --url http://$addr/ -c 64 --duration "$dur" > "$bin/summary.txt" 2>/dev/null &
 pl=$!
 printf "%8s %10s\n" elapsed rss_mb

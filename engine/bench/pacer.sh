@@ -7,7 +7,8 @@
 # the whole perflab process's CPU over the run (pacer, aggregator and
 # start-up included), in cores, and the part of it the event loop's pacer
 # spent spinning to start requests on time.
-# Usage: engine/bench/pacer.sh [ROUNDS] [RATE...]   (default 3 rounds, 2000 10000)
+# Usage: engine/bench/pacer.sh [ROUNDS] [RATE...]   (default 3 rounds, 2000 10000;
+# PACER_DURATION=D, e.g. 5s, sets the runs' length)
 # Needs python3 to read the summary JSON.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,13 +18,7 @@ rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(2000 10000)
 dur=${PACER_DURATION:-10s}
 addr=127.0.0.1:8089
-bin=$(mktemp -d)
-trap 'kill $srv 2>/dev/null; rm -rf "$bin"' EXIT
-go build -o "$bin/okserver" ./engine/bench/okserver
-go build -o "$bin/perflab" ./cmd/perflab
-"$bin/okserver" -addr $addr 2>/dev/null &
-srv=$!
-sleep 0.5
+. engine/bench/okserver.sh
 printf "%-6s %-6s %-10s %11s %11s %11s %10s %11s %9s\n" round rate engine "lag p50 us" "lag p99 us" "p50 gap us" "cpu cores" "spin cores" "req/s"
 for r in $(seq "$rounds"); do
 	for rate in "${rates[@]}"; do
