@@ -197,7 +197,12 @@ func (a *aggregator) health(now time.Time, snap *Snapshot, inFlight, lagQuarter 
 			h.PacerCPU = float64(g.pacerSpin()) / float64(now.Sub(g.start))
 		}
 		if s := g.sched.Load(); s != nil && !snap.Paused {
-			h.Backlog = max(0, s.due(now)-g.slot.Load())
+			// Starts due after the run's end are not owed: the run ended.
+			by := now
+			if end := g.start.Add(g.cfg.duration); g.cfg.duration > 0 && by.After(end) {
+				by = end
+			}
+			h.Backlog = max(0, s.due(by)-g.slot.Load())
 		}
 	}
 	h.Warning = healthWarning(h, g.maxOpen, snap.Elapsed)

@@ -147,3 +147,17 @@ func TestLoopFramesEveryBodyKind(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenRunEndsWithoutBacklog checks the final snapshot of an open
+// model that kept its schedule: starts due after the run's end are not a
+// backlog, so nothing says the generator fell behind.
+func TestOpenRunEndsWithoutBacklog(t *testing.T) {
+	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)
+	snap := mustRun(t, oneStep(url), Open{Rate: 5000}, Duration(1500*time.Millisecond))
+	if n := snap.All.Run.Requests; n < 6000 || n > 8000 {
+		t.Fatalf("%d requests at 5000/s for 1.5 s, want about 7500", n)
+	}
+	if h := snap.Health; h.Backlog != 0 || strings.Contains(h.Warning, "behind schedule") {
+		t.Fatalf("final snapshot: backlog %d, warning %q", h.Backlog, h.Warning)
+	}
+}
