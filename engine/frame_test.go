@@ -398,6 +398,39 @@ func BenchmarkFramer(b *testing.B) {
 	}
 }
 
+// framerSeeds are the fuzz test's first inputs: answers framed every
+// way, and ways to get framing wrong.
+var framerSeeds = []string{
+	"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+	"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nTrailer: x\r\n\r\nHTTP/1.1",
+	"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n5\nhello\n0\n\n",
+	"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+	"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	"HTTP/1.0 200 OK\r\n\r\nbody until close",
+	"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nokmore",
+	"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\nframes",
+	"HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\nabc",
+	"HTTP/1.1 304 Not Modified\r\n\r\nHTTP/1.1 200 OK\r\n",
+	"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz",
+	"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+	"HTTP/2 200 OK\r\n\r\n",
+	"HTTP/1.1 2000 OK\r\n\r\n",
+	"FOO\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n",
+	"HTTP/1.1 200 OK\r\ncontent-LENGTH: 1\r\nServer-Timing: a;dur=1\r\nserver-timing: b\r\n\r\nx",
+	"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
+	"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;a=b\r\nx\r\n10\r\n0123456789abcdef\r\n0\r\nA: b\r\n c\r\nD: e\n\r\nHTTP/1.1 200 OK",
+	"HTTP/1.1 103 Early Hints\r\nServer-Timing: x\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nServer-Timing: y\r\nContent-Length: 1\r\n\r\nz",
+	"HTTP/1.0 304 Not Modified\r\nConnection: keep-alive\r\n\r\n",
+	"HTTP/1.0 200 OK\r\nConnection: close\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx",
+	"HTTP/1.1 200 OK\r\nConnection: keep-alive, Upgrade\r\nconnection: close\r\nContent-Length: 1\r\n\r\nx",
+	"HTTP/1.1 500 Internal Server Error\r\n\r\n",
+}
+
 // FuzzFramer frames arbitrary bytes, fed in two pieces, and checks the
 // framer against net/http's reading of the same bytes as one answer (to
 // GET, or to HEAD when head is set), interim 1xx answers skipped as
@@ -427,37 +460,7 @@ func BenchmarkFramer(b *testing.B) {
 // while the framer applies it as on HTTP/1.1. The framer also forces
 // close after 101 Switching Protocols, whatever the Connection field says.
 func FuzzFramer(f *testing.F) {
-	seeds := []string{
-		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nTrailer: x\r\n\r\nHTTP/1.1",
-		"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n5\nhello\n0\n\n",
-		"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
-		"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
-		"HTTP/1.0 200 OK\r\n\r\nbody until close",
-		"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nokmore",
-		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\nframes",
-		"HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\nabc",
-		"HTTP/1.1 304 Not Modified\r\n\r\nHTTP/1.1 200 OK\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz",
-		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
-		"HTTP/2 200 OK\r\n\r\n",
-		"HTTP/1.1 2000 OK\r\n\r\n",
-		"FOO\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n",
-		"HTTP/1.1 200 OK\r\ncontent-LENGTH: 1\r\nServer-Timing: a;dur=1\r\nserver-timing: b\r\n\r\nx",
-		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n1\r\nx\r\n0\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;a=b\r\nx\r\n10\r\n0123456789abcdef\r\n0\r\nA: b\r\n c\r\nD: e\n\r\nHTTP/1.1 200 OK",
-		"HTTP/1.1 103 Early Hints\r\nServer-Timing: x\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nServer-Timing: y\r\nContent-Length: 1\r\n\r\nz",
-		"HTTP/1.0 304 Not Modified\r\nConnection: keep-alive\r\n\r\n",
-		"HTTP/1.0 200 OK\r\nConnection: close\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx",
-		"HTTP/1.1 200 OK\r\nConnection: keep-alive, Upgrade\r\nconnection: close\r\nContent-Length: 1\r\n\r\nx",
-		"HTTP/1.1 500 Internal Server Error\r\n\r\n",
-	}
-	for i, s := range seeds {
+	for i, s := range framerSeeds {
 		f.Add([]byte(s), uint(len(s)/2+i), i%5 == 0)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, split uint, head bool) {
