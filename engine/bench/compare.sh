@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Throughput of perflab beside wrk and bombardier on one loopback fasthttp
-# endpoint, 64 connections, 10 s each (COMPARE_DURATION=N seconds
+# endpoint, 64 connections (COMPARE_CONNS=N overrides), 10 s each (COMPARE_DURATION=N seconds
 # overrides), alternating tools for ROUNDS rounds,
 # every other round in reverse order, so drift on a shared machine hits
 # every tool alike. The tool "scenario"
@@ -20,7 +20,7 @@ rounds=${1:-3}
 shift || true
 tools=("$@")
 [ ${#tools[@]} -gt 0 ] || tools=(wrk bombardier perflab scenario)
-conns=64
+conns=${COMPARE_CONNS:-64}
 dur=${COMPARE_DURATION:-10}
 addr=127.0.0.1:8089
 for cmd in "${tools[@]}"; do
