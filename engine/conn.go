@@ -300,7 +300,7 @@ func classifyIO(err error) Outcome {
 	switch {
 	case isTimeout(err):
 		return OutcomeTimeout
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+	case errors.Is(err, fasthttp.ErrBodyTooLarge), errors.Is(err, errBodyTooLarge):
 		return OutcomeTooLarge
 	case isDropped(err):
 		return OutcomeDropped

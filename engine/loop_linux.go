@@ -228,13 +228,13 @@ func (l *evloop) wait(now, wake time.Time) int {
 	}
 	asked := now.Add(d)
 	n := l.epollWait(max(d, 0))
-	if pacing && n == 0 && d > 0 {
-		// Timed out: learn how late the kernel woke us, and spin to the
-		// start.
-		l.learn(time.Now().Sub(asked))
-	}
 	if pacing && n == 0 {
+		// Timed out: learn how late the kernel woke us (when it slept),
+		// and spin to the start.
 		t0 := time.Now()
+		if d > 0 {
+			l.learn(t0.Sub(asked))
+		}
 		for time.Now().Before(l.pend.at) {
 		}
 		l.spun.Add(int64(time.Since(t0)))
@@ -408,7 +408,7 @@ func (l *evloop) pace(now time.Time) time.Time {
 		if !l.pend.valid {
 			slot := g.slot.Add(1) - 1
 			at := sched.start(slot)
-			if g.cfg.duration > 0 && !at.Before(g.start.Add(g.cfg.duration)) {
+			if g.pastEnd(at) {
 				l.ended = true // scheduled past the end of the run
 				return now
 			}
@@ -418,7 +418,7 @@ func (l *evloop) pace(now time.Time) time.Time {
 			return l.pend.at
 		}
 		l.pend.valid = false
-		l.begin(lw, int(g.cycle[l.pend.slot%int64(len(g.cycle))]), l.pend.at, now)
+		l.begin(lw, g.slotFlow(l.pend.slot), l.pend.at, now)
 		now = time.Now()
 	}
 }

@@ -202,7 +202,7 @@ func (l *evloop) write(c *lconn) {
 				l.resend(c)
 				return
 			}
-			l.fail(c, classifyErrno(err), time.Now())
+			l.fail(c, classifyIO(err), time.Now())
 			return
 		}
 		c.off += n
@@ -239,7 +239,7 @@ func (l *evloop) read(c *lconn) {
 		case err == unix.EINTR:
 			continue
 		case err != nil:
-			l.fail(c, classifyErrno(err), time.Now())
+			l.fail(c, classifyIO(err), time.Now())
 			return
 		case n == 0:
 			done, ferr := c.f.eof()
@@ -247,13 +247,13 @@ func (l *evloop) read(c *lconn) {
 				c.f.close = true
 				l.answered(c, time.Now(), false)
 			} else {
-				l.fail(c, classifyFrame(ferr), time.Now())
+				l.fail(c, classifyIO(ferr), time.Now())
 			}
 			return
 		}
 		used, done, ferr := c.f.feed(l.buf[:n])
 		if ferr != nil {
-			l.fail(c, classifyFrame(ferr), time.Now())
+			l.fail(c, classifyIO(ferr), time.Now())
 			return
 		}
 		if done {
@@ -264,26 +264,6 @@ func (l *evloop) read(c *lconn) {
 			return // drained: the next arrival raises a new edge
 		}
 	}
-}
-
-func classifyFrame(err error) Outcome {
-	switch err {
-	case errBodyTooLarge:
-		return OutcomeTooLarge
-	case nil, errFrameSyntax, errHeaderTooLong:
-		return OutcomeIO
-	}
-	return OutcomeDropped // cut short by the server's close
-}
-
-func classifyErrno(err error) Outcome {
-	switch err {
-	case unix.ECONNRESET, unix.EPIPE:
-		return OutcomeDropped
-	case unix.ETIMEDOUT:
-		return OutcomeTimeout
-	}
-	return OutcomeIO
 }
 
 // answered records c's complete answer and readies c for the next
@@ -297,13 +277,8 @@ func (l *evloop) answered(c *lconn, end time.Time, extra bool) {
 	if s.outcome != OutcomeOK {
 		w.why = failedStatus
 	}
-	from := c.sent
-	if !lw.scheduled.IsZero() && lw.scheduled.Before(c.sent) {
-		from = lw.scheduled
-	}
+	s.timed(lw.scheduled, c.sent, end)
 	lw.scheduled = time.Time{}
-	s.latency = micros(end.Sub(from))
-	s.service = micros(end.Sub(c.sent))
 	if ts := w.timing.finish(s.step, s.service); len(ts) > 0 {
 		w.rec.recordTimed(s, ts)
 	} else {
@@ -321,9 +296,7 @@ func (l *evloop) answered(c *lconn, end time.Time, extra bool) {
 // fail records c's request as failed with out and closes its socket.
 func (l *evloop) fail(c *lconn, out Outcome, now time.Time) {
 	lw, w := c.lw, c.lw.w
-	if out != OutcomeOK && out != OutcomeUnfinished && (w.aborted.Load() || l.g.abortCtx.Err() != nil) {
-		out = OutcomeUnfinished
-	}
+	out = w.cutOff(out)
 	lw.scheduled = time.Time{}
 	w.rec.record(sample{step: uint8(c.stepIdx), outcome: out})
 	l.close(c)

@@ -85,22 +85,21 @@ func (g *Generator) loopFits() error {
 		return errors.New("users take data rows")
 	}
 	for i := g.nSetup; i < len(g.steps); i++ {
-		if err := loopServes(g.steps[i]); err != nil {
+		if err := loopServes(g.routes[i].Load()); err != nil {
 			return fmt.Errorf("step %s %w", g.steps[i].Name, err)
 		}
 	}
 	return nil
 }
 
-// loopServes says why the event loop cannot send a step, or nil.
-func loopServes(st Step) error {
-	ep, err := endpointOf(templateStub(st.URL))
+// loopServes says why the event loop cannot send a step's requests, or
+// nil.
+func loopServes(r *route) error {
+	st := &r.step
 	switch {
-	case err != nil:
-		return err
-	case ep.tls:
+	case r.ep.tls:
 		return errors.New("uses TLS")
-	case st.usesVars():
+	case r.static == nil:
 		return errors.New("uses variables")
 	case len(st.Capture) > 0:
 		return errors.New("captures values")

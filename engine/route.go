@@ -22,14 +22,14 @@ func (g *Generator) SetStepURL(ctx context.Context, step, url string) error {
 		if err := CheckURL(templateStub(url)); err != nil {
 			return err
 		}
-		if g.loopPath {
-			if err := loopServes(st); err != nil {
-				return fmt.Errorf("the event loop drives this run and cannot send step %s to %s: it %w", step, url, err)
-			}
-		}
 		r, err := newRoute(st)
 		if err != nil {
 			return err
+		}
+		if g.loopPath {
+			if err := loopServes(r); err != nil {
+				return fmt.Errorf("the event loop drives this run and cannot send step %s to %s: it %w", step, url, err)
+			}
 		}
 		g.routes[i].Store(r)
 		return g.waitRoute(ctx, old)

@@ -38,6 +38,17 @@ func (s *schedule) due(now time.Time) int64 {
 	return s.base + int64(now.Sub(s.at)/s.interval) + 1
 }
 
+// pastEnd reports whether a start at at falls at or after the end of a
+// run with a duration: such a slot is never sent.
+func (g *Generator) pastEnd(at time.Time) bool {
+	return g.cfg.duration > 0 && !at.Before(g.start.Add(g.cfg.duration))
+}
+
+// slotFlow is the flow that open-model slot runs.
+func (g *Generator) slotFlow(slot int64) int {
+	return int(g.cycle[slot%int64(len(g.cycle))])
+}
+
 func rateInterval(r float64) time.Duration {
 	return time.Duration(math.Max(1, float64(time.Second)/r))
 }

@@ -152,7 +152,7 @@ func (w *worker) runOpen() {
 		}
 		slot := g.slot.Add(1) - 1
 		at := g.sched.Load().start(slot)
-		if g.cfg.duration > 0 && !at.Before(g.start.Add(g.cfg.duration)) {
+		if g.pastEnd(at) {
 			return // scheduled past the end of the run
 		}
 		// Waits under 20 us are not worth a timer; sending that early
@@ -162,7 +162,7 @@ func (w *worker) runOpen() {
 			return
 		}
 		g.openBusy.Add(1)
-		alive := w.iterate(int(g.cycle[slot%int64(len(g.cycle))]), at)
+		alive := w.iterate(g.slotFlow(slot), at)
 		g.openBusy.Add(-1)
 		if !alive {
 			return
@@ -246,7 +246,6 @@ func (w *worker) sleep(d time.Duration) bool {
 // variables and did not get them all: its answer failed, or a value to
 // capture was missing (then a failed check).
 func (w *worker) do(i int, scheduled time.Time) (s sample, ok bool) {
-	g := w.g
 	ss := w.stepState(i)
 	st := &ss.r.step
 	w.why = passed
@@ -262,12 +261,7 @@ func (w *worker) do(i int, scheduled time.Time) (s sample, ok bool) {
 	if retried {
 		w.rec.record(sample{step: uint8(i), outcome: retryMark})
 	}
-	if out != OutcomeOK && (w.aborted.Load() || g.abortCtx.Err() != nil) {
-		// Cut off by the end of the run, not failed by the target; one
-		// that failed on its own during the stop grace keeps its outcome.
-		out = OutcomeUnfinished
-	}
-	s = sample{step: uint8(i), outcome: out}
+	s = sample{step: uint8(i), outcome: w.cutOff(out)}
 	ok = len(st.Capture) == 0
 	if out == OutcomeOK {
 		status := w.resp.StatusCode()
@@ -278,12 +272,7 @@ func (w *worker) do(i int, scheduled time.Time) (s sample, ok bool) {
 		} else if !w.checkBody(ss) {
 			s.outcome = OutcomeCheck
 		}
-		from := sent
-		if !scheduled.IsZero() && scheduled.Before(sent) {
-			from = scheduled
-		}
-		s.latency = micros(end.Sub(from))
-		s.service = micros(end.Sub(sent))
+		s.timed(scheduled, sent, end)
 		if !ok && s.outcome == OutcomeOK {
 			if ok = w.capture(ss); !ok {
 				s.outcome = OutcomeCheck
@@ -301,6 +290,29 @@ func (w *worker) do(i int, scheduled time.Time) (s sample, ok bool) {
 		w.trace(i, req, s)
 	}
 	return s, ok
+}
+
+// cutOff turns a failure the end of the run caused (the worker aborted,
+// or the run giving up on requests in flight) into OutcomeUnfinished: cut
+// off, not failed by the target. One that failed on its own during the
+// stop grace keeps its outcome.
+func (w *worker) cutOff(out Outcome) Outcome {
+	if out != OutcomeOK && (w.aborted.Load() || w.g.abortCtx.Err() != nil) {
+		return OutcomeUnfinished
+	}
+	return out
+}
+
+// timed sets a sample's latency, from scheduled when that is set and
+// earlier than the send, and its service time, from the send, both to
+// end.
+func (s *sample) timed(scheduled, sent, end time.Time) {
+	from := sent
+	if !scheduled.IsZero() && scheduled.Before(sent) {
+		from = scheduled
+	}
+	s.latency = micros(end.Sub(from))
+	s.service = micros(end.Sub(sent))
 }
 
 // stepState returns step i's cache, brought up to date with its route.
