@@ -103,14 +103,14 @@ func newLoops(g *Generator, n int) []*evloop {
 	loops := make([]*evloop, n)
 	for i := range loops {
 		_, open := g.model.(Open)
-		loops[i] = &evloop{g: g, open: open, epfd: -1, wakefd: -1, buf: make([]byte, 64<<10),
-			events: make([]unix.EpollEvent, 256), addrs: map[endpoint]unix.Sockaddr{},
+		loops[i] = &evloop{g: g, open: open, epfd: -1, wakefd: -1, addrs: map[endpoint]unix.Sockaddr{},
 			margin: 50 * time.Microsecond, pwait2: true, done: make(chan struct{})}
 	}
 	return loops
 }
 
-// start opens the loop's epoll and wake-up descriptors and runs it.
+// start opens the loop's epoll and wake-up descriptors, makes its
+// buffers (a generator that never runs needs none) and runs it.
 func (l *evloop) start() error {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
@@ -127,6 +127,7 @@ func (l *evloop) start() error {
 		unix.Close(wfd)
 		return err
 	}
+	l.buf, l.events = make([]byte, 64<<10), make([]unix.EpollEvent, 256)
 	l.mu.Lock()
 	l.epfd, l.wakefd = epfd, wfd
 	l.mu.Unlock()

@@ -45,13 +45,17 @@ func (l *evloop) send(c *lconn, now time.Time) {
 			return
 		}
 	}
-	c.state = lwriting
-	c.off = 0
-	c.sent = time.Now()
 	if l.batching {
+		c.state, c.off, c.sent = lwriting, 0, time.Now()
 		l.writeq = append(l.writeq, c)
 		return
 	}
+	l.startWrite(c)
+}
+
+// startWrite begins sending c's request on its connected socket.
+func (l *evloop) startWrite(c *lconn) {
+	c.state, c.off, c.sent = lwriting, 0, time.Now()
 	l.write(c)
 }
 
@@ -61,8 +65,7 @@ func (l *evloop) send(c *lconn, now time.Time) {
 func (l *evloop) flush() {
 	for _, c := range l.writeq {
 		if c.state == lwriting && c.off == 0 && c.fd >= 0 {
-			c.sent = time.Now()
-			l.write(c)
+			l.startWrite(c)
 		}
 	}
 	clear(l.writeq)
@@ -163,10 +166,7 @@ func (l *evloop) ready(c *lconn, ev uint32) {
 			l.fail(c, OutcomeConnect, time.Now())
 			return
 		}
-		c.state = lwriting
-		c.off = 0
-		c.sent = time.Now()
-		l.write(c)
+		l.startWrite(c)
 	case lwriting:
 		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
 			l.write(c)
@@ -180,7 +180,6 @@ func (l *evloop) ready(c *lconn, ev uint32) {
 			l.close(c)
 		}
 	}
-
 }
 
 // write sends what is left of c's request.
@@ -196,7 +195,7 @@ func (l *evloop) write(c *lconn) {
 		if err != nil {
 			reused := c.reused
 			l.close(c)
-			if c.r.replayable && reused && !c.retried && (err == unix.EPIPE || err == unix.ECONNRESET) && !c.lw.w.aborted.Load() {
+			if c.r.replayable && reused && !c.retried && isDropped(err) && !c.lw.w.aborted.Load() {
 				c.retried = true
 				c.lw.w.rec.record(sample{step: uint8(c.stepIdx), outcome: retryMark})
 				l.resend(c)
@@ -209,7 +208,7 @@ func (l *evloop) write(c *lconn) {
 	}
 	c.state = lreading
 	c.lw.w.timing.begin()
-	c.f.reset(methodOf(c.r.step) == "HEAD")
+	c.f.reset(c.r.head)
 	if c.readable {
 		c.readable = false
 		l.read(c)
@@ -223,9 +222,7 @@ func (l *evloop) resend(c *lconn) {
 		return
 	}
 	if c.state == lwriting {
-		c.off = 0
-		c.sent = time.Now()
-		l.write(c)
+		l.startWrite(c)
 	}
 }
 

@@ -68,6 +68,8 @@ type route struct {
 	// replayable says a request the connection failed to send may be
 	// sent again (see conn.roundTrip).
 	replayable bool
+	// head says the step is a HEAD request, whose answer has no body.
+	head bool
 	// contains is the body check's text when it uses no variable.
 	contains []byte
 	// fields are the JSON checks' paths; captures the captures' paths,
@@ -80,7 +82,7 @@ func newRoute(st Step) (*route, error) {
 	if err != nil {
 		return nil, fmt.Errorf("step %s: %w", st.Name, err)
 	}
-	r := &route{step: st, ep: ep, replayable: replayable(methodOf(st))}
+	r := &route{step: st, ep: ep, replayable: replayable(methodOf(st)), head: methodOf(st) == "HEAD"}
 	if !st.usesVars() {
 		if r.static, err = buildRequest(st, nil); err != nil {
 			return nil, err

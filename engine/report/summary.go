@@ -73,7 +73,7 @@ func Summary(w io.Writer, s *engine.Snapshot) error {
 	gen := fmt.Sprintf("cpu %.2f of %s", h.CPU, Cores(h.Cores))
 	if open {
 		gen += fmt.Sprintf("  send lag p50 %s p99 %s  missed %d", Duration(h.SendLagP50), Duration(h.SendLagP99), h.Missed)
-		if h.Path == "loop" {
+		if h.Path == engine.PathLoop {
 			gen += fmt.Sprintf("  pacer spin %.1f%% of a core", 100*h.PacerCPU)
 		}
 	}
