@@ -58,10 +58,13 @@ func newAPIClient(ep Endpoints, id, secret string) *apiClient {
 
 // warmUp runs the client's code once before the race's clock starts, as
 // in a client that has been running for a while: the first call of each
-// step (its code's page faults, the type caches it fills, its first
-// connection) is start-up, not an image's work. It asks the service for
-// its root page, which no step of the flow uses and nothing counts.
-func (c *apiClient) warmUp(ctx context.Context) {
+// step (its code's page faults, the type caches it fills) is start-up,
+// not an image's work. So are its connections: a long-running client
+// keeps a pool, and conns of them (one for each image it will have in
+// flight) are opened here. Each asks the service for its root page,
+// which no step of the flow uses and nothing counts, and holds its
+// answer until all have theirs, so that no two share a connection.
+func (c *apiClient) warmUp(ctx context.Context, conns int) {
 	photo := make([]byte, 64<<10)
 	sum := md5.Sum(photo)
 	meta, _ := json.Marshal(mock.UploadRequest{Blob: mock.BlobMeta{ContentType: http.DetectContentType(photo),
@@ -74,10 +77,24 @@ func (c *apiClient) warmUp(ctx context.Context) {
 	if tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"exp": time.Now().Unix()}).SignedString(photo); err == nil {
 		jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
 	}
-	var st flowStats
-	c.send(ctx, "warm up", &st, func() (*http.Request, error) {
-		return http.NewRequest(http.MethodGet, c.ep.API+"/", nil)
-	})
+	var all, answered sync.WaitGroup
+	answered.Add(max(1, conns))
+	for range max(1, conns) {
+		all.Go(func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.ep.API+"/", nil)
+			var resp *http.Response
+			if err == nil {
+				resp, err = c.http.Do(req)
+			}
+			answered.Done()
+			answered.Wait()
+			if err == nil {
+				io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+				resp.Body.Close()
+			}
+		})
+	}
+	all.Wait()
 }
 
 // photoJob is one image to recognise: the file it is in, and where to

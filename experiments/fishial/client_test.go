@@ -3,9 +3,14 @@ package fishial
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,5 +157,48 @@ func TestClientCountsEvery429(t *testing.T) {
 	}
 	if st := m.Stats(); retries == 0 || int64(retries) != st.TooMany || st.Recognitions != 6 {
 		t.Fatalf("client counted %d retries, mock sent %d 429s and answered %d recognitions; want equal, nonzero, 6", retries, st.TooMany, st.Recognitions)
+	}
+}
+
+// connCounter is an HTTP server that counts the connections made to it.
+func connCounter(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			n.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// The warm-up opens the pool a long-running client would have: one
+// connection per image in flight, so that no image of the race pays
+// for dialling one.
+func TestWarmUpOpensOneConnectionPerImageInFlight(t *testing.T) {
+	srv, conns := connCounter(t)
+	c := newAPIClient(Endpoints{Auth: srv.URL, API: srv.URL}, "id", "secret")
+	c.warmUp(context.Background(), 12)
+	if got := conns.Load(); got != 12 {
+		t.Fatalf("warm-up opened %d connections, want 12", got)
+	}
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			resp, err := c.http.Get(srv.URL + "/")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	if got := conns.Load(); got != 12 {
+		t.Fatalf("12 requests at once after the warm-up made %d connections in all, want the 12 it opened", got)
 	}
 }

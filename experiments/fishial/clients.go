@@ -60,6 +60,9 @@ func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (cp
 		if coord != nil {
 			cfg.Coordinator = coord.addr
 		}
+		if mode == modeAsync {
+			cfg.Conns = r.cfg.Images
+		}
 		go r.serveClient(ctx, ch, cfg, list, gate, ready, t, fail)
 	}
 

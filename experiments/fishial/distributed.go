@@ -120,7 +120,7 @@ func (r *race) startNodes(url, run string, ready chan<- struct{}, exits chan<- *
 	var nodes []*child
 	for i := range r.cfg.Nodes {
 		ch, err := startChild(fmt.Sprintf("node %d", i+1), roleNode,
-			"--redis", url, "--id", fmt.Sprintf("%s-node-%d", run[:6], i+1), "--lease", r.lease.String())
+			"--redis", url, "--id", fmt.Sprintf("%s-node-%d", run[:6], i+1), "--lease", r.lease.String(), "--race", run)
 		if err != nil {
 			killChildren(nodes)
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -226,5 +227,48 @@ func TestOutsideNodeJoinsTheRace(t *testing.T) {
 	}
 	if ids, _ := m.Members(keyNodes); len(ids) != 0 {
 		t.Fatalf("nodes still registered after leaving: %v", ids)
+	}
+}
+
+// A node the race starts reads the race and opens its connection to
+// the API before it says it is ready, so that its first image does not
+// pay for either; a race it cannot find stops it with the reason.
+func TestNodePreparesForItsRaceBeforeReady(t *testing.T) {
+	m, err := redisconn.StartEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	srv, conns := connCounter(t)
+	rdb, err := connectRedis(context.Background(), m.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	if err := rdb.HSet(context.Background(), keyRun("r1"), "auth", srv.URL, "api", srv.URL, "client_id", "id", "client_secret", "s").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	ready := make(chan int32, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunNode(ctx, NodeOptions{Redis: m.URL(), ID: "n1", Race: "r1", Ready: func(string) { ready <- conns.Load() }})
+	}()
+	select {
+	case n := <-ready:
+		if n != 1 {
+			t.Fatalf("node was ready with %d connections to the API, want 1", n)
+		}
+	case err := <-done:
+		t.Fatalf("node ended before it was ready: %v", err)
+	}
+	stop()
+	<-done
+
+	err = RunNode(context.Background(), NodeOptions{Redis: m.URL(), ID: "n2", Race: "missing", Log: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "prepare for race missing") {
+		t.Fatalf("node for a race Redis does not hold: %v, want a prepare error", err)
 	}
 }

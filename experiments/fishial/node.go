@@ -28,6 +28,11 @@ type NodeOptions struct {
 	Redis string        // redis://host:port of the shared queue
 	ID    string        // unique node id; default host-pid-random
 	Lease time.Duration // heartbeat lease; default 1 s
+	// Race, if set, is a race the node prepares for before it is ready:
+	// it reads the race's endpoints and opens its connection to the API
+	// then, as a node that has served a while would have, rather than
+	// on its first image.
+	Race string
 	// Ready, if set, is called once the node is registered and waiting
 	// for work.
 	Ready func(id string)
@@ -80,6 +85,13 @@ func RunNode(ctx context.Context, o NodeOptions) error {
 	defer stopHB()
 	go n.heartbeat(hbCtx)
 
+	if o.Race != "" {
+		r, err := n.run(ctx, o.Race)
+		if err != nil {
+			return fmt.Errorf("prepare for race %s: %w", o.Race, err)
+		}
+		r.client.warmUp(ctx, 1)
+	}
 	if o.Ready != nil {
 		o.Ready(n.id)
 	}
@@ -359,6 +371,7 @@ func runNodeRole(args []string) int {
 	url := fs.String("redis", "", "shared Redis")
 	id := fs.String("id", "", "node id")
 	lease := fs.Duration("lease", defaultLease, "heartbeat lease")
+	race := fs.String("race", "", "race to prepare for before saying ready")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -367,7 +380,7 @@ func runNodeRole(args []string) int {
 		io.Copy(io.Discard, os.Stdin)
 		cancel()
 	}()
-	err := RunNode(ctx, NodeOptions{Redis: *url, ID: *id, Lease: *lease, Ready: func(id string) {
+	err := RunNode(ctx, NodeOptions{Redis: *url, ID: *id, Lease: *lease, Race: *race, Ready: func(id string) {
 		fmt.Fprintf(os.Stdout, "ready %s\n", id)
 	}})
 	if err != nil && ctx.Err() == nil {

@@ -73,6 +73,7 @@ type childConfig struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
 	Coordinator  string `json:"coordinator,omitempty"` // process: the queue's address
+	Conns        int    `json:"conns,omitempty"`       // connections to open before the race: one per image it will have in flight
 }
 
 // link is one end of a line-per-message JSON link.
@@ -171,7 +172,7 @@ func runClientRole(args []string) int {
 		defer conn.Close()
 		w.queue = newLink(conn, conn)
 	}
-	w.c.warmUp(context.Background())
+	w.c.warmUp(context.Background(), cfg.Conns)
 	if err := parent.send(linkMsg{Op: "ready"}); err != nil {
 		return 1
 	}
@@ -273,6 +274,10 @@ func (w *clientWork) allAtOnce(ctx context.Context) error {
 		})
 		runtime.Gosched() // let it send the request before the photos crowd the one thread
 	}
+	// Every flow starts at once, in the list's order. Yielding after
+	// each start would put the starter behind the flows already under
+	// way, so the last photos would start last of all (measured: about
+	// 3% longer at 100 images, time-scale 0.1).
 	for _, job := range r.Jobs {
 		wg.Go(func() {
 			res, err := w.c.recognise(ctx, job, tokens, w.cfg.Worker)
@@ -283,7 +288,6 @@ func (w *clientWork) allAtOnce(ctx context.Context) error {
 				cancel(err)
 			}
 		})
-		runtime.Gosched() // let it send the request before the photos crowd the one thread
 	}
 	wg.Wait()
 	return context.Cause(ctx)
