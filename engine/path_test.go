@@ -54,3 +54,28 @@ func TestPathChoice(t *testing.T) {
 		t.Errorf("an unknown path: error %v", err)
 	}
 }
+
+// The loops hold a processor each; once they run, the runtime has one
+// more for everything else, so that a loop never waits for its own
+// processor to be handed back when it wakes.
+func TestLoopsLeaveTheRuntimeASpareProcessor(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the event loop runs on Linux only")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)
+	g, err := New(oneStep(url), Max{Conns: 2}, Duration(200*time.Millisecond), Path(PathLoop))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.loops) != 1 {
+		t.Fatalf("%d loops on one processor, want 1", len(g.loops))
+	}
+	snap, err := g.Run(t.Context())
+	if err != nil || snap.All.Run.Requests == 0 {
+		t.Fatalf("run: %v, %d requests", err, snap.All.Run.Requests)
+	}
+	if got := runtime.GOMAXPROCS(0); got < 2 {
+		t.Fatalf("GOMAXPROCS %d after a run on 1 loop, want at least 2", got)
+	}
+}

@@ -8,7 +8,9 @@
 # start-up included), in cores, and the part of it the event loop's pacer
 # spent spinning to start requests on time.
 # Usage: engine/bench/pacer.sh [ROUNDS] [RATE...]   (default 3 rounds, 2000 10000;
-# PACER_DURATION=D, e.g. 5s, sets the runs' length)
+# PACER_DURATION=D, e.g. 5s, sets the runs' length; SERVER_CPUS=LIST and
+# GENERATOR_CPUS=LIST, taskset's CPU lists, keep the server and perflab
+# apart, e.g. SERVER_CPUS=0 GENERATOR_CPUS=1 on two cores)
 # Needs python3 to read the summary JSON.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,6 +21,8 @@ rates=("$@")
 dur=${PACER_DURATION:-10s}
 addr=127.0.0.1:8089
 . engine/bench/okserver.sh
+gen=("$bin/perflab")
+[ -z "${GENERATOR_CPUS:-}" ] || gen=(taskset -c "$GENERATOR_CPUS" "$bin/perflab")
 printf "%-6s %-6s %-10s %11s %11s %11s %10s %11s %9s\n" round rate engine "lag p50 us" "lag p99 us" "p50 gap us" "cpu cores" "spin cores" "req/s"
 for r in $(seq "$rounds"); do
 	for rate in "${rates[@]}"; do
@@ -26,7 +30,7 @@ for r in $(seq "$rounds"); do
 		((r % 2 == 0)) && order=(goroutine loop)
 		for e in "${order[@]}"; do
 			TIMEFORMAT='%U %S %R'
-			{ time "$bin/perflab" --url http://$addr/ --rate "$rate" --duration "$dur" --engine "$e" --summary-json "$bin/s.json" >/dev/null 2>&1; } 2>"$bin/time"
+			{ time "${gen[@]}" --url http://$addr/ --rate "$rate" --duration "$dur" --engine "$e" --summary-json "$bin/s.json" >/dev/null 2>&1; } 2>"$bin/time"
 			python3 - "$bin/s.json" "$r" "$rate" "$e" "$(cat "$bin/time")" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))["runs"][0]
