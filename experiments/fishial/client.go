@@ -260,12 +260,27 @@ func (c *apiClient) authorized(ctx context.Context, step string, tokens tokenSou
 	}
 }
 
-// photo reads the job's photo from the race's folder, or downloads it
+// photo is one photo ready for its flow: what the API asks about it,
+// and where its bytes are.
+type photo struct {
+	size        int64
+	md5         string // base64, as the API asks
+	contentType string
+	path        string // the file on this machine, or
+	data        []byte // the bytes, downloaded
+}
+
+// photoBufs are the buffers photos are hashed through: one image's
+// bytes pass through a buffer and are never kept, so a client with every
+// image in flight holds no photo in memory.
+var photoBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// photo hashes the job's photo in the race's folder, or downloads it
 // when this machine has no such folder (a node started elsewhere).
-func (c *apiClient) photo(ctx context.Context, job photoJob, st *flowStats) ([]byte, error) {
-	data, err := os.ReadFile(job.Path)
+func (c *apiClient) photo(ctx context.Context, job photoJob, st *flowStats) (photo, error) {
+	p, err := hashPhoto(job.Path)
 	if err == nil || job.URL == "" || !errors.Is(err, fs.ErrNotExist) {
-		return data, err
+		return p, err
 	}
 	code, data, err := c.send(ctx, "download photo", st, func() (*http.Request, error) {
 		return http.NewRequest(http.MethodGet, job.URL, nil)
@@ -273,7 +288,50 @@ func (c *apiClient) photo(ctx context.Context, job photoJob, st *flowStats) ([]b
 	if err == nil && code != http.StatusOK {
 		err = &statusError{"download photo", code, string(data)}
 	}
-	return data, err
+	sum := md5.Sum(data)
+	return photo{size: int64(len(data)), md5: base64.StdEncoding.EncodeToString(sum[:]),
+		contentType: http.DetectContentType(data), data: data}, err
+}
+
+// hashPhoto reads a photo file once, for its MD5, size and type.
+func hashPhoto(path string) (photo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return photo{}, err
+	}
+	defer f.Close()
+	buf := photoBufs.Get().(*[]byte)
+	defer photoBufs.Put(buf)
+	h := md5.New()
+	p := photo{path: path}
+	for {
+		n, err := f.Read(*buf)
+		if n > 0 {
+			if p.size == 0 {
+				p.contentType = http.DetectContentType((*buf)[:n])
+			}
+			h.Write((*buf)[:n])
+			p.size += int64(n)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return photo{}, err
+		}
+	}
+	p.md5 = base64.StdEncoding.EncodeToString(h.Sum(nil))
+	return p, nil
+}
+
+// open returns the photo's bytes for one upload: the file itself, which
+// the transport hands to the kernel (sendfile) instead of copying it
+// through the client, or the downloaded bytes.
+func (p photo) open() (io.ReadCloser, error) {
+	if p.data != nil {
+		return io.NopCloser(bytes.NewReader(p.data)), nil
+	}
+	return os.Open(p.path)
 }
 
 // recognise is the whole flow for one photo. The metadata step comes
@@ -285,18 +343,16 @@ func (c *apiClient) recognise(ctx context.Context, job photoJob, tokens tokenSou
 		return imageResult{}, fmt.Errorf("%s: %w", job.Name, err)
 	}
 
-	// Read the photo and compute its metadata.
-	data, err := c.photo(ctx, job, &st)
+	// Hash the photo and describe it.
+	ph, err := c.photo(ctx, job, &st)
 	if err != nil {
 		return fail(err)
 	}
-	sum := md5.Sum(data)
-	checksum := base64.StdEncoding.EncodeToString(sum[:])
 	meta, _ := json.Marshal(mock.UploadRequest{Blob: mock.BlobMeta{
 		Filename:    job.Name,
-		ContentType: http.DetectContentType(data),
-		ByteSize:    int64(len(data)),
-		Checksum:    checksum,
+		ContentType: ph.contentType,
+		ByteSize:    ph.size,
+		Checksum:    ph.md5,
 	}})
 
 	// Ask for a signed upload URL; the token got here serves the
@@ -319,10 +375,16 @@ func (c *apiClient) recognise(ctx context.Context, job photoJob, tokens tokenSou
 
 	// Upload the bytes with exactly the headers the grant lists.
 	code, answer, err := c.send(ctx, "upload", &st, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodPut, grant.DirectUpload.URL, bytes.NewReader(data))
+		body, err := ph.open()
 		if err != nil {
 			return nil, err
 		}
+		req, err := http.NewRequest(http.MethodPut, grant.DirectUpload.URL, body)
+		if err != nil {
+			body.Close()
+			return nil, err
+		}
+		req.ContentLength = ph.size
 		for k, v := range grant.DirectUpload.Headers {
 			req.Header.Set(k, v)
 		}
@@ -346,7 +408,7 @@ func (c *apiClient) recognise(ctx context.Context, job photoJob, tokens tokenSou
 	if err := json.Unmarshal(answer, &rec); err != nil {
 		return fail(fmt.Errorf("recognition: %w", err))
 	}
-	res := imageResult{Image: job.Image, Name: job.Name, MD5: checksum, SignedID: grant.SignedID, Retries429: st.retries429, Worker: worker}
+	res := imageResult{Image: job.Image, Name: job.Name, MD5: ph.md5, SignedID: grant.SignedID, Retries429: st.retries429, Worker: worker}
 	if len(rec.Results) > 0 && len(rec.Results[0].Species) > 0 {
 		res.Species, res.Accuracy = rec.Results[0].Species[0].Name, rec.Results[0].Species[0].Accuracy
 	}

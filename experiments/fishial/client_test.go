@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,5 +202,45 @@ func TestWarmUpOpensOneConnectionPerImageInFlight(t *testing.T) {
 	wg.Wait()
 	if got := conns.Load(); got != 12 {
 		t.Fatalf("12 requests at once after the warm-up made %d connections in all, want the 12 it opened", got)
+	}
+}
+
+// A photo on disk is hashed through a shared buffer and uploaded from
+// its file, so the client keeps none of its bytes: what the API is told
+// matches the photo, and the upload body is the file itself (which the
+// transport hands to the kernel).
+func TestPhotoOnDiskIsHashedNotKept(t *testing.T) {
+	im := Images(1)[0]
+	dir := t.TempDir()
+	if err := writePhotos(dir, []Image{im}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, im.Name)
+	p, err := hashPhoto(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.md5 != im.MD5() || p.size != int64(len(im.Data)) || p.contentType != "image/jpeg" || p.data != nil {
+		t.Fatalf("photo %+v; want MD5 %s, %d bytes, image/jpeg, nothing kept", p, im.MD5(), len(im.Data))
+	}
+	body, err := p.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	if _, ok := body.(*os.File); !ok {
+		t.Fatalf("upload body is a %T, want the *os.File", body)
+	}
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 20 {
+		if _, err := hashPhoto(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / 20; per > uint64(len(im.Data))/4 {
+		t.Fatalf("hashing a %d-byte photo allocated %d bytes, want far less than the photo", len(im.Data), per)
 	}
 }
