@@ -6,12 +6,25 @@ import (
 	"time"
 )
 
+// clientConfig tells a client process its mode, its name and where the
+// API (and, for the multiprocess mode, its coordinator) is.
+func (r *race) clientConfig(mode, worker string, coord *coordinator) childConfig {
+	id, secret := r.mock.Credentials()
+	cfg := childConfig{Mode: mode, Worker: worker, Auth: r.mock.URL(), API: r.mock.URL(), ClientID: id, ClientSecret: secret}
+	if coord != nil {
+		cfg.Coordinator = coord.addr
+	}
+	if mode == modeAsync {
+		cfg.Conns = r.cfg.Images // every image in flight at once
+	}
+	return cfg
+}
+
 // runClients runs k fishial-client processes in one mode and, for the
 // multiprocess mode, the coordinator that serves them the queue and the
 // token lock. It returns the CPU time of the clients and of the
 // coordinator.
 func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (cpu cpuTimes, err error) {
-	id, secret := r.mock.Credentials()
 	gate := make(chan struct{})
 	ready := make(chan struct{}, k)
 	failed := make(chan error, 4*k+4)
@@ -56,14 +69,7 @@ func (r *race) runClients(ctx context.Context, t *tally, mode string, k int) (cp
 			return abort(err)
 		}
 		children = append(children, ch)
-		cfg := childConfig{Mode: mode, Worker: fmt.Sprintf("%s-%d", t.strategy, i+1), Auth: r.mock.URL(), API: r.mock.URL(), ClientID: id, ClientSecret: secret}
-		if coord != nil {
-			cfg.Coordinator = coord.addr
-		}
-		if mode == modeAsync {
-			cfg.Conns = r.cfg.Images
-		}
-		go r.serveClient(ctx, ch, cfg, list, gate, ready, t, fail)
+		go r.serveClient(ctx, ch, r.clientConfig(mode, fmt.Sprintf("%s-%d", t.strategy, i+1), coord), list, gate, ready, t, fail)
 	}
 
 	exits := make(chan *child, k)
