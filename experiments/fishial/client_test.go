@@ -240,7 +240,12 @@ func TestPhotoOnDiskIsHashedNotKept(t *testing.T) {
 		}
 	}
 	runtime.ReadMemStats(&after)
-	if per := (after.TotalAlloc - before.TotalAlloc) / 20; per > uint64(len(im.Data))/4 {
+	// Reading the photo whole costs at least its size each time. The
+	// pooled buffer costs nothing once made, except that the race
+	// detector drops a quarter of what is put back in a pool: about a
+	// quarter of a 64 KiB buffer per call then, which stays well under
+	// three quarters of the photo.
+	if per := (after.TotalAlloc - before.TotalAlloc) / 20; per > uint64(len(im.Data))*3/4 {
 		t.Fatalf("hashing a %d-byte photo allocated %d bytes, want far less than the photo", len(im.Data), per)
 	}
 }
