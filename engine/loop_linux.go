@@ -470,6 +470,9 @@ func (l *evloop) next(lw *lworker, now time.Time) {
 		c.req = r.static
 		lw.w.onRoute.Store(r)
 		l.send(c, now)
-		now = time.Now()
+		if lw.cur != nil {
+			return
+		}
+		now = time.Now() // it failed at once; the next step starts now
 	}
 }

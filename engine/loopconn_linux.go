@@ -46,7 +46,8 @@ func (l *evloop) send(c *lconn, now time.Time) {
 		}
 	}
 	if l.batching {
-		c.state, c.off, c.sent = lwriting, 0, time.Now()
+		// Stamped again when it is written (flush).
+		c.state, c.off, c.sent = lwriting, 0, now
 		l.writeq = append(l.writeq, c)
 		return
 	}
