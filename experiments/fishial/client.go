@@ -278,9 +278,15 @@ var photoBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b
 // photo hashes the job's photo in the race's folder, or downloads it
 // when this machine has no such folder (a node started elsewhere).
 func (c *apiClient) photo(ctx context.Context, job photoJob, st *flowStats) (photo, error) {
-	p, err := hashPhoto(job.Path)
-	if err == nil || job.URL == "" || !errors.Is(err, fs.ErrNotExist) {
+	f, err := os.Open(job.Path)
+	if err == nil {
+		defer f.Close()
+		p, err := describePhoto(f)
+		p.path = job.Path
 		return p, err
+	}
+	if job.URL == "" || !errors.Is(err, fs.ErrNotExist) {
+		return photo{}, err
 	}
 	code, data, err := c.send(ctx, "download photo", st, func() (*http.Request, error) {
 		return http.NewRequest(http.MethodGet, job.URL, nil)
@@ -288,24 +294,23 @@ func (c *apiClient) photo(ctx context.Context, job photoJob, st *flowStats) (pho
 	if err == nil && code != http.StatusOK {
 		err = &statusError{"download photo", code, string(data)}
 	}
-	sum := md5.Sum(data)
-	return photo{size: int64(len(data)), md5: base64.StdEncoding.EncodeToString(sum[:]),
-		contentType: http.DetectContentType(data), data: data}, err
-}
-
-// hashPhoto reads a photo file once, for its MD5, size and type.
-func hashPhoto(path string) (photo, error) {
-	f, err := os.Open(path)
 	if err != nil {
 		return photo{}, err
 	}
-	defer f.Close()
+	p, err := describePhoto(bytes.NewReader(data))
+	p.data = data
+	return p, err
+}
+
+// describePhoto reads a photo once, for its MD5, size and type, through
+// a pooled buffer.
+func describePhoto(r io.Reader) (photo, error) {
 	buf := photoBufs.Get().(*[]byte)
 	defer photoBufs.Put(buf)
 	h := md5.New()
-	p := photo{path: path}
+	var p photo
 	for {
-		n, err := f.Read(*buf)
+		n, err := r.Read(*buf)
 		if n > 0 {
 			if p.size == 0 {
 				p.contentType = http.DetectContentType((*buf)[:n])

@@ -215,8 +215,9 @@ func TestPhotoOnDiskIsHashedNotKept(t *testing.T) {
 	if err := writePhotos(dir, []Image{im}); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, im.Name)
-	p, err := hashPhoto(path)
+	c := newAPIClient(Endpoints{}, "id", "secret")
+	job := photoJob{Name: im.Name, Path: filepath.Join(dir, im.Name)}
+	p, err := c.photo(context.Background(), job, &flowStats{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func TestPhotoOnDiskIsHashedNotKept(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for range 20 {
-		if _, err := hashPhoto(path); err != nil {
+		if _, err := c.photo(context.Background(), job, &flowStats{}); err != nil {
 			t.Fatal(err)
 		}
 	}
