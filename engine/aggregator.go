@@ -199,8 +199,8 @@ func (a *aggregator) health(now time.Time, snap *Snapshot, inFlight, lagQuarter 
 		if s := g.sched.Load(); s != nil && !snap.Paused {
 			// Starts due after the run's end are not owed: the run ended.
 			by := now
-			if end := g.start.Add(g.cfg.duration); g.cfg.duration > 0 && by.After(end) {
-				by = end
+			if g.pastEnd(by) {
+				by = g.start.Add(g.cfg.duration)
 			}
 			h.Backlog = max(0, s.due(by)-g.slot.Load())
 		}

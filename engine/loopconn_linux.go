@@ -270,8 +270,7 @@ func (l *evloop) read(c *lconn) {
 func (l *evloop) answered(c *lconn, end time.Time, extra bool) {
 	lw, w := c.lw, c.lw.w
 	st := &c.r.step
-	s := sample{step: uint8(c.stepIdx), outcome: OutcomeOK, status: uint16(c.f.status)}
-	s.outcome = st.statusOutcome(c.f.status)
+	s := sample{step: uint8(c.stepIdx), outcome: st.statusOutcome(c.f.status), status: uint16(c.f.status)}
 	if s.outcome != OutcomeOK {
 		w.why = failedStatus
 	}
