@@ -110,7 +110,7 @@ func clearRun(rdb *redis.Client, run string, payloads []any) {
 	for _, p := range payloads {
 		rdb.LRem(c, keyQueue, 0, p)
 	}
-	rdb.Del(c, keyRun(run), keyDone(run), keyResults(run), keyErrors(run), keyToken(run), keyTokenLock(run))
+	rdb.Del(c, keyRun(run), keyResults(run), keyErrors(run), keyToken(run), keyTokenLock(run))
 }
 
 // startNodes starts the race's nodes. Each sends on ready once it has
@@ -184,6 +184,9 @@ func takeResult(ctx context.Context, t *tally, rdb *redis.Client, run string) er
 	var res imageResult
 	if err := json.Unmarshal([]byte(kv[1]), &res); err != nil {
 		return fmt.Errorf("unreadable result %.80q: %w", kv[1], err)
+	}
+	if t.has(res.Image) {
+		return nil // a node presumed dead finished it after all: the first result stands
 	}
 	return t.add(res)
 }

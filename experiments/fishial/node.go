@@ -62,7 +62,8 @@ func RunNode(ctx context.Context, o NodeOptions) error {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("reach Redis at %s: %w", o.Redis, err)
 	}
-	n := &node{id: o.ID, rdb: rdb, lease: o.Lease, log: o.Log, runs: map[string]*nodeRun{}, waits: map[string]chan struct{}{}}
+	n := &node{id: o.ID, rdb: rdb, lease: o.Lease, log: o.Log, runs: map[string]*nodeRun{},
+		waits: map[string]chan struct{}{}, noticed: map[string]string{}}
 	if err := n.register(ctx); err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func RunNode(ctx context.Context, o NodeOptions) error {
 	}
 	go func() {
 		for m := range ps.Channel() {
-			n.wake(m.Channel)
+			n.wake(m.Channel, m.Payload)
 		}
 	}()
 
@@ -108,8 +109,9 @@ type node struct {
 
 	runs map[string]*nodeRun // the races this node has seen
 
-	wmu   sync.Mutex
-	waits map[string]chan struct{} // token channel -> closed on notice
+	wmu     sync.Mutex
+	waits   map[string]chan struct{} // token channel -> closed on notice
+	noticed map[string]string        // token channel -> the token its notice carried, until read
 }
 
 type nodeRun struct {
@@ -198,7 +200,7 @@ func (n *node) handle(ctx context.Context, raw string) {
 	}
 	if err != nil {
 		fmt.Fprintf(n.log, "fishial node %s: %v\n", n.id, err)
-		requeueScript.Run(context.Background(), n.rdb, []string{keyProcessing(n.id), keyQueue}, raw)
+		requeue(context.Background(), n.rdb, n.id, raw)
 		sleepCtx(ctx, time.Second)
 		return
 	}
@@ -206,15 +208,14 @@ func (n *node) handle(ctx context.Context, raw string) {
 	res.CPU = (proc.CPUTime() - cpu).Seconds()
 	if err != nil {
 		// Give the job back first, so it is not lost whatever happens next.
-		requeueScript.Run(context.Background(), n.rdb, []string{keyProcessing(n.id), keyQueue}, raw)
+		requeue(context.Background(), n.rdb, n.id, raw)
 		if ctx.Err() == nil {
 			n.rdb.RPush(ctx, keyErrors(job.Run), fmt.Sprintf("node %s: %v", n.id, err))
 		}
 		return
 	}
 	b, _ := json.Marshal(res)
-	keys := []string{keyDone(job.Run), keyResults(job.Run), keyProcessing(n.id), keyRun(job.Run)}
-	if err := completeScript.Run(context.Background(), n.rdb, keys, strconv.Itoa(job.Image), string(b), raw).Err(); err != nil {
+	if err := recordResult(context.Background(), n.rdb, job.Run, n.id, raw, string(b)); err != nil {
 		fmt.Fprintf(n.log, "fishial node %s: record result of %s: %v\n", n.id, job.Name, err)
 	}
 }
@@ -240,7 +241,8 @@ func (n *node) run(ctx context.Context, id string) (*nodeRun, error) {
 	return r, nil
 }
 
-// notice returns a channel closed at the next notice on a token channel.
+// notice returns a channel closed at the next notice on a token channel;
+// noticedToken then has the stored token it carried.
 func (n *node) notice(channel string) <-chan struct{} {
 	n.wmu.Lock()
 	defer n.wmu.Unlock()
@@ -252,10 +254,19 @@ func (n *node) notice(channel string) <-chan struct{} {
 	return ch
 }
 
-func (n *node) wake(channel string) {
+func (n *node) noticedToken(channel string) string {
+	n.wmu.Lock()
+	defer n.wmu.Unlock()
+	tok := n.noticed[channel]
+	delete(n.noticed, channel)
+	return tok
+}
+
+func (n *node) wake(channel, token string) {
 	n.wmu.Lock()
 	defer n.wmu.Unlock()
 	if ch, ok := n.waits[channel]; ok {
+		n.noticed[channel] = token
 		close(ch)
 		delete(n.waits, channel)
 	}
@@ -299,7 +310,7 @@ func (r *redisTokens) Token(ctx context.Context, st *flowStats) (string, error) 
 			// The holder before us may have stored the token between our
 			// read and our lock: look again before fetching another.
 			if v, err := rdb.Get(ctx, keyToken(r.run)).Result(); err == nil && r.keep(v) {
-				deleteIfScript.Run(context.Background(), rdb, []string{keyTokenLock(r.run)}, r.n.id)
+				deleteIf(context.Background(), rdb, keyTokenLock(r.run), r.n.id)
 				return r.tok, nil
 			}
 			return r.fetch(ctx, st)
@@ -309,6 +320,10 @@ func (r *redisTokens) Token(ctx context.Context, st *flowStats) (string, error) 
 		t := time.NewTimer(tokenLockTTL / 20)
 		select {
 		case <-notice:
+			if r.keep(r.n.noticedToken(chanToken(r.run))) {
+				t.Stop()
+				return r.tok, nil
+			}
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
@@ -331,7 +346,7 @@ func (r *redisTokens) keep(v string) bool {
 
 func (r *redisTokens) fetch(ctx context.Context, st *flowStats) (string, error) {
 	rdb := r.n.rdb
-	defer deleteIfScript.Run(context.Background(), rdb, []string{keyTokenLock(r.run)}, r.n.id)
+	defer deleteIf(context.Background(), rdb, keyTokenLock(r.run), r.n.id)
 	tok, exp, err := r.client.fetchToken(ctx, st)
 	if err != nil {
 		return "", err
@@ -339,10 +354,16 @@ func (r *redisTokens) fetch(ctx context.Context, st *flowStats) (string, error) 
 	until := reuseUntil(exp)
 	v := strconv.FormatInt(until.UnixMilli(), 10) + " " + tok
 	if ttl := time.Until(until); ttl > 0 {
-		if err := rdb.Set(ctx, keyToken(r.run), v, ttl).Err(); err != nil {
+		// Stored and announced at once; the announcement carries it, so
+		// the nodes waiting for it need not read it.
+		_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, keyToken(r.run), v, ttl)
+			p.Publish(ctx, chanToken(r.run), v)
+			return nil
+		})
+		if err != nil {
 			return "", fmt.Errorf("store token: %w", err)
 		}
-		rdb.Publish(ctx, chanToken(r.run), "1")
 	}
 	r.stored, r.tok, r.until = v, tok, until
 	return tok, nil
@@ -350,7 +371,7 @@ func (r *redisTokens) fetch(ctx context.Context, st *flowStats) (string, error) 
 
 func (r *redisTokens) Stale(ctx context.Context, tok string) {
 	if r.tok == tok {
-		deleteIfScript.Run(ctx, r.n.rdb, []string{keyToken(r.run)}, r.stored)
+		deleteIf(ctx, r.n.rdb, keyToken(r.run), r.stored)
 		r.tok, r.stored = "", ""
 	}
 }

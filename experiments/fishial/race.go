@@ -319,6 +319,13 @@ func (t *tally) begin() {
 	t.mu.Unlock()
 }
 
+// has reports whether image i has its result.
+func (t *tally) has(i int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return i >= 0 && i < t.total && t.recs[i] != nil
+}
+
 // add records one recognised image; a second result for the same image
 // is an error (results are exactly once).
 func (t *tally) add(res imageResult) error {
