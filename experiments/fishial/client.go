@@ -48,12 +48,14 @@ type apiClient struct {
 }
 
 func newAPIClient(ep Endpoints, id, secret string) *apiClient {
+	// Plain HTTP (the mock) is exchanged on the caller's goroutine;
+	// https (the real service) goes through net/http's transport. Every
+	// image of the async strategy may be in flight on its own connection;
+	// both keep them all for the next step instead of redialling.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	// Every image of the async strategy may be in flight on its own
-	// connection; keep them all for the next step instead of redialling.
 	tr.MaxIdleConnsPerHost = MaxImages
 	tr.MaxIdleConns = 0
-	return &apiClient{ep: ep, id: id, secret: secret, http: &http.Client{Transport: tr, Timeout: 5 * time.Minute}}
+	return &apiClient{ep: ep, id: id, secret: secret, http: &http.Client{Transport: newSyncTransport(tr), Timeout: 5 * time.Minute}}
 }
 
 // warmUp runs the client's code once before the race's clock starts, as
@@ -89,7 +91,7 @@ func (c *apiClient) warmUp(ctx context.Context, conns int) {
 			answered.Done()
 			answered.Wait()
 			if err == nil {
-				io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+				io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer))
 				resp.Body.Close()
 			}
 		})
@@ -158,10 +160,13 @@ func (c *apiClient) send(ctx context.Context, step string, st *flowStats, build 
 		if err != nil {
 			return 0, nil, fmt.Errorf("%s: %w", step, err)
 		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 		resp.Body.Close()
 		if err != nil {
 			return 0, nil, fmt.Errorf("%s: read answer: %w", step, err)
+		}
+		if len(body) > maxAnswer {
+			return 0, nil, fmt.Errorf("%s: answer longer than %d bytes", step, maxAnswer)
 		}
 		if resp.StatusCode != http.StatusTooManyRequests {
 			return resp.StatusCode, body, nil
