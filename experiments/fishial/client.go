@@ -120,6 +120,9 @@ type imageResult struct {
 	Accuracy   float64 `json:"accuracy"`
 	Retries429 int     `json:"retries_429"`
 	Worker     string  `json:"worker"`
+	// Steps are the async thread's CPU seconds for each of the image's
+	// steps between its waits (steps.go); -1 for one it could not read.
+	Steps []float64 `json:"steps_cpu_s,omitempty"`
 	// CPU is the seconds of CPU the worker spent on this image, where it
 	// can tell (a node, one image at a time); 0 where it reports its CPU
 	// for all its images at once.
@@ -237,7 +240,10 @@ func reuseUntil(exp time.Time) time.Time {
 func (c *apiClient) authorized(ctx context.Context, step string, tokens tokenSource, tok *string, st *flowStats, build func() (*http.Request, error)) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
 		if *tok == "" {
+			m := meterFrom(ctx)
+			m.stop() // the wait for the token is no step's CPU
 			t, err := tokens.Token(ctx, st)
+			m.start()
 			if err != nil {
 				return nil, err
 			}

@@ -156,3 +156,26 @@ func Ideal(strategy string, images, workers int, lat mock.Latencies, c time.Dura
 	}
 	return 0
 }
+
+// PipelineIdeal is the async thread's bound from its steps (steps.go):
+// steps[k] is step k+1's CPU summed over the images. Every image's step
+// k comes after the waits before it and is followed by the waits after
+// it, and the thread runs one step at a time, so the image whose step k
+// ends last cannot finish before all the waits plus every image's step
+// k:
+//
+//	step 1 (the photo's hash may run during the token's wait):  chain + S1
+//	steps 2 to 4:                                       token + chain + Sk
+//
+// It is 0 without steps.
+func PipelineIdeal(lat mock.Latencies, steps []time.Duration) time.Duration {
+	var b time.Duration
+	for k, s := range steps {
+		if k == 0 {
+			b = max(b, lat.PerImage()+s)
+		} else {
+			b = max(b, lat.Token+lat.PerImage()+s)
+		}
+	}
+	return b
+}

@@ -249,12 +249,16 @@ func (r *race) run(ctx context.Context, strategy string) (Result, []imageResult,
 	}
 	lat := r.mock.Latencies()
 	perImage := t.workCPU() / time.Duration(r.cfg.Images)
+	ideal := Ideal(strategy, r.cfg.Images, workers, lat, perImage)
+	if strategy == StrategyAsync {
+		ideal = max(ideal, PipelineIdeal(lat, stepSums(recs)))
+	}
 	res := Result{
 		Strategy:              strategy,
 		Images:                r.cfg.Images,
 		Workers:               workers,
 		Seconds:               t.wall().Seconds(),
-		IdealSeconds:          Ideal(strategy, r.cfg.Images, workers, lat, perImage).Seconds(),
+		IdealSeconds:          ideal.Seconds(),
 		WaitsSeconds:          Ideal(strategy, r.cfg.Images, workers, lat, 0).Seconds(),
 		CPUSeconds:            (cpu.workers + cpu.coordinator).Seconds(),
 		CoordinatorCPUSeconds: cpu.coordinator.Seconds(),

@@ -96,7 +96,7 @@ func TestEachStrategyRecognisesEveryImageOnce(t *testing.T) {
 				t.Fatalf("final event %+v lacks the result", last)
 			}
 
-			checkFigures(t, c.strategy, cfg, r, res)
+			checkFigures(t, c.strategy, cfg, r, res, recs)
 			// The photos were on disk before the clock started: none was
 			// downloaded.
 			if n := r.bucket.served.Load(); n != 0 {
@@ -107,13 +107,18 @@ func TestEachStrategyRecognisesEveryImageOnce(t *testing.T) {
 }
 
 // checkFigures checks a strategy's result: the ideals from the mock's
-// latencies and the CPU per image, the CPU figures consistent with each
-// other, and the coordinator's share where the strategy has one.
-func checkFigures(t *testing.T, strategy string, cfg Config, r *race, res Result) {
+// latencies and the CPU per image (for async, its steps' too), the CPU
+// figures consistent with each other, and the coordinator's share where
+// the strategy has one.
+func checkFigures(t *testing.T, strategy string, cfg Config, r *race, res Result, recs []imageResult) {
 	t.Helper()
 	waits := cfg.Ideal(strategy, 0).Seconds()
 	perImage := time.Duration(res.ImageCPUSeconds * float64(time.Second))
 	ideal := Ideal(strategy, cfg.Images, res.Workers, r.mock.Latencies(), perImage).Seconds()
+	if strategy == StrategyAsync {
+		checkSteps(t, recs, res)
+		ideal = max(ideal, PipelineIdeal(r.mock.Latencies(), stepSums(recs)).Seconds())
+	}
 	if res.WaitsSeconds != waits || math.Abs(res.IdealSeconds-ideal) > 1e-6 || res.IdealSeconds <= waits || res.Seconds < waits ||
 		res.CPUSeconds <= 0 || math.Abs(res.ImagesPerCPUSecond-float64(cfg.Images)/res.CPUSeconds) > 1e-9 || res.Speedup <= 0 {
 		t.Fatalf("result %+v: want wall >= the waits' ideal %.3f, the ideal %.3f counting %v of CPU per image, CPU > 0, images/CPU consistent",
@@ -130,6 +135,42 @@ func checkFigures(t *testing.T, strategy string, cfg Config, r *race, res Result
 	if has := res.CoordinatorCPUSeconds > 0; has != HasCoordinator(strategy) || res.CoordinatorCPUSeconds >= res.CPUSeconds || res.RedisOutside {
 		t.Fatalf("coordinator CPU %.3f s of %.3f s (Redis outside: %v): want a share of the total exactly for the strategies with a coordinator",
 			res.CoordinatorCPUSeconds, res.CPUSeconds, res.RedisOutside)
+	}
+}
+
+// checkSteps checks the async thread measured its steps: four for most
+// images that met no 429 (a flow that found no token yet fetches it, an
+// exchange more), some CPU in each, and all of them together no more
+// than the CPU the thread spent on the images.
+func checkSteps(t *testing.T, recs []imageResult, res Result) {
+	t.Helper()
+	var total float64
+	plain, measured := 0, 0
+	for _, rec := range recs {
+		if rec.Retries429 > 0 {
+			continue
+		}
+		plain++
+		if len(rec.Steps) != asyncSteps {
+			continue
+		}
+		ok := true
+		for _, s := range rec.Steps {
+			ok = ok && s > 0
+			total += max(s, 0)
+		}
+		if ok {
+			measured++
+		}
+	}
+	// The runtime may move a flow to another thread after a system call,
+	// which leaves that step unmeasured; the race detector's slower
+	// system calls make that more frequent.
+	if plain == 0 || measured == 0 || measured < plain/4 {
+		t.Fatalf("%d of %d images without a 429 had every step measured; want a good part (records %+v)", measured, plain, recs)
+	}
+	if work := res.ImageCPUSeconds * float64(res.Images); total > work {
+		t.Fatalf("steps add up to %.6f s of CPU, more than the %.6f s the thread spent on its images", total, work)
 	}
 }
 

@@ -108,7 +108,11 @@ func (t *syncTransport) exchange(c *syncConn, req *http.Request) (resp *http.Res
 	if err := c.w.Flush(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errStaleConn, err)
 	}
-	if _, err := c.r.Peek(1); err != nil {
+	m := meterFrom(req.Context())
+	m.endStep()
+	_, err = c.r.Peek(1)
+	m.start()
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errStaleConn, err)
 	}
 	resp, err = http.ReadResponse(c.r, req)

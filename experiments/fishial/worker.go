@@ -280,8 +280,12 @@ func (w *clientWork) allAtOnce(ctx context.Context) error {
 	// 3% longer at 100 images, time-scale 0.1).
 	for _, job := range r.Jobs {
 		wg.Go(func() {
-			res, err := w.c.recognise(ctx, job, tokens, w.cfg.Worker)
+			m := &stepMeter{}
+			m.start()
+			res, err := w.c.recognise(withMeter(ctx, m), job, tokens, w.cfg.Worker)
+			m.endStep()
 			if err == nil {
+				res.Steps = m.seconds()
 				err = w.report(res)
 			}
 			if err != nil {
