@@ -141,7 +141,8 @@ func (c Config) Ideal(strategy string, cpu time.Duration) time.Duration {
 // for that image's answers. The async thread can spend one image's CPU
 // while the others wait, so its bound is the longer of one image's path
 // (its waits and its own CPU, in series) and the CPU of every image on
-// the one thread.
+// the one thread. Where the async thread measured its steps, the race
+// takes the longer of this and PipelineIdeal.
 func Ideal(strategy string, images, workers int, lat mock.Latencies, c time.Duration) time.Duration {
 	rounds := func(w int) time.Duration { return time.Duration((images + w - 1) / w) }
 	switch strategy {

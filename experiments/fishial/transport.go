@@ -76,7 +76,7 @@ func (t *syncTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.Close {
+	if resp.Close || req.Close {
 		c.Close()
 	} else {
 		t.put(host, c)
