@@ -172,12 +172,13 @@ func (a *aggregator) drain(r *recorder) { r.drainAll(a.add, a.addTimings) }
 func (a *aggregator) health(now time.Time, snap *Snapshot, inFlight, lagQuarter int) Health {
 	g := a.g
 	h := Health{
-		AchievedRate: snap.All.Last.RPS,
-		InFlight:     inFlight,
-		Cores:        min(runtime.GOMAXPROCS(0), runtime.NumCPU()),
-		CPU:          a.cpu.sample(now),
-		Sharing:      g.cfg.sharing,
-		Path:         g.Path(),
+		AchievedRate:  snap.All.Last.RPS,
+		InFlight:      inFlight,
+		Cores:         min(runtime.GOMAXPROCS(0), runtime.NumCPU()),
+		CPU:           a.cpu.sample(now),
+		Sharing:       g.cfg.sharing,
+		Path:          g.Path(),
+		PacerPriority: g.pacerPriority(),
 	}
 	if a.open {
 		h.TargetRate = snap.Load.Rate

@@ -28,6 +28,7 @@ type config struct {
 	intervals bool
 	sharing   string
 	path      string
+	realtime  bool
 }
 
 // Option configures a Generator.

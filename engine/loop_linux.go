@@ -54,6 +54,10 @@ type evloop struct {
 	spun     atomic.Int64
 	nextScan time.Time
 	done     chan struct{}
+	// tid is the loop's thread; prio, once the loop runs, what asking
+	// for real-time priority returned (nil when granted or not asked).
+	tid  atomic.Int64
+	prio atomic.Pointer[error]
 }
 
 // lworker is a worker as an event loop drives it.
@@ -160,6 +164,11 @@ func (l *evloop) run() {
 	// The pacer's sleeps end within a microsecond of when asked, not the
 	// kernel's default 50 us later.
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+	l.tid.Store(int64(unix.Gettid()))
+	if l.open && l.g.cfg.realtime {
+		err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}, 0)
+		l.prio.Store(&err)
+	}
 	defer close(l.done)
 	defer func() {
 		l.mu.Lock()
@@ -475,4 +484,13 @@ func (l *evloop) next(lw *lworker, now time.Time) {
 		}
 		now = time.Now() // it failed at once; the next step starts now
 	}
+}
+
+// priorityErr is why the loop did not get the real-time priority it
+// asked for; nil if it got it, did not ask, or has not started.
+func (l *evloop) priorityErr() error {
+	if p := l.prio.Load(); p != nil {
+		return *p
+	}
+	return nil
 }

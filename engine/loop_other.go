@@ -15,3 +15,4 @@ func newLoops(*Generator, int) []*evloop { panic("the event loop runs on Linux o
 func (l *evloop) start() error           { panic("the event loop runs on Linux only") }
 func (l *evloop) add(*worker)            { panic("the event loop runs on Linux only") }
 func (l *evloop) poke()                  {}
+func (l *evloop) priorityErr() error     { return nil }

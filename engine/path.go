@@ -163,6 +163,44 @@ func (g *Generator) launch(w *worker) {
 	l.add(w)
 }
 
+// RealtimePacer asks the event loops of an open-model run to run at
+// real-time priority (SCHED_FIFO, the lowest real-time level), so that
+// a busy machine's other threads cannot delay a start the pacer is due
+// to make. The system must allow it (root, CAP_SYS_NICE or an
+// RLIMIT_RTPRIO above 0); where it does not, the loops run as usual and
+// Health.PacerPriority says why. Linux's real-time throttling leaves
+// other threads at least 5% of each core, but a loop that is busy all the
+// time (a rate near what the target can take) can still slow a target
+// that shares its core: keep the target on other cores.
+func RealtimePacer() Option { return func(c *config) { c.realtime = true } }
+
+// Pacer priorities, as Health.PacerPriority reports them.
+const (
+	PacerRealtime = "realtime"
+	PacerNormal   = "normal"
+)
+
+// pacerPriority says what became of a RealtimePacer request: "" when
+// none was made, PacerRealtime when every loop got it, else PacerNormal
+// and why.
+func (g *Generator) pacerPriority() string {
+	if !g.cfg.realtime {
+		return ""
+	}
+	if !g.loopPath {
+		return PacerNormal + " (real-time priority is the event loop's; this run uses goroutines)"
+	}
+	if _, open := g.model.(Open); !open {
+		return PacerNormal + " (real-time priority is for the open model's pacer)"
+	}
+	for _, l := range g.loops {
+		if err := l.priorityErr(); err != nil {
+			return PacerNormal + " (real-time priority refused: " + err.Error() + ")"
+		}
+	}
+	return PacerRealtime
+}
+
 // pacerSpin is how long the event loops' pacers have spun so far.
 func (g *Generator) pacerSpin() time.Duration {
 	var d time.Duration

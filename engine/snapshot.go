@@ -169,6 +169,10 @@ type Health struct {
 	// pacer's own cost, beside the sockets' work (CPU). Zero on the
 	// goroutine path, whose pacer is the runtime's timers.
 	PacerCPU float64
+	// PacerPriority says what became of RealtimePacer: "" when the run
+	// did not ask, PacerRealtime when the loops run at real-time
+	// priority, else PacerNormal and why not.
+	PacerPriority string
 	// Missed counts requests over the run that started more than
 	// LateThreshold after their scheduled time (open model).
 	Missed int64

@@ -131,6 +131,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--url", url, "--stages", "5s:10,5s:2147483647"}, "--stages 5s:10,5s:2147483647: 2147483647 users or connections: more than the open-file limit"},
 		{[]string{"--experiment", "likes", "--vus", "2147483647", "--record", filepath.Join(dir, "x.csv")}, "--vus 2147483647: more than the open-file limit"},
 		{[]string{"--url", url, "-c", "4", "--rate", "10"}, "give only one of"},
+		{[]string{"--url", url, "-c", "4", "--realtime-pacer"}, "--realtime-pacer paces the open model: add --rate R"},
+		{[]string{"--url", url, "--rate", "10", "--engine", "goroutine", "--realtime-pacer"}, "--engine goroutine has none"},
 		{[]string{"--url", url, "--think", "1s"}, "--think applies to virtual users"},
 		{[]string{"--url", url, "--header", "NoColon"}, "--header"},
 		{[]string{"--url", url, "--body", "@" + body}, "no such file"},

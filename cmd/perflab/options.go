@@ -56,6 +56,7 @@ type options struct {
 	maxInFlight int
 	maxBody     byteSize
 	enginePath  string
+	realtime    bool
 	method      string
 	headers     listFlag
 	body        string
@@ -92,7 +93,7 @@ type flagGroup struct {
 // The root's flag groups; every flag the root accepts is in one.
 var (
 	runFlags     = flagGroup{"What to run", []string{"experiment", "url", "scenario", "dry-run", "record", "sweep", "repeat", "shuffle", "shuffle-seed"}}
-	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "stages", "timeout", "max-in-flight", "max-body", "engine"}}
+	loadFlags    = flagGroup{"Load", []string{"vus", "think", "rate", "c", "duration", "stages", "timeout", "max-in-flight", "max-body", "engine", "realtime-pacer"}}
 	requestFlags = flagGroup{"Request (with --url)", []string{"method", "header", "body", "insecure"}}
 	fishialFlags = flagGroup{"Fishial race (--experiment fishial)", []string{"images", "time-scale", "strategies", "processes", "nodes", "fishial-429"}}
 	passFlags    = flagGroup{"Pass or fail, and more outputs", []string{"threshold", "abort-on-fail", "abort-grace", "summary-json", "hdr-log", "report"}}
@@ -187,6 +188,7 @@ func newRootFlags(o *options) *flag.FlagSet {
 	durationVar(fs, &o.timeout, "timeout", 0, "give up on a request after `D` (default 30s)")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 0, "open model: at most `N` requests outstanding (default 10000, or what the open-file limit allows)")
 	fs.StringVar(&o.enginePath, "engine", engine.PathAuto, "drive the connections by `PATH`: loop (one epoll event loop per core; plain-HTTP steps with fixed requests, judged by status), goroutine (one per user or connection; everything), or auto (the loop where the run fits it)")
+	fs.BoolVar(&o.realtime, "realtime-pacer", false, "open model on the event loop: run its pacers at real-time priority (SCHED_FIFO), so that other busy threads cannot make starts late; needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO above 0, else the run says it was refused and goes on. Keep the target off the generator's cores")
 	o.maxBody = engine.DefaultMaxBody
 	fs.Var(&o.maxBody, "max-body", "keep at most `SIZE` of an answer's body, e.g. 512KiB or 8MiB; a longer body fails the request as \"body too large\" (default "+formatSize(engine.DefaultMaxBody)+")")
 

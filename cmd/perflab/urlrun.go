@@ -224,15 +224,16 @@ func loadOptions(o *options, defaultDuration time.Duration) ([]engine.Option, er
 		d = o.duration
 	}
 	opts := []engine.Option{engine.Duration(d)}
+	perSecond := false
 	if o.set["stages"] {
 		if o.set["duration"] {
 			return nil, usagef("--duration and --stages: the stages' durations add up to the run's; drop --duration")
 		}
-		stages, _, err := parseStages(o.stages)
+		stages, ps, err := parseStages(o.stages)
 		if err != nil {
 			return nil, err
 		}
-		opts = []engine.Option{engine.Stages(stages...)}
+		opts, perSecond = []engine.Option{engine.Stages(stages...)}, ps
 	}
 	if o.set["timeout"] {
 		if o.timeout <= 0 {
@@ -248,6 +249,15 @@ func loadOptions(o *options, defaultDuration time.Duration) ([]engine.Option, er
 			return nil, usagef("--engine %q: choose %s", o.enginePath, strings.Join(engine.Paths, ", "))
 		}
 		opts = append(opts, engine.Path(o.enginePath))
+	}
+	if o.realtime {
+		switch {
+		case o.enginePath == engine.PathGoroutine:
+			return nil, usagef("--realtime-pacer raises the event loop's pacer; --engine goroutine has none (its pacer is the runtime's timers)")
+		case !o.set["rate"] && !perSecond:
+			return nil, usagef("--realtime-pacer paces the open model: add --rate R (or --stages in requests a second)")
+		}
+		opts = append(opts, engine.RealtimePacer())
 	}
 	if o.insecure {
 		opts = append(opts, engine.TLSConfig(&tls.Config{InsecureSkipVerify: true}))

@@ -117,6 +117,7 @@ type JSONGenerator struct {
 	SendLagP50MS  float64 `json:"send_lag_p50_ms"`
 	SendLagP99MS  float64 `json:"send_lag_p99_ms"`
 	PacerCPU      float64 `json:"pacer_spin_cores"`
+	PacerPriority string  `json:"pacer_priority,omitempty"`
 	MissedStarts  int64   `json:"missed_starts"`
 	Warning       string  `json:"warning"`
 	AchievedRate  float64 `json:"achieved_rate"`
@@ -203,7 +204,7 @@ func jsonRun(b Begin, s *engine.Snapshot, ths []threshold.Threshold) JSONRun {
 		Checks:     []JSONCheck{},
 		Thresholds: []JSONThreshold{},
 		Generator: JSONGenerator{CPU: s.Health.CPU, CPUSharedWith: s.Health.Sharing, Cores: s.Health.Cores, Engine: s.Health.Path, SendLagP50MS: msOf(s.Health.SendLagP50),
-			SendLagP99MS: msOf(s.Health.SendLagP99), PacerCPU: s.Health.PacerCPU, MissedStarts: s.Health.Missed, Warning: s.Health.Warning,
+			SendLagP99MS: msOf(s.Health.SendLagP99), PacerCPU: s.Health.PacerCPU, PacerPriority: s.Health.PacerPriority, MissedStarts: s.Health.Missed, Warning: s.Health.Warning,
 			AchievedRate: s.Health.AchievedRate, ScheduledRate: s.Health.TargetRate},
 	}
 	open := s.Load.Model == "open"

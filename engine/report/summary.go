@@ -77,6 +77,9 @@ func Summary(w io.Writer, s *engine.Snapshot) error {
 			gen += fmt.Sprintf("  pacer spin %.1f%% of a core", 100*h.PacerCPU)
 		}
 	}
+	if h.PacerPriority != "" {
+		gen += "  pacer priority " + h.PacerPriority
+	}
 	if h.Path != "" {
 		gen += "  engine " + h.Path
 	}
