@@ -514,3 +514,22 @@ func TestHealthLineSaysWhatSharesTheCPU(t *testing.T) {
 		t.Fatalf("the health line does not name the twin supervisor beside the CPU:\n%s", screen)
 	}
 }
+
+// TestHealthLineSaysThePacersPriority: a run that asked for a real-time
+// pacer says on the health line whether it got it.
+func TestHealthLineSaysThePacersPriority(t *testing.T) {
+	for _, c := range []struct{ priority, want string }{
+		{engine.PacerRealtime, "pacer real-time"},
+		{engine.PacerNormal + " (real-time priority refused: operation not permitted)", "pacer normal (real-time priority refused"},
+	} {
+		f := newFakeTwin(testLikes, likesSettings)
+		hn := newHarness(t, Config{Stage: f}, 160, 40)
+		hn.awaitOpened()
+		s := snapshot(8, false, f.Load())
+		s.Health.PacerPriority = c.priority
+		hn.frame(f, s)
+		if screen := hn.screen(); !strings.Contains(screen, c.want) {
+			t.Fatalf("pacer priority %q: the health line lacks %q:\n%s", c.priority, c.want, screen)
+		}
+	}
+}

@@ -302,6 +302,12 @@ func (p *loadPage) healthLine(w int) string {
 			}
 			parts = append(parts, cpu)
 		}
+		switch p := hl.PacerPriority; {
+		case p == engine.PacerRealtime:
+			parts = append(parts, "pacer real-time")
+		case p != "":
+			parts = append(parts, st.Warn.Render("pacer "+p))
+		}
 	}
 	line := ""
 	for _, part := range parts {
