@@ -45,7 +45,7 @@ func TestSummaryJSONFollowsTheSchema(t *testing.T) {
 	schema := readmeSchema(t)
 	url := target(t)
 	out := filepath.Join(t.TempDir(), "summary.json")
-	for _, model := range [][]string{{"-c", "2"}, {"--rate", "50"}} {
+	for _, model := range [][]string{{"-c", "2"}, {"--rate", "50"}, {"--rate", "50", "--realtime-pacer"}} {
 		args := append([]string{"--url", url, "--duration", "1s", "--summary-json", out,
 			"--threshold", "http_req_failed<1%", "--threshold", "p(99)<1us"}, model...)
 		_, stderr, code := perflab(t, args...)
