@@ -70,7 +70,20 @@ func Summary(w io.Writer, s *engine.Snapshot) error {
 		line("statuses", statusLine(s.Statuses))
 	}
 	h := s.Health
-	gen := fmt.Sprintf("cpu %.2f of %s", h.CPU, Cores(h.Cores))
+	line(generatorLine(h, open))
+	whereTimeWent(&b, s)
+	if h.Warning != "" {
+		fmt.Fprintf(&b, "\n  warning: %s\n", h.Warning)
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// generatorLine is the generator's health: its process's CPU (named
+// for what else runs in it), the open model's pacing and the engine.
+func generatorLine(h engine.Health, open bool) (who, gen string) {
+	gen = fmt.Sprintf("cpu %.2f of %s", h.CPU, Cores(h.Cores))
 	if open {
 		gen += fmt.Sprintf("  send lag p50 %s p99 %s  missed %d", Duration(h.SendLagP50), Duration(h.SendLagP99), h.Missed)
 		if h.Path == engine.PathLoop {
@@ -83,19 +96,11 @@ func Summary(w io.Writer, s *engine.Snapshot) error {
 	if h.Path != "" {
 		gen += "  engine " + h.Path
 	}
-	// The CPU is the process's: say what else is in it.
-	who := "generator"
+	who = "generator"
 	if h.Sharing != "" {
 		who += " + " + h.Sharing
 	}
-	line(who, gen)
-	whereTimeWent(&b, s)
-	if h.Warning != "" {
-		fmt.Fprintf(&b, "\n  warning: %s\n", h.Warning)
-	}
-	b.WriteString("\n")
-	_, err := io.WriteString(w, b.String())
-	return err
+	return who, gen
 }
 
 // errorKinds lists the kinds of failure that happened, with their counts.

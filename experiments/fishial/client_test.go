@@ -162,11 +162,12 @@ func TestClientCountsEvery429(t *testing.T) {
 	}
 }
 
-// connCounter is an HTTP server that counts the connections made to it.
-func connCounter(t *testing.T) (*httptest.Server, *atomic.Int32) {
+// connCounter is an HTTP server, serving h, that counts the connections
+// made to it.
+func connCounter(t *testing.T, h http.Handler) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
 	var n atomic.Int32
-	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			n.Add(1)
@@ -181,7 +182,7 @@ func connCounter(t *testing.T) (*httptest.Server, *atomic.Int32) {
 // connection per image in flight, so that no image of the race pays
 // for dialling one.
 func TestWarmUpOpensOneConnectionPerImageInFlight(t *testing.T) {
-	srv, conns := connCounter(t)
+	srv, conns := connCounter(t, http.NotFoundHandler())
 	c := newAPIClient(Endpoints{Auth: srv.URL, API: srv.URL}, "id", "secret")
 	c.warmUp(context.Background(), 12)
 	if got := conns.Load(); got != 12 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -239,7 +240,7 @@ func TestNodePreparesForItsRaceBeforeReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	srv, conns := connCounter(t)
+	srv, conns := connCounter(t, http.NotFoundHandler())
 	rdb, err := connectRedis(context.Background(), m.URL())
 	if err != nil {
 		t.Fatal(err)

@@ -4,29 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
-
-// countingServer counts the connections its clients open.
-func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
-	t.Helper()
-	var conns atomic.Int64
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, &conns
-}
 
 func syncClient() *http.Client {
 	return &http.Client{Transport: newSyncTransport(http.DefaultTransport.(*http.Transport).Clone())}
@@ -53,7 +35,7 @@ func exchange(t *testing.T, c *http.Client, method, url, body string) (int, stri
 // Exchanges one after another share one kept connection, and each gets
 // its own answer: with a length, chunked, or empty.
 func TestSyncTransportKeepsItsConnection(t *testing.T) {
-	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+	srv, conns := connCounter(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		switch r.URL.Path {
 		case "/chunked":
@@ -67,7 +49,7 @@ func TestSyncTransportKeepsItsConnection(t *testing.T) {
 			w.WriteHeader(http.StatusTooManyRequests)
 			w.Write(append([]byte("echo "), b...))
 		}
-	})
+	}))
 	c := syncClient()
 	for range 3 {
 		if code, body := exchange(t, c, http.MethodPut, srv.URL+"/echo", "photo bytes"); code != 429 || body != "echo photo bytes" {
@@ -88,10 +70,10 @@ func TestSyncTransportKeepsItsConnection(t *testing.T) {
 // A kept connection the server closed while it sat idle costs the
 // request one more attempt on a new connection, not an error.
 func TestSyncTransportRedialsAConnectionTheServerClosed(t *testing.T) {
-	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+	srv, conns := connCounter(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		w.Write(b)
-	})
+	}))
 	c := syncClient()
 	if _, body := exchange(t, c, http.MethodPost, srv.URL, "first"); body != "first" {
 		t.Fatalf("first answer %q", body)
@@ -108,9 +90,9 @@ func TestSyncTransportRedialsAConnectionTheServerClosed(t *testing.T) {
 
 // An answer longer than the bound is an error, not a truncated body.
 func TestSyncTransportBoundsTheAnswer(t *testing.T) {
-	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+	srv, _ := connCounter(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(bytes.Repeat([]byte("x"), maxAnswer+1))
-	})
+	}))
 	resp, err := syncClient().Get(srv.URL)
 	if err == nil {
 		resp.Body.Close()
@@ -125,7 +107,7 @@ func TestSyncTransportBoundsTheAnswer(t *testing.T) {
 // server that never answers.
 func TestSyncTransportStopsWithItsContext(t *testing.T) {
 	hold := make(chan struct{})
-	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) { <-hold })
+	srv, _ := connCounter(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hold }))
 	defer close(hold)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
