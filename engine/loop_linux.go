@@ -486,11 +486,11 @@ func (l *evloop) next(lw *lworker, now time.Time) {
 	}
 }
 
-// priorityErr is why the loop did not get the real-time priority it
-// asked for; nil if it got it, did not ask, or has not started.
-func (l *evloop) priorityErr() error {
+// priority says whether the loop has asked for real-time priority yet,
+// and why it did not get it (nil: it did).
+func (l *evloop) priority() (asked bool, refused error) {
 	if p := l.prio.Load(); p != nil {
-		return *p
+		return true, *p
 	}
-	return nil
+	return false, nil
 }

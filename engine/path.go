@@ -181,8 +181,8 @@ const (
 )
 
 // pacerPriority says what became of a RealtimePacer request: "" when
-// none was made, PacerRealtime when every loop got it, else PacerNormal
-// and why.
+// none was made (or the loops have not started), PacerRealtime when
+// every loop got it, else PacerNormal and why.
 func (g *Generator) pacerPriority() string {
 	if !g.cfg.realtime {
 		return ""
@@ -194,8 +194,12 @@ func (g *Generator) pacerPriority() string {
 		return PacerNormal + " (real-time priority is for the open model's pacer)"
 	}
 	for _, l := range g.loops {
-		if err := l.priorityErr(); err != nil {
-			return PacerNormal + " (real-time priority refused: " + err.Error() + ")"
+		asked, refused := l.priority()
+		switch {
+		case !asked:
+			return ""
+		case refused != nil:
+			return PacerNormal + " (real-time priority refused: " + refused.Error() + ")"
 		}
 	}
 	return PacerRealtime

@@ -40,7 +40,7 @@ func TestRealtimePacerReportsWhatTheLoopGot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refused := l.priorityErr()
+	_, refused := l.priority()
 	r := <-done
 	if r.err != nil {
 		t.Fatal(r.err)
