@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"runtime"
 	"sync"
 	"time"
@@ -198,6 +199,9 @@ func (g *Generator) pacerPriority() string {
 		switch {
 		case !asked:
 			return ""
+		case errors.Is(refused, fs.ErrPermission):
+			return PacerNormal + " (real-time priority refused: " + refused.Error() +
+				"; run as root, give the binary CAP_SYS_NICE with setcap cap_sys_nice=ep, or raise ulimit -r)"
 		case refused != nil:
 			return PacerNormal + " (real-time priority refused: " + refused.Error() + ")"
 		}
