@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"perflab/engine"
 )
 
 // redisForAgents starts a real redis-server for the test and returns its
@@ -279,4 +282,31 @@ func agentSeconds(path, agent string) int {
 		}
 	}
 	return n
+}
+
+// TestAgentPlanCarriesEngineFlags: --engine and --realtime-pacer reach
+// the agents in their plan; without --engine the plan names no path.
+func TestAgentPlanCarriesEngineFlags(t *testing.T) {
+	step := engine.Step{Name: "url", Method: "GET", URL: "http://127.0.0.1:1/"}
+	for _, c := range []struct {
+		args     []string
+		path     string
+		realtime bool
+	}{
+		{[]string{"--url", step.URL, "--rate", "10"}, "", false},
+		{[]string{"--url", step.URL, "--rate", "10", "--engine", "loop", "--realtime-pacer"}, engine.PathLoop, true},
+		{[]string{"--url", step.URL, "-c", "2", "--engine", "goroutine"}, engine.PathGoroutine, false},
+	} {
+		o, err := parseRoot(c.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := agentPlan(o, step, engine.Open{Rate: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Engine != c.path || p.Realtime != c.realtime {
+			t.Errorf("%v: plan engine %q, real-time %v; want %q, %v", c.args, p.Engine, p.Realtime, c.path, c.realtime)
+		}
+	}
 }

@@ -65,7 +65,11 @@ func runOverAgents(o *options, step engine.Step, model engine.Model, ths []thres
 
 // agentPlan is the whole run as the controller splits it.
 func agentPlan(o *options, step engine.Step, model engine.Model) (agents.Plan, error) {
-	p := agents.Plan{Method: step.Method, URL: step.URL, Body: step.Body, Timeout: o.timeout.Seconds(), MaxBody: int(o.maxBody)}
+	p := agents.Plan{Method: step.Method, URL: step.URL, Body: step.Body, Timeout: o.timeout.Seconds(), MaxBody: int(o.maxBody),
+		Realtime: o.realtime}
+	if o.set["engine"] {
+		p.Engine = o.enginePath
+	}
 	for _, h := range step.Header {
 		p.Headers = append(p.Headers, h.Key+": "+h.Value)
 	}

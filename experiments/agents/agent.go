@@ -275,6 +275,12 @@ func (a *agent) generator(p *Plan) (*engine.Generator, error) {
 	if p.MaxBody > 0 {
 		opts = append(opts, engine.MaxBody(p.MaxBody))
 	}
+	if p.Engine != "" {
+		opts = append(opts, engine.Path(p.Engine))
+	}
+	if p.Realtime {
+		opts = append(opts, engine.RealtimePacer())
+	}
 	return engine.New(engine.Scenario{Steps: []engine.Step{step}}, model, opts...)
 }
 

@@ -2,12 +2,17 @@ package agents
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"perflab/engine"
 	"perflab/server/redisconn"
 )
 
@@ -79,5 +84,41 @@ func TestVersionsRefuseEachOther(t *testing.T) {
 	_, err = Start(ctx, ControllerOptions{Redis: r.URL(), Min: 1, Plan: Plan{Model: "max", Level: 1, URL: "http://127.0.0.1:1/"}})
 	if err == nil || !strings.Contains(err.Error(), "run the same perflab build on both") {
 		t.Fatalf("Start with an agent of another build: %v", err)
+	}
+}
+
+// TestPlanCarriesTheEngineChoice: an agent drives its share by the
+// engine path the run asked for, and asks for the real-time pacer when
+// the run did; a plan that names no path leaves the agent its own choice.
+func TestPlanCarriesTheEngineChoice(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	a := &agent{info: Info{Allow: DefaultAllow}, log: io.Discard}
+	plan := func(engine string, realtime bool) *Plan {
+		return &Plan{Version: Version, Method: http.MethodGet, URL: srv.URL + "/", Model: "open", Level: 200,
+			Seconds: 0.3, Engine: engine, Realtime: realtime}
+	}
+	g, err := a.generator(plan(engine.PathGoroutine, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Path() != engine.PathGoroutine {
+		t.Fatalf("a plan asking for goroutines got the %s path", g.Path())
+	}
+	if runtime.GOOS != "linux" {
+		return
+	}
+	if g, err = a.generator(plan("", false)); err != nil || g.Path() != engine.PathLoop {
+		t.Fatalf("a plan naming no path: %v, path %s; want the loop, which the plan fits", err, g.Path())
+	}
+	if g, err = a.generator(plan(engine.PathLoop, true)); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := g.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := snap.Health.PacerPriority; p == "" {
+		t.Fatal("a plan asking for the real-time pacer ran without asking for it")
 	}
 }

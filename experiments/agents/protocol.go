@@ -77,22 +77,27 @@ type Info struct {
 // Plan is a run as the controller gives it to one agent: the request, the
 // agent's share of the load, and when to start.
 type Plan struct {
-	Run     string            `json:"run"`
-	Version string            `json:"version"`
-	Method  string            `json:"method"`
-	URL     string            `json:"url"`
-	Headers []string          `json:"headers,omitempty"`
-	Body    string            `json:"body,omitempty"`
-	Model   string            `json:"model"` // closed, open, max
-	Level   float64           `json:"level"` // users, connections or rate: the agent's share
-	ThinkMS float64           `json:"think_ms,omitempty"`
-	MaxIn   int               `json:"max_in_flight,omitempty"`
-	Stages  []Stage           `json:"stages,omitempty"`
-	Seconds float64           `json:"duration_s,omitempty"`
-	Timeout float64           `json:"timeout_s,omitempty"`
-	MaxBody int               `json:"max_body,omitempty"`
-	Tags    map[string]string `json:"tags,omitempty"`
-	StartAt int64             `json:"start_at_ms"` // unix ms
+	Run     string   `json:"run"`
+	Version string   `json:"version"`
+	Method  string   `json:"method"`
+	URL     string   `json:"url"`
+	Headers []string `json:"headers,omitempty"`
+	Body    string   `json:"body,omitempty"`
+	Model   string   `json:"model"` // closed, open, max
+	Level   float64  `json:"level"` // users, connections or rate: the agent's share
+	ThinkMS float64  `json:"think_ms,omitempty"`
+	MaxIn   int      `json:"max_in_flight,omitempty"`
+	Stages  []Stage  `json:"stages,omitempty"`
+	Seconds float64  `json:"duration_s,omitempty"`
+	Timeout float64  `json:"timeout_s,omitempty"`
+	MaxBody int      `json:"max_body,omitempty"`
+	// Engine is the engine path the run asked for ("" lets each agent
+	// take the loop where the plan fits it), and Realtime asks for the
+	// real-time pacer (engine.RealtimePacer).
+	Engine   string            `json:"engine,omitempty"`
+	Realtime bool              `json:"realtime_pacer,omitempty"`
+	Tags     map[string]string `json:"tags,omitempty"`
+	StartAt  int64             `json:"start_at_ms"` // unix ms
 }
 
 // Stage is one stage of a plan, its target the agent's share.
