@@ -122,3 +122,31 @@ func TestPlanCarriesTheEngineChoice(t *testing.T) {
 		t.Fatal("a plan asking for the real-time pacer ran without asking for it")
 	}
 }
+
+// TestMergedPacerPrioritySaysARefusal: the merged health says the pacers
+// run at real time only if every agent's does; one refusal is said.
+func TestMergedPacerPrioritySaysARefusal(t *testing.T) {
+	refused := engine.PacerNormal + " (real-time priority refused: operation not permitted)"
+	agent := func(p string) *runAgent {
+		a := &runAgent{}
+		a.last.Health.PacerPriority = p
+		return a
+	}
+	for _, c := range []struct {
+		got  []string
+		want string
+	}{
+		{[]string{"", ""}, ""},
+		{[]string{engine.PacerRealtime, engine.PacerRealtime}, engine.PacerRealtime},
+		{[]string{engine.PacerRealtime, refused}, refused},
+		{[]string{refused, engine.PacerRealtime}, refused},
+	} {
+		var as []*runAgent
+		for _, p := range c.got {
+			as = append(as, agent(p))
+		}
+		if st := stateOf(as, engine.Load{}); st.Health.PacerPriority != c.want {
+			t.Errorf("agents %q: merged %q, want %q", c.got, st.Health.PacerPriority, c.want)
+		}
+	}
+}

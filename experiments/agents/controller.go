@@ -434,6 +434,10 @@ func stateOf(agents []*runAgent, load engine.Load) engine.TallyState {
 		if st.Health.Warning == "" {
 			st.Health.Warning = h.Warning
 		}
+		// One agent whose pacer was refused real time says so for all.
+		if p := h.PacerPriority; p != "" && (st.Health.PacerPriority == "" || st.Health.PacerPriority == engine.PacerRealtime) {
+			st.Health.PacerPriority = p
+		}
 		if st.Load.Stages == 0 {
 			st.Load.Stage, st.Load.Stages, st.Load.Overridden = m.Load.Stage, m.Load.Stages, m.Load.Overridden
 		}
