@@ -62,8 +62,7 @@ func RunNode(ctx context.Context, o NodeOptions) error {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("reach Redis at %s: %w", o.Redis, err)
 	}
-	n := &node{id: o.ID, rdb: rdb, lease: o.Lease, log: o.Log, runs: map[string]*nodeRun{},
-		waits: map[string]chan struct{}{}, noticed: map[string]string{}}
+	n := &node{id: o.ID, rdb: rdb, lease: o.Lease, log: o.Log, runs: map[string]*nodeRun{}, waits: map[string]*tokenNotice{}}
 	if err := n.register(ctx); err != nil {
 		return err
 	}
@@ -109,9 +108,15 @@ type node struct {
 
 	runs map[string]*nodeRun // the races this node has seen
 
-	wmu     sync.Mutex
-	waits   map[string]chan struct{} // token channel -> closed on notice
-	noticed map[string]string        // token channel -> the token its notice carried, until read
+	wmu   sync.Mutex
+	waits map[string]*tokenNotice // token channel -> its next notice
+}
+
+// tokenNotice is the next notice on a token channel: done is closed when
+// it comes, and token is then the stored token it carried.
+type tokenNotice struct {
+	done  chan struct{}
+	token string
 }
 
 type nodeRun struct {
@@ -241,33 +246,24 @@ func (n *node) run(ctx context.Context, id string) (*nodeRun, error) {
 	return r, nil
 }
 
-// notice returns a channel closed at the next notice on a token channel;
-// noticedToken then has the stored token it carried.
-func (n *node) notice(channel string) <-chan struct{} {
+// notice returns the next notice on a token channel.
+func (n *node) notice(channel string) *tokenNotice {
 	n.wmu.Lock()
 	defer n.wmu.Unlock()
-	ch, ok := n.waits[channel]
+	tn, ok := n.waits[channel]
 	if !ok {
-		ch = make(chan struct{})
-		n.waits[channel] = ch
+		tn = &tokenNotice{done: make(chan struct{})}
+		n.waits[channel] = tn
 	}
-	return ch
-}
-
-func (n *node) noticedToken(channel string) string {
-	n.wmu.Lock()
-	defer n.wmu.Unlock()
-	tok := n.noticed[channel]
-	delete(n.noticed, channel)
-	return tok
+	return tn
 }
 
 func (n *node) wake(channel, token string) {
 	n.wmu.Lock()
 	defer n.wmu.Unlock()
-	if ch, ok := n.waits[channel]; ok {
-		n.noticed[channel] = token
-		close(ch)
+	if tn, ok := n.waits[channel]; ok {
+		tn.token = token
+		close(tn.done)
 		delete(n.waits, channel)
 	}
 }
@@ -319,8 +315,8 @@ func (r *redisTokens) Token(ctx context.Context, st *flowStats) (string, error) 
 		// the notice is lost with its sender.
 		t := time.NewTimer(tokenLockTTL / 20)
 		select {
-		case <-notice:
-			if r.keep(r.n.noticedToken(chanToken(r.run))) {
+		case <-notice.done:
+			if r.keep(notice.token) {
 				t.Stop()
 				return r.tok, nil
 			}

@@ -114,8 +114,7 @@ func TestTokenNoticeCarriesTheToken(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	const run = "r2"
-	n := &node{id: "waiter", rdb: rdb, log: io.Discard, runs: map[string]*nodeRun{},
-		waits: map[string]chan struct{}{}, noticed: map[string]string{}}
+	n := &node{id: "waiter", rdb: rdb, log: io.Discard, runs: map[string]*nodeRun{}, waits: map[string]*tokenNotice{}}
 	ps := rdb.Subscribe(ctx, chanToken(run))
 	defer ps.Close()
 	if _, err := ps.Receive(ctx); err != nil {
