@@ -64,8 +64,9 @@ func newAPIClient(ep Endpoints, id, secret string) *apiClient {
 // not an image's work. So are its connections: a long-running client
 // keeps a pool, and conns of them (one for each image it will have in
 // flight) are opened here. Each asks the service for its root page,
-// which no step of the flow uses and nothing counts, and holds its
-// answer until all have theirs, so that no two share a connection.
+// which no step of the flow uses and nothing counts. Over plain HTTP the
+// client's transport opens them (prime); over https each exchange holds
+// its answer until all have theirs, so that no two share a connection.
 func (c *apiClient) warmUp(ctx context.Context, conns int) {
 	photo := make([]byte, 64<<10)
 	sum := md5.Sum(photo)
@@ -78,6 +79,10 @@ func (c *apiClient) warmUp(ctx context.Context, conns int) {
 	}
 	if tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"exp": time.Now().Unix()}).SignedString(photo); err == nil {
 		jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
+	}
+	if st, ok := c.http.Transport.(*syncTransport); ok && strings.HasPrefix(c.ep.API, "http://") {
+		st.prime(ctx, c.ep.API+"/", max(1, conns))
+		return
 	}
 	var all, answered sync.WaitGroup
 	answered.Add(max(1, conns))

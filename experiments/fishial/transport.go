@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -35,8 +36,9 @@ type syncTransport struct {
 
 type syncConn struct {
 	net.Conn
-	r *bufio.Reader
-	w *bufio.Writer
+	host string // host:port it was dialled to
+	r    *bufio.Reader
+	w    *bufio.Writer
 }
 
 func newSyncTransport(fallback http.RoundTripper) *syncTransport {
@@ -51,10 +53,7 @@ func (t *syncTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" {
 		return t.fallback.RoundTrip(req)
 	}
-	host := req.URL.Host
-	if req.URL.Port() == "" {
-		host = net.JoinHostPort(req.URL.Hostname(), "80")
-	}
+	host := hostPort(req.URL)
 	c, reused, err := t.conn(req.Context(), host, true)
 	if err != nil {
 		return nil, err
@@ -82,6 +81,48 @@ func (t *syncTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.put(host, c)
 	}
 	return resp, nil
+}
+
+// prime opens n new connections to url's host, makes one exchange on
+// each (a GET of url, whose answer nothing uses) and keeps them all, as
+// the pool of a client that has had n exchanges in flight at once.
+// Exchanges return their connection before they return, so n exchanges
+// at once would not open n connections.
+func (t *syncTransport) prime(ctx context.Context, url string, n int) error {
+	var opened []*syncConn
+	defer func() {
+		for _, c := range opened {
+			t.put(c.host, c)
+		}
+	}()
+	for range n {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		c, _, err := t.conn(ctx, hostPort(req.URL), false)
+		if err != nil {
+			return err
+		}
+		resp, err := t.exchange(c, req)
+		if err != nil {
+			return err
+		}
+		if resp.Close {
+			c.Close()
+			continue
+		}
+		opened = append(opened, c)
+	}
+	return nil
+}
+
+// hostPort is where a plain-HTTP URL's connections go.
+func hostPort(u *url.URL) string {
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), "80")
+	}
+	return u.Host
 }
 
 // errStaleConn marks an exchange that failed before any of its answer
@@ -149,7 +190,7 @@ func (t *syncTransport) conn(ctx context.Context, host string, reuse bool) (*syn
 	if err != nil {
 		return nil, false, err
 	}
-	return &syncConn{Conn: nc, r: bufio.NewReader(nc), w: bufio.NewWriter(nc)}, false, nil
+	return &syncConn{Conn: nc, host: host, r: bufio.NewReader(nc), w: bufio.NewWriter(nc)}, false, nil
 }
 
 func (t *syncTransport) put(host string, c *syncConn) {
