@@ -54,9 +54,8 @@ type evloop struct {
 	spun     atomic.Int64
 	nextScan time.Time
 	done     chan struct{}
-	// tid is the loop's thread; prio, once the loop runs, what asking
-	// for real-time priority returned (nil when granted or not asked).
-	tid  atomic.Int64
+	// prio, once the loop runs, is what asking for real-time priority
+	// returned (nil when granted).
 	prio atomic.Pointer[error]
 }
 
@@ -164,11 +163,6 @@ func (l *evloop) run() {
 	// The pacer's sleeps end within a microsecond of when asked, not the
 	// kernel's default 50 us later.
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-	l.tid.Store(int64(unix.Gettid()))
-	if l.open && l.g.cfg.realtime {
-		err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}, 0)
-		l.prio.Store(&err)
-	}
 	defer close(l.done)
 	defer func() {
 		l.mu.Lock()
@@ -177,6 +171,17 @@ func (l *evloop) run() {
 		l.epfd, l.wakefd = -1, -1
 		l.mu.Unlock()
 	}()
+	if l.open && l.g.cfg.realtime {
+		// Threads cloned from this one do not inherit the priority, and
+		// the thread gives it up when the loop ends: the runtime keeps a
+		// locked goroutine's thread when it is the process's main thread.
+		err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1,
+			Flags: unix.SCHED_FLAG_RESET_ON_FORK}, 0)
+		l.prio.Store(&err)
+		if err == nil {
+			defer unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}, 0)
+		}
+	}
 	for {
 		l.takeInbox()
 		now := time.Now()
