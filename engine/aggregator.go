@@ -179,6 +179,7 @@ func (a *aggregator) health(now time.Time, snap *Snapshot, inFlight, lagQuarter 
 		Sharing:       g.cfg.sharing,
 		Path:          g.Path(),
 		PacerPriority: g.pacerPriority(),
+		LoopIO:        g.loopIO(),
 	}
 	if a.open {
 		h.TargetRate = snap.Load.Rate

@@ -49,6 +49,16 @@ type evloop struct {
 	// it starts wait in writeq until the batch is done (see flush).
 	batching bool
 	writeq   []*lconn
+	// ring, where the kernel gives one, takes a batch's reads (readq)
+	// and its held-back writes in one system call each; ops and slab
+	// (a slot of it per read) serve those batches.
+	ring  *ring
+	readq []*lconn
+	ops   []ringOp
+	slab  []byte
+	// ringSends and ringRecvs count the writes and reads the ring took
+	// (read by tests once the loop has ended).
+	ringSends, ringRecvs int64
 	// spun is how long the pacer has spun, in nanoseconds: its own CPU,
 	// apart from the sockets' work.
 	spun     atomic.Int64
@@ -57,6 +67,9 @@ type evloop struct {
 	// prio, once the loop runs, is what asking for real-time priority
 	// returned (nil when granted).
 	prio atomic.Pointer[error]
+	// ringErr, once the loop runs, says why it has no ring (nil: it
+	// has one).
+	ringErr atomic.Pointer[error]
 }
 
 // lworker is a worker as an event loop drives it.
@@ -182,6 +195,12 @@ func (l *evloop) run() {
 			defer unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}, 0)
 		}
 	}
+	l.startRing()
+	defer func() {
+		if l.ring != nil {
+			l.ring.close()
+		}
+	}()
 	for {
 		l.takeInbox()
 		now := time.Now()
@@ -203,6 +222,7 @@ func (l *evloop) run() {
 				l.ready(l.byFD[fd], ev.Events)
 			}
 		}
+		l.readBatch()
 		l.batching = false
 		l.flush()
 	}
@@ -489,6 +509,27 @@ func (l *evloop) next(lw *lworker, now time.Time) {
 		}
 		now = time.Now() // it failed at once; the next step starts now
 	}
+}
+
+// startRing sets up the loop's ring, if the kernel gives one.
+func (l *evloop) startRing() {
+	err := errRingOff
+	if ringIO {
+		var r *ring
+		if r, err = newRing(ringEntries); err == nil {
+			l.ring, l.ops, l.slab = r, make([]ringOp, 0, r.entries), make([]byte, int(r.entries)*ringSlot)
+		}
+	}
+	l.ringErr.Store(&err)
+}
+
+// ringState says whether the loop has set up its ring yet, and why it
+// has none (nil: it has one).
+func (l *evloop) ringState() (started bool, none error) {
+	if p := l.ringErr.Load(); p != nil {
+		return true, *p
+	}
+	return false, nil
 }
 
 // priority says whether the loop has asked for real-time priority yet,

@@ -11,8 +11,9 @@ type evloop struct {
 	spun atomic.Int64
 }
 
-func newLoops(*Generator, int) []*evloop  { panic("the event loop runs on Linux only") }
-func (l *evloop) start() error            { panic("the event loop runs on Linux only") }
-func (l *evloop) add(*worker)             { panic("the event loop runs on Linux only") }
-func (l *evloop) poke()                   {}
-func (l *evloop) priority() (bool, error) { return false, nil }
+func newLoops(*Generator, int) []*evloop   { panic("the event loop runs on Linux only") }
+func (l *evloop) start() error             { panic("the event loop runs on Linux only") }
+func (l *evloop) add(*worker)              { panic("the event loop runs on Linux only") }
+func (l *evloop) poke()                    {}
+func (l *evloop) priority() (bool, error)  { return false, nil }
+func (l *evloop) ringState() (bool, error) { return false, nil }

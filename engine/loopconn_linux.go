@@ -6,6 +6,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -64,8 +65,16 @@ func (l *evloop) startWrite(c *lconn) {
 // handled: a server sees them together and wakes once for them, instead
 // of once per request.
 func (l *evloop) flush() {
+	q := l.writeq[:0]
 	for _, c := range l.writeq {
 		if c.state == lwriting && c.off == 0 && c.fd >= 0 {
+			q = append(q, c)
+		}
+	}
+	if l.ring != nil && len(q) >= ringMin {
+		l.writeBatch(q)
+	} else {
+		for _, c := range q {
 			l.startWrite(c)
 		}
 	}
@@ -173,6 +182,10 @@ func (l *evloop) ready(c *lconn, ev uint32) {
 			l.write(c)
 		}
 	case lreading:
+		if l.ring != nil {
+			l.readq = append(l.readq, c)
+			return
+		}
 		l.read(c)
 	case lidle:
 		// Nothing may arrive unasked: the server closed the connection,
@@ -187,26 +200,39 @@ func (l *evloop) ready(c *lconn, ev uint32) {
 func (l *evloop) write(c *lconn) {
 	for c.off < len(c.req) {
 		n, err := rawIO(unix.SYS_WRITE, c.fd, c.req[c.off:])
-		if err == unix.EAGAIN {
-			return // the next EPOLLOUT continues
-		}
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			reused := c.reused
-			l.close(c)
-			if c.r.replayable && reused && !c.retried && isDropped(err) && !c.lw.w.aborted.Load() {
-				c.retried = true
-				c.lw.w.rec.record(sample{step: uint8(c.stepIdx), outcome: retryMark})
-				l.resend(c)
-				return
-			}
-			l.fail(c, classifyIO(err), time.Now())
+		if !l.wrote(c, n, err) {
 			return
 		}
-		c.off += n
 	}
+	l.written(c)
+}
+
+// wrote takes the result of one write of c's request: false when the
+// request can go no further now (the socket is full, or it failed).
+func (l *evloop) wrote(c *lconn, n int, err error) bool {
+	switch err {
+	case nil:
+		c.off += n
+		return true
+	case unix.EINTR:
+		return true
+	case unix.EAGAIN:
+		return false // the next EPOLLOUT continues
+	}
+	reused := c.reused
+	l.close(c)
+	if c.r.replayable && reused && !c.retried && isDropped(err) && !c.lw.w.aborted.Load() {
+		c.retried = true
+		c.lw.w.rec.record(sample{step: uint8(c.stepIdx), outcome: retryMark})
+		l.resend(c)
+		return false
+	}
+	l.fail(c, classifyIO(err), time.Now())
+	return false
+}
+
+// written readies c, its request sent, for the answer.
+func (l *evloop) written(c *lconn) {
 	c.state = lreading
 	c.lw.w.timing.begin()
 	c.f.reset(c.r.head)
@@ -231,36 +257,128 @@ func (l *evloop) resend(c *lconn) {
 func (l *evloop) read(c *lconn) {
 	for c.state == lreading {
 		n, err := rawIO(unix.SYS_READ, c.fd, l.buf)
-		switch {
-		case err == unix.EAGAIN:
-			return
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			l.fail(c, classifyIO(err), time.Now())
-			return
-		case n == 0:
-			done, ferr := c.f.eof()
-			if done {
-				c.f.close = true
-				l.answered(c, time.Now(), false)
-			} else {
-				l.fail(c, classifyIO(ferr), time.Now())
-			}
+		if !l.got(c, l.buf, n, err) {
 			return
 		}
-		used, done, ferr := c.f.feed(l.buf[:n])
-		if ferr != nil {
-			l.fail(c, classifyIO(ferr), time.Now())
-			return
-		}
+	}
+}
+
+// got frames one read's result, n bytes of buf or err, into c's answer.
+// It returns true when more may be waiting on the socket.
+func (l *evloop) got(c *lconn, buf []byte, n int, err error) bool {
+	switch {
+	case err == unix.EAGAIN:
+		return false
+	case err == unix.EINTR:
+		return true
+	case err != nil:
+		l.fail(c, classifyIO(err), time.Now())
+		return false
+	case n == 0:
+		done, ferr := c.f.eof()
 		if done {
-			l.answered(c, time.Now(), used < n)
-			return
+			c.f.close = true
+			l.answered(c, time.Now(), false)
+		} else {
+			l.fail(c, classifyIO(ferr), time.Now())
 		}
-		if n < len(l.buf) {
-			return // drained: the next arrival raises a new edge
+		return false
+	}
+	used, done, ferr := c.f.feed(buf[:n])
+	if ferr != nil {
+		l.fail(c, classifyIO(ferr), time.Now())
+		return false
+	}
+	if done {
+		l.answered(c, time.Now(), used < n)
+		return false
+	}
+	return n == len(buf) // else drained: the next arrival raises a new edge
+}
+
+// readBatch reads every connection in readq through the ring, in one
+// system call per ring's worth; a read that fills its slot goes on one
+// call at a time. A batch shorter than ringMin is read one call at a
+// time.
+func (l *evloop) readBatch() {
+	q := l.readq
+	for len(q) > 0 {
+		chunk := q[:min(len(q), cap(l.ops))]
+		q = q[len(chunk):]
+		if len(chunk) < ringMin || l.ring == nil {
+			for _, c := range chunk {
+				l.read(c)
+			}
+			continue
 		}
+		ops := l.ops[:len(chunk)]
+		for i, c := range chunk {
+			ops[i] = ringOp{fd: c.fd, buf: l.slab[i*ringSlot : (i+1)*ringSlot]}
+		}
+		if l.batch(chunk, ops) {
+			l.ringRecvs += int64(len(ops))
+			for i, c := range chunk {
+				if n, err := ops[i].result(); l.got(c, ops[i].buf, n, err) {
+					l.read(c)
+				}
+			}
+		}
+		clear(ops)
+	}
+	clear(l.readq)
+	l.readq = l.readq[:0]
+}
+
+// writeBatch starts the requests of q through the ring; a request that
+// does not go out whole goes on as write does.
+func (l *evloop) writeBatch(q []*lconn) {
+	for len(q) > 0 {
+		chunk := q[:min(len(q), cap(l.ops))]
+		q = q[len(chunk):]
+		if l.ring == nil {
+			for _, c := range chunk {
+				l.startWrite(c)
+			}
+			continue
+		}
+		ops := l.ops[:len(chunk)]
+		now := time.Now()
+		for i, c := range chunk {
+			c.state, c.off, c.sent = lwriting, 0, now
+			ops[i] = ringOp{send: true, fd: c.fd, buf: c.req}
+		}
+		if l.batch(chunk, ops) {
+			l.ringSends += int64(len(ops))
+			for i, c := range chunk {
+				if n, err := ops[i].result(); l.wrote(c, n, err) {
+					l.write(c)
+				}
+			}
+		}
+		clear(ops)
+	}
+}
+
+// batch runs ops, one per connection of chunk, through the ring. Should
+// the ring fail (no kernel that set it up should), the chunk's requests
+// fail with the error, as what became of their reads or writes is
+// unknown, and the loop goes on one call at a time.
+func (l *evloop) batch(chunk []*lconn, ops []ringOp) bool {
+	if err := l.ring.do(ops); err != nil {
+		l.ringFailed(chunk, err)
+		return false
+	}
+	return true
+}
+
+func (l *evloop) ringFailed(chunk []*lconn, err error) {
+	l.ring.close()
+	l.ring = nil
+	none := fmt.Errorf("failed: %w", err)
+	l.ringErr.Store(&none)
+	now := time.Now()
+	for _, c := range chunk {
+		l.fail(c, classifyIO(err), now)
 	}
 }
 

@@ -209,6 +209,35 @@ func (g *Generator) pacerPriority() string {
 	return PacerRealtime
 }
 
+// Ways the event loops read and write, as Health.LoopIO reports them.
+const (
+	// LoopIOBatched: each batch of reads or writes goes to the kernel in
+	// one io_uring call.
+	LoopIOBatched = "io_uring"
+	// LoopIOCalls: a read or write call per request (the kernel gives
+	// no io_uring; Health.LoopIO says why).
+	LoopIOCalls = "read/write"
+)
+
+// loopIO says how the event loops read and write: "" off the loop path
+// (or before the loops start), LoopIOBatched when every loop batches,
+// else LoopIOCalls and why.
+func (g *Generator) loopIO() string {
+	if !g.loopPath {
+		return ""
+	}
+	for _, l := range g.loops {
+		started, none := l.ringState()
+		switch {
+		case !started:
+			return ""
+		case none != nil:
+			return LoopIOCalls + ", io_uring " + none.Error()
+		}
+	}
+	return LoopIOBatched
+}
+
 // pacerSpin is how long the event loops' pacers have spun so far.
 func (g *Generator) pacerSpin() time.Duration {
 	var d time.Duration

@@ -191,6 +191,9 @@ type Health struct {
 	// Path is how the generator drives its connections: PathLoop or
 	// PathGoroutine.
 	Path string
+	// LoopIO is how the event loop reads and writes (LoopIOBatched, or
+	// LoopIOCalls and why); "" off the loop path.
+	LoopIO string
 	// Warning is non-empty when the generator, not the target, limits
 	// the figures, and says why.
 	Warning string

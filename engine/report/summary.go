@@ -96,6 +96,9 @@ func generatorLine(h engine.Health, open bool) (who, gen string) {
 	if h.Path != "" {
 		gen += "  engine " + h.Path
 	}
+	if h.LoopIO != "" {
+		gen += " (" + h.LoopIO + ")"
+	}
 	who = "generator"
 	if h.Sharing != "" {
 		who += " + " + h.Sharing
