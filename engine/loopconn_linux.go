@@ -301,7 +301,12 @@ func (l *evloop) got(c *lconn, buf []byte, n int, err error) bool {
 // call at a time. A batch shorter than ringMin is read one call at a
 // time.
 func (l *evloop) readBatch() {
-	q := l.readq
+	q := l.readq[:0]
+	for _, c := range l.readq {
+		if c.state == lreading && c.fd >= 0 {
+			q = append(q, c)
+		}
+	}
 	for len(q) > 0 {
 		chunk := q[:min(len(q), cap(l.ops))]
 		q = q[len(chunk):]
