@@ -262,8 +262,8 @@ func (l *evloop) wait(now, wake time.Time) int {
 		d -= l.margin
 	}
 	asked := now.Add(d)
-	n := l.epollWait(max(d, 0))
-	if pacing && n == 0 {
+	n, slept := l.epollWait(max(d, 0))
+	if pacing && n == 0 && slept {
 		// Timed out: learn how late the kernel woke us (when it slept),
 		// and spin to the start.
 		t0 := time.Now()
@@ -295,44 +295,56 @@ func (l *evloop) learn(late time.Duration) {
 
 // epollWait waits up to d for events, to the microsecond where the kernel
 // has epoll_pwait2 (5.11), else to the millisecond. While events keep
-// coming it first polls without blocking, outside the runtime's syscall
-// bookkeeping (see rawIO); only a wait that may block goes through it, so
-// the loop's processor can serve other goroutines meanwhile.
-func (l *evloop) epollWait(d time.Duration) int {
+// coming it first polls without blocking. slept is false when a signal
+// cut a wait short (EINTR), so that a pacer does not take it for its
+// start's time.
+//
+// Every wait is a raw system call, outside the runtime's syscall
+// bookkeeping (see rawIO), even one that sleeps: the loop keeps its
+// processor while it sleeps, so a wake-up never waits for the runtime to
+// hand one back, and the runtime never wakes another thread to take it
+// over. The runtime's other goroutines run on the spare processor
+// (spareProcessor). To the runtime the loop looks busy all the time, so
+// it preempts it now and then, and the collector stops it to stop the
+// world: both signal the thread, which cuts the sleep short, and the loop
+// looks again. Measured against the runtime's way (engine/bench/pacer.sh
+// at 10,000/s with --realtime-pacer, 4 alternating rounds): send lag p99
+// 69 to 80 us against 80 to 920 us, and 0.1 of a core less CPU.
+func (l *evloop) epollWait(d time.Duration) (n int, slept bool) {
 	if l.busy || d <= 0 {
-		n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
+		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
 			uintptr(len(l.events)), 0, 0, 0)
-		if e == 0 && (n > 0 || d <= 0) {
-			l.busy = n > 0
-			return int(n)
+		if e == 0 && (r > 0 || d <= 0) {
+			l.busy = r > 0
+			return int(r), true
 		}
 	}
-	n := l.epollBlock(d)
+	n, slept = l.epollBlock(d)
 	l.busy = n > 0
-	return n
+	return n, slept
 }
 
-// epollBlock is a wait that may block, through the runtime's syscall path.
-func (l *evloop) epollBlock(d time.Duration) int {
+// epollBlock is a wait that may sleep.
+func (l *evloop) epollBlock(d time.Duration) (int, bool) {
 	for {
+		var r uintptr
+		var e unix.Errno
 		if l.pwait2 {
 			ts := unix.NsecToTimespec(int64(d))
-			r, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
+			r, _, e = unix.RawSyscall6(unix.SYS_EPOLL_PWAIT2, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
 				uintptr(len(l.events)), uintptr(unsafe.Pointer(&ts)), 0, 0)
 			if e == unix.ENOSYS {
 				l.pwait2 = false
 				continue
 			}
-			if e != 0 {
-				return 0 // EINTR: the caller looks again
-			}
-			return int(r)
+		} else {
+			r, _, e = unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
+				uintptr(len(l.events)), uintptr(d/time.Millisecond), 0, 0)
 		}
-		n, err := unix.EpollWait(l.epfd, l.events, int(d/time.Millisecond))
-		if err != nil {
-			return 0
+		if e != 0 {
+			return 0, false // EINTR: the caller looks again
 		}
-		return n
+		return int(r), true
 	}
 }
 
