@@ -11,6 +11,7 @@ import (
 // send, goroutines for the rest, and a clear refusal when the loop is
 // asked for a scenario it cannot run.
 func TestPathChoice(t *testing.T) {
+	setsItsPath(t)
 	if runtime.GOOS != "linux" {
 		t.Skip("the event loop runs on Linux only")
 	}
@@ -59,6 +60,7 @@ func TestPathChoice(t *testing.T) {
 // more for everything else, so that a loop never waits for its own
 // processor to be handed back when it wakes.
 func TestLoopsLeaveTheRuntimeASpareProcessor(t *testing.T) {
+	setsItsPath(t)
 	if runtime.GOOS != "linux" {
 		t.Skip("the event loop runs on Linux only")
 	}

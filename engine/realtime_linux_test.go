@@ -16,6 +16,7 @@ import (
 // runs as usual and the run says why. Either way, what the run reports
 // is the policy the loop's thread really has.
 func TestRealtimePacerReportsWhatTheLoopGot(t *testing.T) {
+	setsItsPath(t)
 	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)
 	g, err := New(oneStep(url), Open{Rate: 2000}, Duration(time.Second), Path(PathLoop), RealtimePacer())
 	if err != nil {
@@ -65,6 +66,7 @@ func TestRealtimePacerReportsWhatTheLoopGot(t *testing.T) {
 // run of another model or on goroutines keeps its threads as they are,
 // and says why.
 func TestRealtimePacerOnlyPacesTheOpenModel(t *testing.T) {
+	setsItsPath(t)
 	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)
 	cases := []struct {
 		model Model

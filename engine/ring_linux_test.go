@@ -23,6 +23,7 @@ func testRing(t *testing.T) *ring {
 // nothing to read is EAGAIN, a write to a closed peer is EPIPE (and no
 // SIGPIPE), and data goes through in order.
 func TestRingOps(t *testing.T) {
+	setsItsPath(t)
 	r := testRing(t)
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
@@ -72,6 +73,7 @@ func init() { ringMin = 1 }
 // TestLoopBatchesThroughRing: a run on the event loop says it batched
 // its reads and writes, and did: its loops' rings took every request.
 func TestLoopBatchesThroughRing(t *testing.T) {
+	setsItsPath(t)
 	testRing(t)
 	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)
 	g, err := New(oneStep(url), Max{Conns: 8}, Duration(300*time.Millisecond), Path(PathLoop))
@@ -108,9 +110,7 @@ func TestLoopBatchesThroughRing(t *testing.T) {
 // same code either way, and a ring's read that fills its slot goes on one
 // call at a time: TestBodyIsBounded covers both.)
 func TestLoopWithoutRing(t *testing.T) {
-	if defaultPath == PathGoroutine {
-		t.Skip("the goroutine path has no event loop")
-	}
+	setsItsPath(t)
 	ringIO = false
 	defer func() { ringIO = true }()
 	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)
