@@ -173,7 +173,42 @@ func newRing(entries uint32) (*ring, error) {
 	r.sqArray = unsafe.Slice((*uint32)(at(p.sqOff.array)), p.sqEntries)
 	r.sqes = unsafe.Slice((*ringSQE)(unsafe.Pointer(&sqeMem[0])), p.sqEntries)
 	r.cqes = unsafe.Slice((*ringCQE)(at(p.cqOff.cqes)), p.cqEntries)
+	if err := r.probe(); err != nil {
+		r.close()
+		return nil, err
+	}
 	return r, nil
+}
+
+// probeBuf is the probe's buffer, never freed: should the kernel hold
+// the probe's read, nothing else lives where it would write.
+var probeBuf [1]byte
+
+// probe checks that the kernel completes a non-blocking read at once
+// with EAGAIN when there is nothing to read, as the loop relies on,
+// rather than holding it until data comes (as a kernel that ignored
+// MSG_DONTWAIT would).
+func (r *ring) probe() error {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("unavailable: %w", err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	tail := atomic.LoadUint32(r.sqTail)
+	idx := tail & r.sqMask
+	r.sqes[idx] = ringSQE{opcode: ringOpRecv, fd: int32(fds[0]), len: 1, addr: uint64(uintptr(unsafe.Pointer(&probeBuf[0]))),
+		msgFlags: unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL}
+	r.sqArray[idx] = idx
+	atomic.StoreUint32(r.sqTail, tail+1)
+	if _, _, e := unix.Syscall6(sysIOUringEnter, uintptr(r.fd), 1, 0, ringEnterGetEvents, 0, 0); e != 0 {
+		return fmt.Errorf("unavailable: %w", e)
+	}
+	var res [1]ringOp
+	if r.reap(res[:]) != 1 || res[0].res != -int32(unix.EAGAIN) {
+		return errors.New("unavailable: the kernel holds non-blocking reads")
+	}
+	return nil
 }
 
 func (r *ring) close() {
