@@ -118,7 +118,7 @@ type ring struct {
 	entries uint32
 
 	sqTail, cqHead *uint32
-	sqHead, cqTail *uint32
+	cqTail         *uint32
 	sqMask, cqMask uint32
 	sqArray        []uint32
 	sqes           []ringSQE
@@ -167,7 +167,7 @@ func newRing(entries uint32) (*ring, error) {
 	}
 	r.sqeMem = sqeMem
 	at := func(off uint32) unsafe.Pointer { return unsafe.Pointer(&mem[off]) }
-	r.sqHead, r.sqTail = (*uint32)(at(p.sqOff.head)), (*uint32)(at(p.sqOff.tail))
+	r.sqTail = (*uint32)(at(p.sqOff.tail))
 	r.cqHead, r.cqTail = (*uint32)(at(p.cqOff.head)), (*uint32)(at(p.cqOff.tail))
 	r.sqMask, r.cqMask = *(*uint32)(at(p.sqOff.ringMask)), *(*uint32)(at(p.cqOff.ringMask))
 	r.sqArray = unsafe.Slice((*uint32)(at(p.sqOff.array)), p.sqEntries)
