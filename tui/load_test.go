@@ -515,6 +515,25 @@ func TestHealthLineSaysWhatSharesTheCPU(t *testing.T) {
 	}
 }
 
+// TestHealthLineSaysHowTheLoopReadsAndWrites: on the event loop, the
+// health line says whether its reads and writes went through io_uring.
+func TestHealthLineSaysHowTheLoopReadsAndWrites(t *testing.T) {
+	for _, c := range []struct{ io, want string }{
+		{engine.LoopIOBatched, "engine loop (io_uring)"},
+		{engine.LoopIOCalls + ", io_uring unavailable: operation not permitted", "engine loop (read/write)"},
+	} {
+		f := newFakeTwin(testLikes, likesSettings)
+		hn := newHarness(t, Config{Stage: f}, 160, 40)
+		hn.awaitOpened()
+		s := snapshot(8, false, f.Load())
+		s.Health.Path, s.Health.LoopIO = engine.PathLoop, c.io
+		hn.frame(f, s)
+		if screen := hn.screen(); !strings.Contains(screen, c.want) {
+			t.Fatalf("loop io %q: the health line lacks %q:\n%s", c.io, c.want, screen)
+		}
+	}
+}
+
 // TestHealthLineSaysThePacersPriority: a run that asked for a real-time
 // pacer says on the health line whether it got it.
 func TestHealthLineSaysThePacersPriority(t *testing.T) {

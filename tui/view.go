@@ -300,6 +300,14 @@ func (p *loadPage) healthLine(w int) string {
 			if hl.Path != "" {
 				cpu += ", engine " + hl.Path
 			}
+			// The reason a loop reads and writes call by call is in the
+			// summary; the line only says which way.
+			switch io := hl.LoopIO; {
+			case io == engine.LoopIOBatched:
+				cpu += " (io_uring)"
+			case strings.HasPrefix(io, engine.LoopIOCalls):
+				cpu += " (" + engine.LoopIOCalls + ")"
+			}
 			parts = append(parts, cpu)
 		}
 		switch p := hl.PacerPriority; {
