@@ -273,3 +273,45 @@ func TestNodePreparesForItsRaceBeforeReady(t *testing.T) {
 		t.Fatalf("node for a race Redis does not hold: %v, want a prepare error", err)
 	}
 }
+
+// A node that serves race after race forgets each once it has ended
+// (its key is gone), closing the connections its client kept, and keeps
+// the races still running.
+func TestNodeForgetsEndedRaces(t *testing.T) {
+	m, err := redisconn.StartEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	srv, conns := connCounter(t, http.NotFoundHandler())
+	ctx := context.Background()
+	rdb, err := connectRedis(ctx, m.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	n := &node{id: "n1", rdb: rdb, runs: map[string]*nodeRun{}, waits: map[string]*tokenNotice{}}
+	for _, id := range []string{"ended", "running", "current"} {
+		if err := rdb.HSet(ctx, keyRun(id), "auth", srv.URL, "api", srv.URL, "client_id", "id", "client_secret", "s").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.run(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ended := n.runs["ended"].client.http.Transport.(*syncTransport)
+	n.runs["ended"].client.warmUp(ctx, 2)
+	if conns.Load() != 2 || len(ended.idle) == 0 {
+		t.Fatalf("the ended race's client opened %d connections and keeps %d hosts, want 2 and 1", conns.Load(), len(ended.idle))
+	}
+	if err := rdb.Del(ctx, keyRun("ended")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	n.forget(ctx, "current")
+	if _, ok := n.runs["ended"]; ok || len(n.runs) != 2 || n.runs["running"] == nil || n.runs["current"] == nil {
+		t.Fatalf("after forgetting, the node holds %v; want running and current", n.runs)
+	}
+	if len(ended.idle) != 0 {
+		t.Fatalf("the ended race's client still keeps connections: %v", ended.idle)
+	}
+}

@@ -223,6 +223,26 @@ func (n *node) handle(ctx context.Context, raw string) {
 	if err := recordResult(context.Background(), n.rdb, job.Run, n.id, raw, string(b)); err != nil {
 		fmt.Fprintf(n.log, "fishial node %s: record result of %s: %v\n", n.id, job.Name, err)
 	}
+	if len(n.runs) > 1 {
+		n.forget(ctx, job.Run)
+	}
+}
+
+// forget drops the races, other than keep, that have ended (their
+// parent removed the race's key), with their clients' kept connections:
+// a node that serves race after race holds only those still running.
+// It runs after a job's result is recorded, so that no image waits on it.
+func (n *node) forget(ctx context.Context, keep string) {
+	for id, r := range n.runs {
+		if id == keep {
+			continue
+		}
+		if k, err := n.rdb.Exists(ctx, keyRun(id)).Result(); err != nil || k > 0 {
+			continue
+		}
+		r.client.http.CloseIdleConnections()
+		delete(n.runs, id)
+	}
 }
 
 // errRaceOver marks a job whose race has ended (its parent cleaned up).
