@@ -515,6 +515,19 @@ func TestHealthLineSaysWhatSharesTheCPU(t *testing.T) {
 	}
 }
 
+// healthScreen is the dashboard's screen, 160 columns wide, after a frame
+// whose generator health set has changed.
+func healthScreen(t *testing.T, set func(*engine.Health)) string {
+	t.Helper()
+	f := newFakeTwin(testLikes, likesSettings)
+	hn := newHarness(t, Config{Stage: f}, 160, 40)
+	hn.awaitOpened()
+	s := snapshot(8, false, f.Load())
+	set(&s.Health)
+	hn.frame(f, s)
+	return hn.screen()
+}
+
 // TestHealthLineSaysHowTheLoopReadsAndWrites: on the event loop, the
 // health line says whether its reads and writes went through io_uring.
 func TestHealthLineSaysHowTheLoopReadsAndWrites(t *testing.T) {
@@ -522,13 +535,8 @@ func TestHealthLineSaysHowTheLoopReadsAndWrites(t *testing.T) {
 		{engine.LoopIOBatched, "engine loop (io_uring)"},
 		{engine.LoopIOCalls + ", io_uring unavailable: operation not permitted", "engine loop (read/write)"},
 	} {
-		f := newFakeTwin(testLikes, likesSettings)
-		hn := newHarness(t, Config{Stage: f}, 160, 40)
-		hn.awaitOpened()
-		s := snapshot(8, false, f.Load())
-		s.Health.Path, s.Health.LoopIO = engine.PathLoop, c.io
-		hn.frame(f, s)
-		if screen := hn.screen(); !strings.Contains(screen, c.want) {
+		screen := healthScreen(t, func(h *engine.Health) { h.Path, h.LoopIO = engine.PathLoop, c.io })
+		if !strings.Contains(screen, c.want) {
 			t.Fatalf("loop io %q: the health line lacks %q:\n%s", c.io, c.want, screen)
 		}
 	}
@@ -541,13 +549,8 @@ func TestHealthLineSaysThePacersPriority(t *testing.T) {
 		{engine.PacerRealtime, "pacer real-time"},
 		{engine.PacerNormal + " (real-time priority refused: operation not permitted)", "pacer normal (real-time priority refused"},
 	} {
-		f := newFakeTwin(testLikes, likesSettings)
-		hn := newHarness(t, Config{Stage: f}, 160, 40)
-		hn.awaitOpened()
-		s := snapshot(8, false, f.Load())
-		s.Health.PacerPriority = c.priority
-		hn.frame(f, s)
-		if screen := hn.screen(); !strings.Contains(screen, c.want) {
+		screen := healthScreen(t, func(h *engine.Health) { h.PacerPriority = c.priority })
+		if !strings.Contains(screen, c.want) {
 			t.Fatalf("pacer priority %q: the health line lacks %q:\n%s", c.priority, c.want, screen)
 		}
 	}

@@ -235,17 +235,8 @@ func TestOutsideNodeJoinsTheRace(t *testing.T) {
 // the API before it says it is ready, so that its first image does not
 // pay for either; a race it cannot find stops it with the reason.
 func TestNodePreparesForItsRaceBeforeReady(t *testing.T) {
-	m, err := redisconn.StartEmbedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, rdb := embeddedRedis(t)
 	srv, conns := connCounter(t, http.NotFoundHandler())
-	rdb, err := connectRedis(context.Background(), m.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
 	if err := rdb.HSet(context.Background(), keyRun("r1"), "auth", srv.URL, "api", srv.URL, "client_id", "id", "client_secret", "s").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +259,7 @@ func TestNodePreparesForItsRaceBeforeReady(t *testing.T) {
 	stop()
 	<-done
 
-	err = RunNode(context.Background(), NodeOptions{Redis: m.URL(), ID: "n2", Race: "missing", Log: io.Discard})
+	err := RunNode(context.Background(), NodeOptions{Redis: m.URL(), ID: "n2", Race: "missing", Log: io.Discard})
 	if err == nil || !strings.Contains(err.Error(), "prepare for race missing") {
 		t.Fatalf("node for a race Redis does not hold: %v, want a prepare error", err)
 	}
@@ -278,18 +269,9 @@ func TestNodePreparesForItsRaceBeforeReady(t *testing.T) {
 // (its key is gone), closing the connections its client kept, and keeps
 // the races still running.
 func TestNodeForgetsEndedRaces(t *testing.T) {
-	m, err := redisconn.StartEmbedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	_, rdb := embeddedRedis(t)
 	srv, conns := connCounter(t, http.NotFoundHandler())
 	ctx := context.Background()
-	rdb, err := connectRedis(ctx, m.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
 	n := &node{id: "n1", rdb: rdb, runs: map[string]*nodeRun{}, waits: map[string]*tokenNotice{}}
 	for _, id := range []string{"ended", "running", "current"} {
 		if err := rdb.HSet(ctx, keyRun(id), "auth", srv.URL, "api", srv.URL, "client_id", "id", "client_secret", "s").Err(); err != nil {

@@ -13,7 +13,9 @@ import (
 	"perflab/server/redisconn"
 )
 
-func embeddedQueue(t *testing.T) (*redisconn.Embedded, *redis.Client) {
+// embeddedRedis starts an embedded Redis for a test, with a client to it;
+// both end with the test.
+func embeddedRedis(t *testing.T) (*redisconn.Embedded, *redis.Client) {
 	t.Helper()
 	m, err := redisconn.StartEmbedded()
 	if err != nil {
@@ -31,7 +33,7 @@ func embeddedQueue(t *testing.T) (*redisconn.Embedded, *redis.Client) {
 // A job goes back to the queue only from the node that still holds it:
 // a node whose job the reaper already moved must not queue it twice.
 func TestRequeueGivesBackOnlyAJobItHolds(t *testing.T) {
-	m, rdb := embeddedQueue(t)
+	m, rdb := embeddedRedis(t)
 	ctx := context.Background()
 	m.RPush(keyProcessing("a"), "job-1", "job-2")
 
@@ -53,7 +55,7 @@ func TestRequeueGivesBackOnlyAJobItHolds(t *testing.T) {
 
 // deleteIf takes a lock or a token away only from its owner.
 func TestDeleteIfSparesAnotherValue(t *testing.T) {
-	m, rdb := embeddedQueue(t)
+	m, rdb := embeddedRedis(t)
 	ctx := context.Background()
 	m.Set("lock", "node-2")
 	if err := deleteIf(ctx, rdb, "lock", "node-1"); err != nil {
@@ -77,7 +79,7 @@ func TestDeleteIfSparesAnotherValue(t *testing.T) {
 // result for it: the race keeps the first, and both nodes let go of the
 // job in the same step.
 func TestALateSecondResultIsDropped(t *testing.T) {
-	m, rdb := embeddedQueue(t)
+	m, rdb := embeddedRedis(t)
 	ctx := context.Background()
 	const run = "r1"
 	job := `{"run":"r1","image":0}`
@@ -110,7 +112,7 @@ func TestALateSecondResultIsDropped(t *testing.T) {
 // A node waiting while another fetches the token takes the token the
 // announcement carries, without reading it from Redis.
 func TestTokenNoticeCarriesTheToken(t *testing.T) {
-	m, rdb := embeddedQueue(t)
+	m, rdb := embeddedRedis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	const run = "r2"
