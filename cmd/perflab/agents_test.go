@@ -129,10 +129,15 @@ func TestAgentsMergeExactly(t *testing.T) {
 	if sums["a1"] == 0 || sums["a2"] == 0 || sums["a3"] == 0 || sums["all"] != sums["a1"]+sums["a2"]+sums["a3"] {
 		t.Fatalf("interval requests by agent %v: the merged rows must be the agents' sum", sums)
 	}
+	// Each agent's line says how it drove its connections (a plain URL
+	// takes the event loop), and so does the merged generator line.
 	for _, name := range []string{"a1", "a2", "a3"} {
-		if !strings.Contains(lineWith(stdout, "    "+name), "ok") {
-			t.Errorf("no health line for %s:\n%s", name, stdout)
+		if line := lineWith(stdout, "    "+name); !strings.Contains(line, "ok") || !strings.Contains(line, "loop (") {
+			t.Errorf("no health line with its engine for %s:\n%s", name, stdout)
 		}
+	}
+	if !strings.Contains(lineWith(stdout, "generator"), "engine loop (") {
+		t.Errorf("the merged generator line does not name the agents' engine:\n%s", stdout)
 	}
 	// The log holds url (merged) and url~aN lines: renamed to one tag,
 	// the agents' lines must merge into exactly the merged histogram.

@@ -107,13 +107,20 @@ func writeAgents(w io.Writer, as []agents.AgentState) {
 	var b strings.Builder
 	b.WriteString("  agents:\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "    name\tcores\tshare\treq/s\tlag p99\tcpu\tstate\t")
+	fmt.Fprintln(tw, "    name\tcores\tshare\treq/s\tlag p99\tcpu\tengine\tpacer\tstate\t")
 	for _, a := range as {
 		state := "ok"
 		if a.Lost {
 			state = "LOST"
 		}
-		fmt.Fprintf(tw, "    %s\t%d\t%g\t%.1f\t%s\t%.2f\t%s\t\n", a.Name, a.Cores, a.Share, a.Achieved, report.Duration(a.LagP99), a.CPU, state)
+		engine, pacer := a.Engine, a.Pacer
+		if engine == "" {
+			engine = "-"
+		}
+		if pacer == "" {
+			pacer = "-"
+		}
+		fmt.Fprintf(tw, "    %s\t%d\t%g\t%.1f\t%s\t%.2f\t%s\t%s\t%s\t\n", a.Name, a.Cores, a.Share, a.Achieved, report.Duration(a.LagP99), a.CPU, engine, pacer, state)
 	}
 	tw.Flush()
 	io.WriteString(w, b.String()+"\n")

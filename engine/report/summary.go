@@ -95,9 +95,9 @@ func generatorLine(h engine.Health, open bool) (who, gen string) {
 	}
 	if h.Path != "" {
 		gen += "  engine " + h.Path
-	}
-	if h.LoopIO != "" {
-		gen += " (" + h.LoopIO + ")"
+		if h.LoopIO != "" {
+			gen += " (" + h.LoopIO + ")"
+		}
 	}
 	who = "generator"
 	if h.Sharing != "" {

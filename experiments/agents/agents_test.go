@@ -150,3 +150,47 @@ func TestMergedPacerPrioritySaysARefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestMergedEngineSaysEachWay: the merged health names the agents' engine
+// path when they all took the same, and one agent whose loop read and
+// wrote call by call says so for all.
+func TestMergedEngineSaysEachWay(t *testing.T) {
+	calls := engine.LoopIOCalls + ", io_uring unavailable: operation not permitted"
+	agent := func(path, io string) *runAgent {
+		a := &runAgent{}
+		a.last.Health.Path, a.last.Health.LoopIO = path, io
+		return a
+	}
+	for _, c := range []struct {
+		agents   []*runAgent
+		path, io string
+	}{
+		{[]*runAgent{agent(engine.PathLoop, engine.LoopIOBatched), agent(engine.PathLoop, engine.LoopIOBatched)}, engine.PathLoop, engine.LoopIOBatched},
+		{[]*runAgent{agent(engine.PathLoop, engine.LoopIOBatched), agent(engine.PathLoop, calls)}, engine.PathLoop, calls},
+		{[]*runAgent{agent(engine.PathLoop, calls), agent(engine.PathLoop, engine.LoopIOBatched)}, engine.PathLoop, calls},
+		{[]*runAgent{agent(engine.PathGoroutine, ""), agent(engine.PathGoroutine, "")}, engine.PathGoroutine, ""},
+		{[]*runAgent{agent(engine.PathLoop, engine.LoopIOBatched), agent(engine.PathGoroutine, "")}, "", engine.LoopIOBatched},
+	} {
+		st := stateOf(c.agents, engine.Load{})
+		if st.Health.Path != c.path || st.Health.LoopIO != c.io {
+			t.Errorf("agents %+v, %+v: merged path %q io %q, want %q and %q", c.agents[0].last.Health, c.agents[1].last.Health,
+				st.Health.Path, st.Health.LoopIO, c.path, c.io)
+		}
+	}
+}
+
+// TestEngineOfNamesTheWay: the agents table's engine column.
+func TestEngineOfNamesTheWay(t *testing.T) {
+	for _, c := range []struct {
+		h    engine.Health
+		want string
+	}{
+		{engine.Health{Path: engine.PathLoop, LoopIO: engine.LoopIOBatched}, "loop (io_uring)"},
+		{engine.Health{Path: engine.PathLoop, LoopIO: engine.LoopIOCalls + ", io_uring turned off"}, "loop (read/write)"},
+		{engine.Health{Path: engine.PathGoroutine}, "goroutine"},
+	} {
+		if got := engineOf(c.h); got != c.want {
+			t.Errorf("engineOf(%+v) = %q, want %q", c.h, got, c.want)
+		}
+	}
+}

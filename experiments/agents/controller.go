@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,12 +34,18 @@ type ControllerOptions struct {
 
 // AgentState is one agent's part in a run, for the screen.
 type AgentState struct {
-	Name      string
-	Cores     int
-	Share     float64 // users, connections or rate asked of it
-	Achieved  float64 // requests started per second, last second
-	LagP99    time.Duration
-	CPU       float64
+	Name     string
+	Cores    int
+	Share    float64 // users, connections or rate asked of it
+	Achieved float64 // requests started per second, last second
+	LagP99   time.Duration
+	CPU      float64
+	// Engine is how the agent drives its connections: its engine path,
+	// and on the event loop how it reads and writes ("loop (io_uring)").
+	// Pacer is its pacer's priority when real time was asked for
+	// (engine.PacerRealtime or engine.PacerNormal), else "".
+	Engine    string
+	Pacer     string
 	Heartbeat time.Time
 	Lost      bool
 }
@@ -400,7 +407,8 @@ func (c *Controller) addTo(a *runAgent, m *Message) {
 func stateOf(agents []*runAgent, load engine.Load) engine.TallyState {
 	st := engine.TallyState{Load: load, Statuses: map[int]int64{}}
 	checks := map[string]int{}
-	for _, a := range agents {
+	mixed := false
+	for i, a := range agents {
 		m := a.last
 		st.Errors.Connect += m.Errors.Connect
 		st.Errors.Timeout += m.Errors.Timeout
@@ -434,13 +442,27 @@ func stateOf(agents []*runAgent, load engine.Load) engine.TallyState {
 		if st.Health.Warning == "" {
 			st.Health.Warning = h.Warning
 		}
-		// One agent whose pacer was refused real time says so for all.
+		// One agent whose pacer was refused real time says so for all,
+		// and so does one whose loop reads and writes call by call.
 		if p := h.PacerPriority; p != "" && (st.Health.PacerPriority == "" || st.Health.PacerPriority == engine.PacerRealtime) {
 			st.Health.PacerPriority = p
+		}
+		if io := h.LoopIO; io != "" && (st.Health.LoopIO == "" || st.Health.LoopIO == engine.LoopIOBatched) {
+			st.Health.LoopIO = io
+		}
+		// The engine path is the agents' own when they all took the same
+		// (else the table says each one's).
+		if i == 0 {
+			st.Health.Path = h.Path
+		} else if st.Health.Path != h.Path {
+			mixed = true
 		}
 		if st.Load.Stages == 0 {
 			st.Load.Stage, st.Load.Stages, st.Load.Overridden = m.Load.Stage, m.Load.Stages, m.Load.Overridden
 		}
+	}
+	if mixed {
+		st.Health.Path = ""
 	}
 	return st
 }
@@ -545,6 +567,19 @@ func (c *Controller) stopAll() {
 	}
 }
 
+// engineOf names an agent's engine path, and on the event loop how it
+// reads and writes (the reason a loop does without io_uring is in that
+// agent's own output).
+func engineOf(h engine.Health) string {
+	switch {
+	case h.LoopIO == engine.LoopIOBatched:
+		return h.Path + " (" + engine.LoopIOBatched + ")"
+	case strings.HasPrefix(h.LoopIO, engine.LoopIOCalls):
+		return h.Path + " (" + engine.LoopIOCalls + ")"
+	}
+	return h.Path
+}
+
 // Agents are the run's agents as the screen shows them.
 func (c *Controller) Agents() []AgentState {
 	c.mu.Lock()
@@ -553,7 +588,8 @@ func (c *Controller) Agents() []AgentState {
 	for _, a := range c.agents {
 		h := a.last.Health
 		out = append(out, AgentState{Name: a.info.Name, Cores: a.info.Cores, Share: a.share, Achieved: h.AchievedRate,
-			LagP99: h.SendLagP99, CPU: h.CPU, Heartbeat: a.beat, Lost: a.lost})
+			LagP99: h.SendLagP99, CPU: h.CPU, Engine: engineOf(h), Pacer: strings.SplitN(h.PacerPriority, " ", 2)[0],
+			Heartbeat: a.beat, Lost: a.lost})
 	}
 	return out
 }
