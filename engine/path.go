@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -220,6 +221,15 @@ const (
 	// no io_uring; Health.LoopIO says why).
 	LoopIOCalls = "read/write"
 )
+
+// LoopIOWay is Health.LoopIO without its reason: LoopIOBatched,
+// LoopIOCalls or "".
+func LoopIOWay(io string) string {
+	if strings.HasPrefix(io, LoopIOCalls) {
+		return LoopIOCalls
+	}
+	return io
+}
 
 // loopIO says how the event loops read and write: "" off the loop path
 // (or before the loops start), LoopIOBatched when every loop batches,

@@ -302,11 +302,8 @@ func (p *loadPage) healthLine(w int) string {
 			}
 			// The reason a loop reads and writes call by call is in the
 			// summary; the line only says which way.
-			switch io := hl.LoopIO; {
-			case io == engine.LoopIOBatched:
-				cpu += " (io_uring)"
-			case strings.HasPrefix(io, engine.LoopIOCalls):
-				cpu += " (" + engine.LoopIOCalls + ")"
+			if way := engine.LoopIOWay(hl.LoopIO); way != "" {
+				cpu += " (" + way + ")"
 			}
 			parts = append(parts, cpu)
 		}
