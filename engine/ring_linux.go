@@ -195,17 +195,14 @@ func (r *ring) probe() error {
 	}
 	defer unix.Close(fds[0])
 	defer unix.Close(fds[1])
-	tail := atomic.LoadUint32(r.sqTail)
-	idx := tail & r.sqMask
-	r.sqes[idx] = ringSQE{opcode: ringOpRecv, fd: int32(fds[0]), len: 1, addr: uint64(uintptr(unsafe.Pointer(&probeBuf[0]))),
-		msgFlags: unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL}
-	r.sqArray[idx] = idx
-	atomic.StoreUint32(r.sqTail, tail+1)
+	op := []ringOp{{fd: fds[0], buf: probeBuf[:]}}
+	r.queue(op)
+	// Submitted without waiting for its completion, which a kernel that
+	// held the read would never post.
 	if _, _, e := unix.Syscall6(sysIOUringEnter, uintptr(r.fd), 1, 0, ringEnterGetEvents, 0, 0); e != 0 {
 		return fmt.Errorf("unavailable: %w", e)
 	}
-	var res [1]ringOp
-	if r.reap(res[:]) != 1 || res[0].res != -int32(unix.EAGAIN) {
+	if r.reap(op) != 1 || op[0].res != -int32(unix.EAGAIN) {
 		return errors.New("unavailable: the kernel holds non-blocking reads")
 	}
 	return nil
@@ -221,10 +218,9 @@ func (r *ring) close() {
 	unix.Close(r.fd)
 }
 
-// do runs ops, at most r.entries of them, as one batch: it returns when
-// every op has its result. The buffers must stay reachable until then,
-// which they are, as the caller holds ops.
-func (r *ring) do(ops []ringOp) error {
+// queue puts ops on the submission ring, each with its index as its user
+// data, for the next io_uring_enter to submit.
+func (r *ring) queue(ops []ringOp) {
 	tail := atomic.LoadUint32(r.sqTail)
 	for i := range ops {
 		op := &ops[i]
@@ -241,6 +237,13 @@ func (r *ring) do(ops []ringOp) error {
 		r.sqArray[idx] = idx
 	}
 	atomic.StoreUint32(r.sqTail, tail+uint32(len(ops)))
+}
+
+// do runs ops, at most r.entries of them, as one batch: it returns when
+// every op has its result. The buffers must stay reachable until then,
+// which they are, as the caller holds ops.
+func (r *ring) do(ops []ringOp) error {
+	r.queue(ops)
 	submit, got := len(ops), 0
 	for tries := 0; got < len(ops); tries++ {
 		// Raw, as rawIO: nothing in the batch can block.
