@@ -64,12 +64,9 @@ type evloop struct {
 	spun     atomic.Int64
 	nextScan time.Time
 	done     chan struct{}
-	// prio, once the loop runs, is what asking for real-time priority
-	// returned (nil when granted).
-	prio atomic.Pointer[error]
-	// ringErr, once the loop runs, says why it has no ring (nil: it
-	// has one).
-	ringErr atomic.Pointer[error]
+	// prio is what asking for real-time priority came to, ringErr why
+	// the loop has no ring (nil: it has one), once the loop has asked.
+	prio, ringErr loopSetting
 }
 
 // lworker is a worker as an event loop drives it.
@@ -190,7 +187,7 @@ func (l *evloop) run() {
 		// locked goroutine's thread when it is the process's main thread.
 		err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1,
 			Flags: unix.SCHED_FLAG_RESET_ON_FORK}, 0)
-		l.prio.Store(&err)
+		l.prio.set(err)
 		if err == nil {
 			defer unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}, 0)
 		}
@@ -532,23 +529,5 @@ func (l *evloop) startRing() {
 			l.ring, l.ops, l.slab = r, make([]ringOp, 0, r.entries), make([]byte, int(r.entries)*ringSlot)
 		}
 	}
-	l.ringErr.Store(&err)
-}
-
-// ringState says whether the loop has set up its ring yet, and why it
-// has none (nil: it has one).
-func (l *evloop) ringState() (started bool, none error) {
-	if p := l.ringErr.Load(); p != nil {
-		return true, *p
-	}
-	return false, nil
-}
-
-// priority says whether the loop has asked for real-time priority yet,
-// and why it did not get it (nil: it did).
-func (l *evloop) priority() (asked bool, refused error) {
-	if p := l.prio.Load(); p != nil {
-		return true, *p
-	}
-	return false, nil
+	l.ringErr.set(err)
 }

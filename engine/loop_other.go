@@ -7,13 +7,12 @@ import "sync/atomic"
 // evloop is the event loop, which runs on Linux only; loopFits keeps
 // every other platform on the goroutine path.
 type evloop struct {
-	done chan struct{}
-	spun atomic.Int64
+	done          chan struct{}
+	spun          atomic.Int64
+	prio, ringErr loopSetting
 }
 
-func newLoops(*Generator, int) []*evloop   { panic("the event loop runs on Linux only") }
-func (l *evloop) start() error             { panic("the event loop runs on Linux only") }
-func (l *evloop) add(*worker)              { panic("the event loop runs on Linux only") }
-func (l *evloop) poke()                    {}
-func (l *evloop) priority() (bool, error)  { return false, nil }
-func (l *evloop) ringState() (bool, error) { return false, nil }
+func newLoops(*Generator, int) []*evloop { panic("the event loop runs on Linux only") }
+func (l *evloop) start() error           { panic("the event loop runs on Linux only") }
+func (l *evloop) add(*worker)            { panic("the event loop runs on Linux only") }
+func (l *evloop) poke()                  {}

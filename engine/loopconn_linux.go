@@ -379,8 +379,7 @@ func (l *evloop) batch(chunk []*lconn, ops []ringOp) bool {
 func (l *evloop) ringFailed(chunk []*lconn, err error) {
 	l.ring.close()
 	l.ring = nil
-	none := fmt.Errorf("failed: %w", err)
-	l.ringErr.Store(&none)
+	l.ringErr.set(fmt.Errorf("failed: %w", err))
 	now := time.Now()
 	for _, c := range chunk {
 		l.fail(c, classifyIO(err), now)

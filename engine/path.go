@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -184,6 +185,21 @@ const (
 	PacerNormal   = "normal"
 )
 
+// loopSetting is what a loop's request made once as it starts (real-time
+// priority, a ring) came to: the error, nil when granted, set by the loop
+// and read by the aggregator.
+type loopSetting struct{ p atomic.Pointer[error] }
+
+func (s *loopSetting) set(err error) { s.p.Store(&err) }
+
+// get says whether the loop has made its request yet, and what came of it.
+func (s *loopSetting) get() (made bool, err error) {
+	if p := s.p.Load(); p != nil {
+		return true, *p
+	}
+	return false, nil
+}
+
 // pacerPriority says what became of a RealtimePacer request: "" when
 // none was made (or the loops have not started), PacerRealtime when
 // every loop got it, else PacerNormal and why.
@@ -198,7 +214,7 @@ func (g *Generator) pacerPriority() string {
 		return PacerNormal + " (real-time priority is for the open model's pacer)"
 	}
 	for _, l := range g.loops {
-		asked, refused := l.priority()
+		asked, refused := l.prio.get()
 		switch {
 		case !asked:
 			return ""
@@ -239,7 +255,7 @@ func (g *Generator) loopIO() string {
 		return ""
 	}
 	for _, l := range g.loops {
-		started, none := l.ringState()
+		started, none := l.ringErr.get()
 		switch {
 		case !started:
 			return ""

@@ -33,7 +33,7 @@ func TestRealtimePacerReportsWhatTheLoopGot(t *testing.T) {
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, l := range g.loops {
-		for l.prio.Load() == nil {
+		for made, _ := l.prio.get(); !made; made, _ = l.prio.get() {
 			if time.Now().After(deadline) {
 				t.Fatal("a loop never asked for real-time priority")
 			}
@@ -41,7 +41,7 @@ func TestRealtimePacerReportsWhatTheLoopGot(t *testing.T) {
 		}
 	}
 	fifo := fifoThreads(t)
-	_, refused := g.loops[0].priority()
+	_, refused := g.loops[0].prio.get()
 	r := <-done
 	if r.err != nil {
 		t.Fatal(r.err)
