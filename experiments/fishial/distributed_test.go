@@ -289,11 +289,16 @@ func TestNodeForgetsEndedRaces(t *testing.T) {
 	if err := rdb.Del(ctx, keyRun("ended")).Err(); err != nil {
 		t.Fatal(err)
 	}
+	n.notice(chanToken("ended")) // a wait for a token that will not come
+	n.notice(chanToken("running"))
 	n.forget(ctx, "current")
 	if _, ok := n.runs["ended"]; ok || len(n.runs) != 2 || n.runs["running"] == nil || n.runs["current"] == nil {
 		t.Fatalf("after forgetting, the node holds %v; want running and current", n.runs)
 	}
 	if len(ended.idle) != 0 {
 		t.Fatalf("the ended race's client still keeps connections: %v", ended.idle)
+	}
+	if _, ok := n.waits[chanToken("ended")]; ok || n.waits[chanToken("running")] == nil {
+		t.Fatalf("token waits after forgetting: %v; want the running race's only", n.waits)
 	}
 }

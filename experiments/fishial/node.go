@@ -229,7 +229,8 @@ func (n *node) handle(ctx context.Context, raw string) {
 }
 
 // forget drops the races, other than keep, that have ended (their
-// parent removed the race's key), with their clients' kept connections:
+// parent removed the race's key), with their clients' kept connections
+// and any wait for their token:
 // a node that serves race after race holds only those still running.
 // It runs after a job's result is recorded, so that no image waits on it.
 func (n *node) forget(ctx context.Context, keep string) {
@@ -242,6 +243,9 @@ func (n *node) forget(ctx context.Context, keep string) {
 		}
 		r.client.http.CloseIdleConnections()
 		delete(n.runs, id)
+		n.wmu.Lock()
+		delete(n.waits, chanToken(id)) // no notice will come
+		n.wmu.Unlock()
 	}
 }
 
