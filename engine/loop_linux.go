@@ -112,6 +112,17 @@ type lconn struct {
 	readable bool
 }
 
+// affinityCPUs is how many cores the calling thread may run on now
+// (runtime.NumCPU is read once, at start-up), or runtime.NumCPU when the
+// kernel will not say.
+func affinityCPUs() int {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil || set.Count() == 0 {
+		return runtime.NumCPU()
+	}
+	return set.Count()
+}
+
 func newLoops(g *Generator, n int) []*evloop {
 	loops := make([]*evloop, n)
 	for i := range loops {

@@ -2,7 +2,10 @@
 
 package engine
 
-import "sync/atomic"
+import (
+	"runtime"
+	"sync/atomic"
+)
 
 // evloop is the event loop, which runs on Linux only; loopFits keeps
 // every other platform on the goroutine path.
@@ -12,6 +15,7 @@ type evloop struct {
 	prio, ringErr loopSetting
 }
 
+func affinityCPUs() int                  { return runtime.NumCPU() }
 func newLoops(*Generator, int) []*evloop { panic("the event loop runs on Linux only") }
 func (l *evloop) start() error           { panic("the event loop runs on Linux only") }
 func (l *evloop) add(*worker)            { panic("the event loop runs on Linux only") }

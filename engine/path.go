@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"net"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -72,11 +74,49 @@ func (g *Generator) choosePath() error {
 	}
 	g.loopPath = err == nil
 	if g.loopPath {
-		// A loop per core the runtime may use; the runtime gets one
-		// processor more when they start (spareProcessor).
-		g.loops = newLoops(g, max(1, min(runtime.GOMAXPROCS(0), runtime.NumCPU())))
+		g.loops = newLoops(g, loopCount(min(runtime.GOMAXPROCS(0), affinityCPUs()), g.targetsLoopback()))
 	}
 	return nil
+}
+
+// loopCount is how many event loops a run gets from the cores it may use
+// (GOMAXPROCS and the process's CPU affinity as it is now, which a
+// pinned twin may have narrowed since start-up): a loop each, or half as
+// many when every target listens on this machine's loopback and so
+// serves from the same cores. The runtime gets one processor more when
+// the loops start (spareProcessor). Measured on two cores against the
+// loopback okserver, 64 connections, 8 alternating rounds of 5 s: one
+// loop sent 1.07 times the requests of two (ahead in 7 of 8), at 8.3 us
+// of CPU a request against 10.7, while the target had a core to itself.
+func loopCount(cores int, loopback bool) int {
+	if loopback {
+		cores /= 2
+	}
+	return max(1, cores)
+}
+
+// targetsLoopback says whether every step's target is on this machine's
+// loopback: an address in 127.0.0.0/8 or ::1, or the name localhost.
+// Other names are not looked up here; they count as elsewhere.
+func (g *Generator) targetsLoopback() bool {
+	for i := range g.routes {
+		r := g.routes[i].Load()
+		if r == nil {
+			continue
+		}
+		host, _, err := net.SplitHostPort(r.ep.addr)
+		if err != nil {
+			return false
+		}
+		ip, err := netip.ParseAddr(host)
+		if err == nil && ip.IsLoopback() {
+			continue
+		}
+		if host != "localhost" && !strings.HasSuffix(host, ".localhost") {
+			return false
+		}
+	}
+	return true
 }
 
 // loopFits says why the event loop cannot serve the run, or nil if it can.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -79,5 +80,36 @@ func TestLoopsLeaveTheRuntimeASpareProcessor(t *testing.T) {
 	}
 	if got := runtime.GOMAXPROCS(0); got < 2 {
 		t.Fatalf("GOMAXPROCS %d after a run on 1 loop, want at least 2", got)
+	}
+}
+
+// A run whose every target is on the loopback leaves half the cores to
+// the target; any target elsewhere gets every core a loop.
+func TestLoopCountLeavesALoopbackTargetItsCores(t *testing.T) {
+	setsItsPath(t)
+	for _, c := range []struct {
+		urls  []string
+		cores int
+		want  int
+	}{
+		{[]string{"http://127.0.0.1:8080/"}, 2, 1},
+		{[]string{"http://127.0.0.1:8080/"}, 1, 1},
+		{[]string{"http://localhost:8080/a", "http://[::1]:8080/b"}, 8, 4},
+		{[]string{"http://127.3.2.1/", "http://api.localhost:9/"}, 3, 1},
+		{[]string{"http://10.0.0.7:8080/"}, 2, 2},
+		{[]string{"http://127.0.0.1:8080/", "http://example.com/"}, 4, 4},
+		{[]string{"http://localhost.example.com/"}, 4, 4},
+	} {
+		var sc Scenario
+		for i, u := range c.urls {
+			sc.Steps = append(sc.Steps, Step{Name: fmt.Sprint("s", i), URL: u})
+		}
+		g, err := New(sc, Max{Conns: 1}, Duration(time.Second), Path(PathGoroutine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := loopCount(c.cores, g.targetsLoopback()); got != c.want {
+			t.Errorf("%v on %d cores: %d loops, want %d", c.urls, c.cores, got, c.want)
+		}
 	}
 }
