@@ -174,12 +174,13 @@ func (a *aggregator) health(now time.Time, snap *Snapshot, inFlight, lagQuarter 
 	h := Health{
 		AchievedRate:  snap.All.Last.RPS,
 		InFlight:      inFlight,
-		Cores:         min(runtime.GOMAXPROCS(0), runtime.NumCPU()),
+		Cores:         min(runtime.GOMAXPROCS(0), affinityCPUs()),
 		CPU:           a.cpu.sample(now),
 		Sharing:       g.cfg.sharing,
 		Path:          g.Path(),
 		PacerPriority: g.pacerPriority(),
 		LoopIO:        g.loopIO(),
+		Loops:         int(g.loopsUsed.Load()),
 	}
 	if a.open {
 		h.TargetRate = snap.Load.Rate

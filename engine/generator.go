@@ -121,6 +121,8 @@ type Generator struct {
 	loopPath bool
 	loops    []*evloop
 	nextLoop int
+	// loopsUsed is how many of the loops have taken a worker.
+	loopsUsed atomic.Int32
 
 	setupRec recorder
 	// timingNames are the Server-Timing metric names the run records.

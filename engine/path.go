@@ -204,9 +204,12 @@ func (g *Generator) launch(w *worker) {
 		go w.run()
 		return
 	}
-	l := g.loops[g.nextLoop%g.dealtLoops()]
+	i := g.nextLoop % g.dealtLoops()
 	g.nextLoop++
-	l.add(w)
+	if int32(i) >= g.loopsUsed.Load() {
+		g.loopsUsed.Store(int32(i) + 1)
+	}
+	g.loops[i].add(w)
 }
 
 // openPerLoop is the open-model rate one event loop paces alone. Each

@@ -91,6 +91,9 @@ func TestLoopBatchesThroughRing(t *testing.T) {
 	if got := snap.Health.LoopIO; got != LoopIOBatched {
 		t.Fatalf("loop io %q, want %q", got, LoopIOBatched)
 	}
+	if got := snap.Health.Loops; got != len(g.loops) {
+		t.Fatalf("the run says %d loop threads; it had %d, each with workers", got, len(g.loops))
+	}
 	var sends, recvs int64
 	for _, l := range g.loops {
 		sends += l.ringSends

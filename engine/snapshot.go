@@ -194,6 +194,9 @@ type Health struct {
 	// LoopIO is how the event loop reads and writes (LoopIOBatched, or
 	// LoopIOCalls and why); "" off the loop path.
 	LoopIO string
+	// Loops is how many event-loop threads drive the connections; 0 off
+	// the loop path.
+	Loops int
 	// Warning is non-empty when the generator, not the target, limits
 	// the figures, and says why.
 	Warning string

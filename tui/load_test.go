@@ -529,13 +529,19 @@ func healthScreen(t *testing.T, set func(*engine.Health)) string {
 }
 
 // TestHealthLineSaysHowTheLoopReadsAndWrites: on the event loop, the
-// health line says whether its reads and writes went through io_uring.
+// health line says how many threads drove it and whether their reads and
+// writes went through io_uring.
 func TestHealthLineSaysHowTheLoopReadsAndWrites(t *testing.T) {
-	for _, c := range []struct{ io, want string }{
-		{engine.LoopIOBatched, "engine loop (io_uring)"},
-		{engine.LoopIOCalls + ", io_uring unavailable: operation not permitted", "engine loop (read/write)"},
+	for _, c := range []struct {
+		io    string
+		loops int
+		want  string
+	}{
+		{engine.LoopIOBatched, 0, "engine loop (io_uring)"},
+		{engine.LoopIOBatched, 2, "engine loop (2 threads, io_uring)"},
+		{engine.LoopIOCalls + ", io_uring unavailable: operation not permitted", 1, "engine loop (1 thread, read/write)"},
 	} {
-		screen := healthScreen(t, func(h *engine.Health) { h.Path, h.LoopIO = engine.PathLoop, c.io })
+		screen := healthScreen(t, func(h *engine.Health) { h.Path, h.LoopIO, h.Loops = engine.PathLoop, c.io, c.loops })
 		if !strings.Contains(screen, c.want) {
 			t.Fatalf("loop io %q: the health line lacks %q:\n%s", c.io, c.want, screen)
 		}

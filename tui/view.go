@@ -303,7 +303,7 @@ func (p *loadPage) healthLine(w int) string {
 			// The reason a loop reads and writes call by call is in the
 			// summary; the line only says which way.
 			if way := engine.LoopIOWay(hl.LoopIO); way != "" {
-				cpu += " (" + way + ")"
+				cpu += " (" + report.LoopThreads(hl.Loops) + way + ")"
 			}
 			parts = append(parts, cpu)
 		}

@@ -115,6 +115,7 @@ type JSONGenerator struct {
 	Cores         int     `json:"cores"`
 	Engine        string  `json:"engine,omitempty"`
 	LoopIO        string  `json:"loop_io,omitempty"`
+	LoopThreads   int     `json:"loop_threads,omitempty"`
 	SendLagP50MS  float64 `json:"send_lag_p50_ms"`
 	SendLagP99MS  float64 `json:"send_lag_p99_ms"`
 	PacerCPU      float64 `json:"pacer_spin_cores"`
@@ -204,7 +205,7 @@ func jsonRun(b Begin, s *engine.Snapshot, ths []threshold.Threshold) JSONRun {
 		Statuses:   map[string]int64{},
 		Checks:     []JSONCheck{},
 		Thresholds: []JSONThreshold{},
-		Generator: JSONGenerator{CPU: s.Health.CPU, CPUSharedWith: s.Health.Sharing, Cores: s.Health.Cores, Engine: s.Health.Path, LoopIO: s.Health.LoopIO, SendLagP50MS: msOf(s.Health.SendLagP50),
+		Generator: JSONGenerator{CPU: s.Health.CPU, CPUSharedWith: s.Health.Sharing, Cores: s.Health.Cores, Engine: s.Health.Path, LoopIO: s.Health.LoopIO, LoopThreads: s.Health.Loops, SendLagP50MS: msOf(s.Health.SendLagP50),
 			SendLagP99MS: msOf(s.Health.SendLagP99), PacerCPU: s.Health.PacerCPU, PacerPriority: s.Health.PacerPriority, MissedStarts: s.Health.Missed, Warning: s.Health.Warning,
 			AchievedRate: s.Health.AchievedRate, ScheduledRate: s.Health.TargetRate},
 	}

@@ -209,6 +209,34 @@ func TestSummaryNamesWhatSharesTheCPU(t *testing.T) {
 	}
 }
 
+// TestSummaryNamesTheEngine: the generator line names the engine path,
+// and on the event loop how many threads drove it and how they read and
+// wrote; the JSON says the same.
+func TestSummaryNamesTheEngine(t *testing.T) {
+	for _, tc := range []struct {
+		path, io string
+		loops    int
+		want     string
+	}{
+		{engine.PathGoroutine, "", 0, "  engine goroutine\n"},
+		{engine.PathLoop, engine.LoopIOBatched, 1, "  engine loop (1 thread, io_uring)\n"},
+		{engine.PathLoop, engine.LoopIOCalls + ", io_uring turned off", 4, "  engine loop (4 threads, read/write, io_uring turned off)\n"},
+	} {
+		s := snapshot(0, true)
+		s.Health.Path, s.Health.LoopIO, s.Health.Loops = tc.path, tc.io, tc.loops
+		var b strings.Builder
+		if err := Summary(&b, s); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("%s %q: summary lacks %q:\n%s", tc.path, tc.io, tc.want, b.String())
+		}
+		if g := jsonRun(Begin{}, s, nil).Generator; g.Engine != tc.path || g.LoopIO != tc.io || g.LoopThreads != tc.loops {
+			t.Errorf("JSON generator %+v, want engine %q, loop_io %q, loop_threads %d", g, tc.path, tc.io, tc.loops)
+		}
+	}
+}
+
 func TestDurationFormat(t *testing.T) {
 	cases := map[time.Duration]string{0: "0s", 850 * time.Microsecond: "850µs", 48960 * time.Microsecond: "48.96ms",
 		2230 * time.Millisecond: "2.23s", 100 * time.Millisecond: "100ms", 90 * time.Second: "1m30s"}

@@ -96,7 +96,7 @@ func generatorLine(h engine.Health, open bool) (who, gen string) {
 	if h.Path != "" {
 		gen += "  engine " + h.Path
 		if h.LoopIO != "" {
-			gen += " (" + h.LoopIO + ")"
+			gen += " (" + LoopThreads(h.Loops) + h.LoopIO + ")"
 		}
 	}
 	who = "generator"
@@ -104,6 +104,18 @@ func generatorLine(h engine.Health, open bool) (who, gen string) {
 		who += " + " + h.Sharing
 	}
 	return who, gen
+}
+
+// LoopThreads names how many event-loop threads drove a run, as the
+// start of the engine's detail: "2 threads, ", or "" when unknown.
+func LoopThreads(n int) string {
+	switch {
+	case n == 1:
+		return "1 thread, "
+	case n > 1:
+		return fmt.Sprintf("%d threads, ", n)
+	}
+	return ""
 }
 
 // errorKinds lists the kinds of failure that happened, with their counts.

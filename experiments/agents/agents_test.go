@@ -186,6 +186,7 @@ func TestEngineOfNamesTheWay(t *testing.T) {
 		want string
 	}{
 		{engine.Health{Path: engine.PathLoop, LoopIO: engine.LoopIOBatched}, "loop (io_uring)"},
+		{engine.Health{Path: engine.PathLoop, LoopIO: engine.LoopIOBatched, Loops: 3}, "loop (3 threads, io_uring)"},
 		{engine.Health{Path: engine.PathLoop, LoopIO: engine.LoopIOCalls + ", io_uring turned off"}, "loop (read/write)"},
 		{engine.Health{Path: engine.PathGoroutine}, "goroutine"},
 	} {

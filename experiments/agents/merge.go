@@ -3,7 +3,10 @@ package agents
 // Merging the agents' health into the run's, and naming each agent's
 // engine for the summary's table.
 
-import "perflab/engine"
+import (
+	"perflab/engine"
+	"perflab/engine/report"
+)
 
 // stateOf sums the agents' cumulative counts and health.
 func stateOf(agents []*runAgent, load engine.Load) engine.TallyState {
@@ -37,6 +40,7 @@ func stateOf(agents []*runAgent, load engine.Load) engine.TallyState {
 		st.Health.InFlight += h.InFlight
 		st.Health.CPU += h.CPU
 		st.Health.Cores += h.Cores
+		st.Health.Loops += h.Loops
 		st.Health.Missed += h.Missed
 		st.Health.Backlog += h.Backlog
 		st.Health.SendLagP50 = max(st.Health.SendLagP50, h.SendLagP50)
@@ -74,7 +78,7 @@ func stateOf(agents []*runAgent, load engine.Load) engine.TallyState {
 // agent's own output).
 func engineOf(h engine.Health) string {
 	if way := engine.LoopIOWay(h.LoopIO); way != "" {
-		return h.Path + " (" + way + ")"
+		return h.Path + " (" + report.LoopThreads(h.Loops) + way + ")"
 	}
 	return h.Path
 }
