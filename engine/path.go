@@ -21,7 +21,9 @@ const (
 	// PathAuto takes the event loop when the scenario fits it, else
 	// goroutines.
 	PathAuto = "auto"
-	// PathLoop drives every connection from one event loop per core, on
+	// PathLoop drives every connection from event loops, one per core
+	// (one per two when every target is on the loopback; as few as the
+	// rate needs in the open model; see loopCount and dealtLoops), each on
 	// its own thread, through epoll, handing each batch of reads and of
 	// writes to the kernel in one io_uring call where it allows: no
 	// goroutine parks or wakes per request, and the open model's pacer

@@ -187,7 +187,7 @@ func newRootFlags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.stages, "stages", "", "ramp the load linearly through `D:T,...`: to T users (or connections, or T/s requests a second) over D each, e.g. 30s:50,1m:50,30s:0")
 	durationVar(fs, &o.timeout, "timeout", 0, "give up on a request after `D` (default 30s)")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 0, "open model: at most `N` requests outstanding (default 10000, or what the open-file limit allows)")
-	fs.StringVar(&o.enginePath, "engine", engine.PathAuto, "drive the connections by `PATH`: loop (one epoll event loop per core, its reads and writes batched through io_uring where the kernel allows; plain-HTTP steps with fixed requests, judged by status), goroutine (one per user or connection; everything), or auto (the loop where the run fits it)")
+	fs.StringVar(&o.enginePath, "engine", engine.PathAuto, "drive the connections by `PATH`: loop (epoll event loops, one per core, or one per two cores for a loopback target, their reads and writes batched through io_uring where the kernel allows; plain-HTTP steps with fixed requests, judged by status), goroutine (one per user or connection; everything), or auto (the loop where the run fits it)")
 	fs.BoolVar(&o.realtime, "realtime-pacer", false, "open model on the event loop: run its pacers at real-time priority (SCHED_FIFO), so that other busy threads cannot make starts late; needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO above 0, else the run says it was refused and goes on. Keep the target off the generator's cores")
 	o.maxBody = engine.DefaultMaxBody
 	fs.Var(&o.maxBody, "max-body", "keep at most `SIZE` of an answer's body, e.g. 512KiB or 8MiB; a longer body fails the request as \"body too large\" (default "+formatSize(engine.DefaultMaxBody)+")")
