@@ -27,6 +27,7 @@ type config struct {
 	stages    []Stage
 	intervals bool
 	sharing   string
+	apart     bool
 	path      string
 	realtime  bool
 }
@@ -59,6 +60,11 @@ func IntervalHistograms() Option { return func(c *config) { c.intervals = true }
 // (e.g. "twin supervisor"), whose CPU the generator's figure includes;
 // see Health.Sharing.
 func SharingProcess(what string) Option { return func(c *config) { c.sharing = what } }
+
+// TargetApart says the targets run on cores this process is kept off (a
+// twin pinned to its own), so that the event loops take every core the
+// process may use even when the targets are on the loopback.
+func TargetApart() Option { return func(c *config) { c.apart = true } }
 
 // Generator drives a scenario at a target under one arrival model and
 // publishes snapshots of what it measures four times a second.

@@ -76,7 +76,7 @@ func (g *Generator) choosePath() error {
 	}
 	g.loopPath = err == nil
 	if g.loopPath {
-		g.loops = newLoops(g, loopCount(min(runtime.GOMAXPROCS(0), affinityCPUs()), g.targetsLoopback()))
+		g.loops = newLoops(g, loopCount(min(runtime.GOMAXPROCS(0), affinityCPUs()), g.sharesTargetsCores()))
 	}
 	return nil
 }
@@ -97,10 +97,15 @@ func loopCount(cores int, loopback bool) int {
 	return max(1, cores)
 }
 
-// targetsLoopback says whether every step's target is on this machine's
-// loopback: an address in 127.0.0.0/8 or ::1, or the name localhost.
-// Other names are not looked up here; they count as elsewhere.
-func (g *Generator) targetsLoopback() bool {
+// sharesTargetsCores says whether the targets serve from the cores the
+// loops would use: every step's target is on this machine's loopback (an
+// address in 127.0.0.0/8 or ::1, or the name localhost; other names are
+// not looked up here, and count as elsewhere), and TargetApart was not
+// given.
+func (g *Generator) sharesTargetsCores() bool {
+	if g.cfg.apart {
+		return false
+	}
 	for i := range g.routes {
 		r := g.routes[i].Load()
 		if r == nil {

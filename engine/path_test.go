@@ -84,7 +84,8 @@ func TestLoopsLeaveTheRuntimeASpareProcessor(t *testing.T) {
 }
 
 // A run whose every target is on the loopback leaves half the cores to
-// the target; any target elsewhere gets every core a loop.
+// the target; any target elsewhere, or targets kept on cores of their
+// own, get every core a loop.
 func TestLoopCountLeavesALoopbackTargetItsCores(t *testing.T) {
 	setsItsPath(t)
 	for _, c := range []struct {
@@ -108,8 +109,15 @@ func TestLoopCountLeavesALoopbackTargetItsCores(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := loopCount(c.cores, g.targetsLoopback()); got != c.want {
+		if got := loopCount(c.cores, g.sharesTargetsCores()); got != c.want {
 			t.Errorf("%v on %d cores: %d loops, want %d", c.urls, c.cores, got, c.want)
+		}
+		g, err = New(sc, Max{Conns: 1}, Duration(time.Second), Path(PathGoroutine), TargetApart())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := loopCount(c.cores, g.sharesTargetsCores()); got != c.cores {
+			t.Errorf("%v on %d cores, kept apart: %d loops, want %d", c.urls, c.cores, got, c.cores)
 		}
 	}
 }

@@ -151,6 +151,10 @@ func (s *Session) NewRun(model engine.Model, opts ...engine.Option) (*engine.Gen
 	// The twin's workers, task worker, Redis and edge are processes of
 	// their own; what of it runs in this one is their supervisor.
 	opts = append([]engine.Option{engine.SharingProcess("twin supervisor")}, opts...)
+	if s.twin.Apart() {
+		// The twin is on its own cores: the event loops may have these.
+		opts = append([]engine.Option{engine.TargetApart()}, opts...)
+	}
 	return engine.New(s.exp.Plan.Scenario(s.Site()), model, opts...)
 }
 

@@ -50,6 +50,16 @@ func (t *Twin) isolate(n int) error {
 	return nil
 }
 
+// Apart says whether this process runs on cores the twin's instance does
+// not: false where they share every core (one core, or --instance-cpus
+// as many as there are) or where pinning takes no effect.
+func (t *Twin) Apart() bool {
+	n := t.Config().instanceCPUs()
+	isolation.Lock()
+	defer isolation.Unlock()
+	return proc.PinningSupported && t.isolated && proc.OtherCPUs(n) != nil
+}
+
 // releaseIsolation ends a twin's share of the setting.
 func releaseIsolation() {
 	isolation.Lock()

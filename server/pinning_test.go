@@ -52,6 +52,9 @@ func TestInstanceCPUsPinsProcesses(t *testing.T) {
 				t.Errorf("%s: %s (pid %d) may run on CPUs %s, want %s", when, name, pid, got, cpus)
 			}
 		}
+		if got, want := tw.Apart(), outside != all; got != want {
+			t.Errorf("%s: the twin says this process runs apart: %v, want %v", when, got, want)
+		}
 		if got := s.Config.InstanceCPUs; got != c.InstanceCPUs {
 			t.Errorf("%s: stats say %d instance CPUs, want %d", when, got, c.InstanceCPUs)
 		}
