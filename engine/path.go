@@ -84,14 +84,13 @@ func (g *Generator) choosePath() error {
 // loopCount is how many event loops a run gets from the cores it may use
 // (GOMAXPROCS and the process's CPU affinity as it is now, which a
 // pinned twin may have narrowed since start-up): a loop each, or half as
-// many when every target listens on this machine's loopback and so
-// serves from the same cores. The runtime gets one processor more when
+// many when the targets serve from the same cores (sharesTargetsCores). The runtime gets one processor more when
 // the loops start (spareProcessor). Measured on two cores against the
 // loopback okserver, 64 connections, 8 alternating rounds of 5 s: one
 // loop sent 1.07 times the requests of two (ahead in 7 of 8), at 8.3 us
 // of CPU a request against 10.7, while the target had a core to itself.
-func loopCount(cores int, loopback bool) int {
-	if loopback {
+func loopCount(cores int, shared bool) int {
+	if shared {
 		cores /= 2
 	}
 	return max(1, cores)
@@ -223,8 +222,9 @@ func (g *Generator) launch(w *worker) {
 // loop claims a start of its own and sleeps and spins towards it, so two
 // loops pacing a slow rate keep two cores busy and compete with the
 // target for them, while one leaves a core to the target and the
-// runtime. Measured on two cores against the loopback okserver
-// (engine/bench/pacer.sh, 8 alternating rounds at 10,000/s): send lag p99
+// runtime. Measured on two cores against the loopback okserver (8
+// alternating rounds of 8 s at 10,000/s, as engine/bench/pacer.sh runs
+// them): send lag p99
 // 47 to 91 us with one loop, 82 to 552 us with two. At 15,000/s one loop
 // starts to fall behind on this machine (lag p50 2 to 142 us).
 const openPerLoop = 12000
