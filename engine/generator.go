@@ -61,11 +61,6 @@ func IntervalHistograms() Option { return func(c *config) { c.intervals = true }
 // see Health.Sharing.
 func SharingProcess(what string) Option { return func(c *config) { c.sharing = what } }
 
-// TargetApart says the targets run on cores this process is kept off (a
-// twin pinned to its own), so that the event loops take every core the
-// process may use even when the targets are on the loopback.
-func TargetApart() Option { return func(c *config) { c.apart = true } }
-
 // Generator drives a scenario at a target under one arrival model and
 // publishes snapshots of what it measures four times a second.
 type Generator struct {

@@ -81,6 +81,11 @@ func (g *Generator) choosePath() error {
 	return nil
 }
 
+// TargetApart says the targets run on cores this process is kept off (a
+// twin pinned to its own), so that the event loops take every core the
+// process may use even when the targets are on the loopback.
+func TargetApart() Option { return func(c *config) { c.apart = true } }
+
 // loopCount is how many event loops a run gets from the cores it may use
 // (GOMAXPROCS and the process's CPU affinity as it is now, which a
 // pinned twin may have narrowed since start-up): a loop each, or half as
