@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"net"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -115,12 +114,8 @@ func (g *Generator) sharesTargetsCores() bool {
 		if r == nil {
 			continue
 		}
-		host, _, err := net.SplitHostPort(r.ep.addr)
-		if err != nil {
-			return false
-		}
-		ip, err := netip.ParseAddr(host)
-		if err == nil && ip.IsLoopback() {
+		host := r.ep.host
+		if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
 			continue
 		}
 		if host != "localhost" && !strings.HasSuffix(host, ".localhost") {
