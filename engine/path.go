@@ -26,9 +26,8 @@ const (
 	// its own thread, through epoll, handing each batch of reads and of
 	// writes to the kernel in one io_uring call where it allows: no
 	// goroutine parks or wakes per request, and the open model's pacer
-	// wakes to the microsecond. Linux
-	// only, for plain-HTTP steps with fixed requests whose answers are
-	// judged by status alone.
+	// wakes to the microsecond. Linux only, for plain-HTTP steps with
+	// fixed requests whose answers are judged by status alone.
 	PathLoop = "loop"
 	// PathGoroutine gives each user, connection or in-flight slot a
 	// goroutine of its own: everything a scenario can say (TLS, captures,
@@ -88,8 +87,9 @@ func TargetApart() Option { return func(c *config) { c.apart = true } }
 // loopCount is how many event loops a run gets from the cores it may use
 // (GOMAXPROCS and the process's CPU affinity as it is now, which a
 // pinned twin may have narrowed since start-up): a loop each, or half as
-// many when the targets serve from the same cores (sharesTargetsCores). The runtime gets one processor more when
-// the loops start (spareProcessor). Measured on two cores against the
+// many when the targets serve from the same cores (sharesTargetsCores).
+// The runtime gets one processor more when the loops start
+// (spareProcessor). Measured on two cores against the
 // loopback okserver, 64 connections, 8 alternating rounds of 5 s: one
 // loop sent 1.07 times the requests of two (ahead in 7 of 8), at 8.3 us
 // of CPU a request against 10.7, while the target had a core to itself.
@@ -224,8 +224,7 @@ func (g *Generator) launch(w *worker) {
 // target for them, while one leaves a core to the target and the
 // runtime. Measured on two cores against the loopback okserver (8
 // alternating rounds of 8 s at 10,000/s, as engine/bench/pacer.sh runs
-// them): send lag p99
-// 47 to 91 us with one loop, 82 to 552 us with two. At 15,000/s one loop
+// them): send lag p99 47 to 91 us with one loop, 82 to 552 us with two. At 15,000/s one loop
 // starts to fall behind on this machine (lag p50 2 to 142 us).
 const openPerLoop = 12000
 
