@@ -297,13 +297,10 @@ func (p *loadPage) healthLine(w int) string {
 			if hl.Sharing != "" {
 				cpu += " (+ " + hl.Sharing + ")"
 			}
-			if hl.Path != "" {
-				cpu += ", engine " + hl.Path
-			}
 			// The reason a loop reads and writes call by call is in the
 			// summary; the line only says which way.
-			if way := engine.LoopIOWay(hl.LoopIO); way != "" {
-				cpu += " (" + report.LoopThreads(hl.Loops) + way + ")"
+			if hl.Path != "" {
+				cpu += ", engine " + report.EngineName(hl, false)
 			}
 			parts = append(parts, cpu)
 		}

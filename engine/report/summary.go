@@ -94,10 +94,7 @@ func generatorLine(h engine.Health, open bool) (who, gen string) {
 		gen += "  pacer priority " + h.PacerPriority
 	}
 	if h.Path != "" {
-		gen += "  engine " + h.Path
-		if h.LoopIO != "" {
-			gen += " (" + LoopThreads(h.Loops) + h.LoopIO + ")"
-		}
+		gen += "  engine " + EngineName(h, true)
 	}
 	who = "generator"
 	if h.Sharing != "" {
@@ -106,9 +103,25 @@ func generatorLine(h engine.Health, open bool) (who, gen string) {
 	return who, gen
 }
 
-// LoopThreads names how many event-loop threads drove a run, as the
+// EngineName names the engine path a run took and, on the event loop,
+// how many threads drove it and how they read and wrote: "loop (1
+// thread, io_uring)". With why, it keeps the reason a loop read and
+// wrote call by call, as the summary does; the dashboard and the agents
+// table leave that to the summary.
+func EngineName(h engine.Health, why bool) string {
+	io := h.LoopIO
+	if !why {
+		io = engine.LoopIOWay(io)
+	}
+	if h.Path == "" || io == "" {
+		return h.Path
+	}
+	return h.Path + " (" + loopThreads(h.Loops) + io + ")"
+}
+
+// loopThreads names how many event-loop threads drove a run, as the
 // start of the engine's detail: "2 threads, ", or "" when unknown.
-func LoopThreads(n int) string {
+func loopThreads(n int) string {
 	switch {
 	case n == 1:
 		return "1 thread, "

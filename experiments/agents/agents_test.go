@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"perflab/engine"
+	"perflab/engine/report"
 	"perflab/server/redisconn"
 )
 
@@ -190,8 +191,8 @@ func TestEngineOfNamesTheWay(t *testing.T) {
 		{engine.Health{Path: engine.PathLoop, LoopIO: engine.LoopIOCalls + ", io_uring turned off"}, "loop (read/write)"},
 		{engine.Health{Path: engine.PathGoroutine}, "goroutine"},
 	} {
-		if got := engineOf(c.h); got != c.want {
-			t.Errorf("engineOf(%+v) = %q, want %q", c.h, got, c.want)
+		if got := report.EngineName(c.h, false); got != c.want {
+			t.Errorf("EngineName(%+v, false) = %q, want %q", c.h, got, c.want)
 		}
 	}
 }

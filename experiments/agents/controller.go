@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"perflab/engine"
+	"perflab/engine/report"
 )
 
 // ControllerOptions are a distributed run.
@@ -511,7 +512,7 @@ func (c *Controller) Agents() []AgentState {
 	for _, a := range c.agents {
 		h := a.last.Health
 		out = append(out, AgentState{Name: a.info.Name, Cores: a.info.Cores, Share: a.share, Achieved: h.AchievedRate,
-			LagP99: h.SendLagP99, CPU: h.CPU, Engine: engineOf(h), Pacer: strings.SplitN(h.PacerPriority, " ", 2)[0],
+			LagP99: h.SendLagP99, CPU: h.CPU, Engine: report.EngineName(h, false), Pacer: strings.SplitN(h.PacerPriority, " ", 2)[0],
 			Heartbeat: a.beat, Lost: a.lost})
 	}
 	return out

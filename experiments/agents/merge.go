@@ -1,12 +1,8 @@
 package agents
 
-// Merging the agents' health into the run's, and naming each agent's
-// engine for the summary's table.
+// Merging the agents' health into the run's.
 
-import (
-	"perflab/engine"
-	"perflab/engine/report"
-)
+import "perflab/engine"
 
 // stateOf sums the agents' cumulative counts and health.
 func stateOf(agents []*runAgent, load engine.Load) engine.TallyState {
@@ -71,14 +67,4 @@ func stateOf(agents []*runAgent, load engine.Load) engine.TallyState {
 		st.Health.Path = ""
 	}
 	return st
-}
-
-// engineOf names an agent's engine path, and on the event loop how it
-// reads and writes (the reason a loop does without io_uring is in that
-// agent's own output).
-func engineOf(h engine.Health) string {
-	if way := engine.LoopIOWay(h.LoopIO); way != "" {
-		return h.Path + " (" + report.LoopThreads(h.Loops) + way + ")"
-	}
-	return h.Path
 }
