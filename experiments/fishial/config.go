@@ -159,23 +159,43 @@ func Ideal(strategy string, images, workers int, lat mock.Latencies, c time.Dura
 }
 
 // PipelineIdeal is the async thread's bound from its steps (steps.go):
-// steps[k] is step k+1's CPU summed over the images. Every image's step
-// k comes after the waits before it and is followed by the waits after
-// it, and the thread runs one step at a time, so the image whose step k
-// ends last cannot finish before all the waits plus every image's step
-// k:
+// steps[k] is step k+1's CPU summed over the images. No image's step j
+// can start before the waits that come before it (Ej: none for step 1,
+// whose hash may run during the token's wait; the token and the chain's
+// waits up to it for the others). Take the image whose step k ends last:
+// by then the one thread has run every image's steps j to k, one at a
+// time, all after Ej, and that image still has the waits after step k
+// (Ak) before it is done. So for every j <= k:
 //
-//	step 1 (the photo's hash may run during the token's wait):  chain + S1
-//	steps 2 to 4:                                       token + chain + Sk
+//	wall >= Ej + Sj + ... + Sk + Ak
 //
-// It is 0 without steps.
+// (j = k gives T + C + Sk, and C + S1 for step 1). It is 0 without
+// steps.
 func PipelineIdeal(lat mock.Latencies, steps []time.Duration) time.Duration {
+	waits := []time.Duration{lat.SignedUpload, lat.Upload, lat.Recognition}
+	if len(steps) > len(waits)+1 {
+		return 0
+	}
+	before := func(j int) time.Duration {
+		if j == 0 {
+			return 0
+		}
+		d := lat.Token
+		for _, w := range waits[:j] {
+			d += w
+		}
+		return d
+	}
 	var b time.Duration
-	for k, s := range steps {
-		if k == 0 {
-			b = max(b, lat.PerImage()+s)
-		} else {
-			b = max(b, lat.Token+lat.PerImage()+s)
+	for k := range steps {
+		var after time.Duration
+		for _, w := range waits[k:] {
+			after += w
+		}
+		var cpu time.Duration
+		for j := k; j >= 0; j-- {
+			cpu += steps[j]
+			b = max(b, before(j)+cpu+after)
 		}
 	}
 	return b

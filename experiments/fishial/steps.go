@@ -2,6 +2,7 @@ package fishial
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,8 +14,22 @@ import (
 // recognition request, step 4 from the recognition's answer to the
 // result. A step whose stretches ran on threads the meter could not
 // follow (the runtime may move a goroutine to another thread after a
-// system call) is not measured.
+// system call) is not measured, nor is one during which another flow ran
+// on the thread (see stretches).
 const asyncSteps = 4
+
+// stretches counts the stretches every meter has started. The async
+// client runs its flows on one thread, so a flow that parks inside a
+// step (a socket that will not take the whole photo yet, an answer that
+// comes in two parts) lets other flows run on that thread before it
+// resumes; the thread's clock then holds their CPU too, and counting it
+// would put it in two steps and lift the bound above what the thread
+// needs. A stretch during which any other one started is not measured.
+var stretches atomic.Uint64
+
+// clockSlack allows for the thread's CPU clock and the wall clock being
+// read a moment apart.
+const clockSlack = 20 * time.Microsecond
 
 // stepMeter measures one flow's steps. The transport ends a step when it
 // has sent a request and starts the next when the answer comes; the flow
@@ -25,6 +40,8 @@ type stepMeter struct {
 	lost  bool            // part of the current step could not be read
 	tid   int             // the thread running the flow since start
 	base  time.Duration   // that thread's CPU clock at start
+	seq   uint64          // stretches, counting this one, at start
+	began time.Time       // when the stretch started
 	on    bool
 }
 
@@ -44,8 +61,9 @@ func (m *stepMeter) start() {
 	if m == nil {
 		return
 	}
+	m.seq = stretches.Add(1)
 	tid, cpu, ok := threadCPU()
-	m.tid, m.base, m.on = tid, cpu, true
+	m.tid, m.base, m.began, m.on = tid, cpu, time.Now(), true
 	m.lost = m.lost || !ok
 }
 
@@ -56,7 +74,9 @@ func (m *stepMeter) stop() {
 	}
 	m.on = false
 	tid, cpu, ok := threadCPU()
-	if !ok || tid != m.tid || cpu < m.base {
+	// One thread cannot spend more CPU than the time that passed: a
+	// clock that says so is not believed.
+	if !ok || tid != m.tid || cpu < m.base || cpu-m.base > time.Since(m.began)+clockSlack || stretches.Load() != m.seq {
 		m.lost = true
 		return
 	}

@@ -56,6 +56,49 @@ func TestStepMeterCountsCPUNotWaits(t *testing.T) {
 	}
 }
 
+// A flow that parked inside a step, so that another flow ran on its
+// thread before it resumed, leaves that step unmeasured: the thread's
+// clock holds the other flow's CPU too. The other flow's stretch, which
+// nothing interrupted, counts.
+func TestStepMeterDropsAStepAnotherFlowRanInside(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	a, b := &stepMeter{}, &stepMeter{}
+	a.start()
+	spin(t, time.Millisecond)
+	b.start() // a parked; b runs on the same thread
+	spin(t, 2*time.Millisecond)
+	b.endStep()
+	a.endStep()
+	a.start()
+	spin(t, time.Millisecond)
+	a.endStep()
+	if len(a.steps) != 2 || a.steps[0] != -1 {
+		t.Fatalf("a's steps %v: want the first unmeasured (-1), b ran inside it", a.steps)
+	}
+	if a.steps[1] < time.Millisecond {
+		t.Fatalf("a's second step %v: want its 1 ms, nothing ran inside it", a.steps[1])
+	}
+	if len(b.steps) != 1 || b.steps[0] < 2*time.Millisecond {
+		t.Fatalf("b's steps %v: want its 2 ms measured", b.steps)
+	}
+}
+
+// A stretch whose thread clock says it ran longer than the time that
+// passed is not believed.
+func TestStepMeterDropsAStretchLongerThanItsTime(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	m := &stepMeter{}
+	m.start()
+	spin(t, 2*time.Millisecond)
+	m.began = time.Now() // as if the 2 ms of CPU had taken no time
+	m.endStep()
+	if len(m.steps) != 1 || m.steps[0] != -1 {
+		t.Fatalf("steps %v: want the one unmeasured (-1)", m.steps)
+	}
+}
+
 // A stretch the meter could not follow (another thread) leaves its step
 // unmeasured, and a flow that did not take the four usual steps reports
 // none; nil meters (the flows of other strategies) do nothing.
@@ -101,9 +144,10 @@ func TestStepMeterReportsOnlyWhatItMeasured(t *testing.T) {
 	}
 }
 
-// The pipeline bound: the image whose step k ends last has waited all
-// the waits and the thread has run every image's step k; step 1 may
-// start before the token comes.
+// The pipeline bound: the image whose step k ends last has waited the
+// waits before and after its steps, and the thread has run every image's
+// steps j to k after the waits before step j; step 1 may start before
+// the token comes.
 func TestPipelineIdeal(t *testing.T) {
 	lat := mock.StudyLatencies().Scaled(0.1) // token 10 ms, chain 75 ms
 	ms := time.Millisecond
@@ -112,9 +156,11 @@ func TestPipelineIdeal(t *testing.T) {
 		want  time.Duration
 	}{
 		{nil, 0},
-		{[]time.Duration{20 * ms, 15 * ms, 5 * ms, 5 * ms}, 100 * ms}, // step 2: 10 + 75 + 15
-		{[]time.Duration{30 * ms, 15 * ms, 5 * ms, 5 * ms}, 105 * ms}, // step 1: 75 + 30
-		{[]time.Duration{ms, ms, ms, 12 * ms}, 97 * ms},               // step 4
+		{[]time.Duration{4 * ms, 15 * ms, 5 * ms, 5 * ms}, 100 * ms},  // step 2 alone: 10 + 75 + 15
+		{[]time.Duration{30 * ms, 2 * ms, ms, ms}, 105 * ms},          // step 1 alone: 75 + 30
+		{[]time.Duration{ms, ms, ms, 12 * ms}, 97 * ms},               // step 4 alone
+		{[]time.Duration{30 * ms, 20 * ms, 5 * ms, 5 * ms}, 120 * ms}, // steps 1 and 2: 30 + 20 + 70
+		{[]time.Duration{ms, 30 * ms, 30 * ms, ms}, 125 * ms},         // steps 2 and 3: 15 + 60 + 50
 	}
 	for _, c := range cases {
 		if got := PipelineIdeal(lat, c.steps); got != c.want {
