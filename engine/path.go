@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math"
+	"net"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -101,24 +103,52 @@ func loopCount(cores int, shared bool) int {
 }
 
 // sharesTargetsCores says whether the targets serve from the cores the
-// loops would use: every step's target is on this machine's loopback (an
-// address in 127.0.0.0/8 or ::1, or the name localhost; other names are
-// not looked up here, and count as elsewhere), and TargetApart was not
-// given.
+// loops would use: every step's target is on this machine's loopback
+// (onLoopback), and TargetApart was not given.
 func (g *Generator) sharesTargetsCores() bool {
 	if g.cfg.apart {
 		return false
 	}
+	seen := map[string]bool{}
 	for i := range g.routes {
 		r := g.routes[i].Load()
-		if r == nil {
+		if r == nil || seen[r.ep.host] {
 			continue
 		}
-		host := r.ep.host
-		if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
-			continue
+		seen[r.ep.host] = true
+		if !onLoopback(r.ep.host, min(g.cfg.timeout, lookupLimit)) {
+			return false
 		}
-		if host != "localhost" && !strings.HasSuffix(host, ".localhost") {
+	}
+	return true
+}
+
+// lookupHost resolves a target's name for onLoopback.
+var lookupHost = net.DefaultResolver.LookupNetIP
+
+// lookupLimit bounds that look-up: a name that does not resolve by then
+// counts as elsewhere.
+const lookupLimit = 2 * time.Second
+
+// onLoopback says whether host is on this machine's loopback: an address
+// in 127.0.0.0/8 or ::1, the name localhost (or one under .localhost), or
+// a name whose every address is one of those (a machine's own name often
+// is, such as Debian's 127.0.1.1), looked up within limit.
+func onLoopback(host string, limit time.Duration) bool {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap().IsLoopback()
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	ips, err := lookupHost(ctx, "ip", host)
+	if err != nil || len(ips) == 0 {
+		return false
+	}
+	for _, ip := range ips {
+		if !ip.Unmap().IsLoopback() {
 			return false
 		}
 	}

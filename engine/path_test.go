@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
@@ -88,6 +91,18 @@ func TestLoopsLeaveTheRuntimeASpareProcessor(t *testing.T) {
 // own, get every core a loop.
 func TestLoopCountLeavesALoopbackTargetItsCores(t *testing.T) {
 	setsItsPath(t)
+	names := map[string][]netip.Addr{
+		"box":                   {netip.MustParseAddr("127.0.1.1")},
+		"both":                  {netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("10.1.2.3")},
+		"localhost.example.com": {netip.MustParseAddr("93.184.215.14")},
+	}
+	defer func(f func(context.Context, string, string) ([]netip.Addr, error)) { lookupHost = f }(lookupHost)
+	lookupHost = func(_ context.Context, _, host string) ([]netip.Addr, error) {
+		if ips, ok := names[host]; ok {
+			return ips, nil
+		}
+		return nil, errors.New("no such host")
+	}
 	for _, c := range []struct {
 		urls  []string
 		cores int
@@ -100,6 +115,9 @@ func TestLoopCountLeavesALoopbackTargetItsCores(t *testing.T) {
 		{[]string{"http://10.0.0.7:8080/"}, 2, 2},
 		{[]string{"http://127.0.0.1:8080/", "http://example.com/"}, 4, 4},
 		{[]string{"http://localhost.example.com/"}, 4, 4},
+		{[]string{"http://box:8080/", "http://127.0.0.1:9/"}, 2, 1}, // box is 127.0.1.1
+		{[]string{"http://both:8080/"}, 2, 2},                       // one address of two elsewhere
+		{[]string{"http://nowhere:8080/"}, 2, 2},                    // no address
 	} {
 		var sc Scenario
 		for i, u := range c.urls {

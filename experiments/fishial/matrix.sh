@@ -5,7 +5,7 @@
 # wall time against its ideal per cell, as the median of the runs and
 # their range, in the README's table form.
 # Usage: experiments/fishial/matrix.sh [RUNS]   (default 3; a run of the
-# whole matrix takes about 5 minutes; FISHIAL_SCALES and FISHIAL_IMAGES
+# whole matrix takes about 4 to 5 minutes; FISHIAL_SCALES and FISHIAL_IMAGES
 # override the lists, e.g. FISHIAL_SCALES=0.1)
 # Needs python3 to read the CSV files.
 set -euo pipefail
