@@ -122,8 +122,9 @@ type Generator struct {
 	loopPath bool
 	loops    []*evloop
 	nextLoop int
-	// loopsUsed is how many of the loops have taken a worker.
-	loopsUsed atomic.Int32
+	// loopsUsed is how many of the loops have taken a worker; pacers,
+	// how many claim the open model's starts (see repace).
+	loopsUsed, pacers atomic.Int32
 
 	setupRec recorder
 	// timingNames are the Server-Timing metric names the run records.
@@ -415,6 +416,7 @@ func (g *Generator) SetRate(r float64) error {
 	}
 	g.load.Rate = r
 	g.takeOverPlan()
+	g.repace()
 	if g.sched.Load() != nil {
 		g.sched.Store(&schedule{at: time.Now(), base: g.slot.Load(), interval: rateInterval(r)})
 	}
@@ -470,7 +472,7 @@ func (g *Generator) growOpen() {
 	g.mu.Lock()
 	n := len(g.workers)
 	g.mu.Unlock()
-	if int64(n)-g.openBusy.Load() > 0 {
+	if g.freeOpenWorkers(n) > 0 {
 		return // a free worker will take the slot
 	}
 	g.resize(min(n+int(backlog), g.maxOpen))

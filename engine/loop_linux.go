@@ -64,6 +64,11 @@ type evloop struct {
 	spun     atomic.Int64
 	nextScan time.Time
 	done     chan struct{}
+	// index is the loop's place among the run's loops; idle, how many of
+	// its workers were free to take a start when it last looked (plus
+	// any handed to it since), for the open model's growth.
+	index int
+	idle  atomic.Int32
 	// prio is what asking for real-time priority came to, ringErr why
 	// the loop has no ring (nil: it has one), once the loop has asked.
 	prio, ringErr loopSetting
@@ -127,7 +132,7 @@ func newLoops(g *Generator, n int) []*evloop {
 	loops := make([]*evloop, n)
 	for i := range loops {
 		_, open := g.model.(Open)
-		loops[i] = &evloop{g: g, open: open, epfd: -1, wakefd: -1, addrs: map[endpoint]unix.Sockaddr{},
+		loops[i] = &evloop{g: g, open: open, index: i, epfd: -1, wakefd: -1, addrs: map[endpoint]unix.Sockaddr{},
 			margin: 50 * time.Microsecond, pwait2: true, done: make(chan struct{})}
 	}
 	return loops
@@ -165,6 +170,7 @@ func (l *evloop) add(w *worker) {
 	l.mu.Lock()
 	l.inbox = append(l.inbox, w)
 	l.mu.Unlock()
+	l.idle.Add(1)
 	l.poke()
 }
 
@@ -389,6 +395,7 @@ func (l *evloop) tend(now time.Time) (wake time.Time) {
 		}
 	}
 	kept := l.workers[:0]
+	free := 0
 	for _, lw := range l.workers {
 		w := lw.w
 		if lw.cur != nil {
@@ -433,14 +440,18 @@ func (l *evloop) tend(now time.Time) (wake time.Time) {
 			l.begin(lw, w.flow, time.Time{}, now)
 			continue
 		}
+		free++
 	}
 	clear(l.workers[len(kept):])
 	l.workers = kept
 	if l.open && !g.paused.Load() && !g.stopping.Load() && !aborted {
-		if at := l.pace(now); !at.IsZero() {
+		at, started := l.pace(now)
+		if !at.IsZero() {
 			earliest(at)
 		}
+		free -= started
 	}
+	l.idle.Store(int32(free))
 	return wake
 }
 
@@ -448,32 +459,37 @@ func (l *evloop) tend(now time.Time) (wake time.Time) {
 const deadlineScan = 10 * time.Millisecond
 
 // pace starts the open model's due slots on this loop's free workers. It
-// returns when the next one is due, or zero when no worker is free.
-func (l *evloop) pace(now time.Time) time.Time {
+// returns when the next one is due, or zero when no worker is free or
+// the loop does not pace (see Generator.repace), and how many it started.
+func (l *evloop) pace(now time.Time) (next time.Time, started int) {
 	g := l.g
 	for {
 		lw := l.freeWorker()
 		if lw == nil || l.ended {
-			return time.Time{}
+			return time.Time{}, started
 		}
 		sched := g.sched.Load()
 		if sched == nil {
-			return time.Time{} // the run has not set its schedule yet
+			return time.Time{}, started // the run has not set its schedule yet
 		}
 		if !l.pend.valid {
+			if p := g.pacers.Load(); p > 0 && int32(l.index) >= p {
+				return time.Time{}, started
+			}
 			slot := g.slot.Add(1) - 1
 			at := sched.start(slot)
 			if g.pastEnd(at) {
 				l.ended = true // scheduled past the end of the run
-				return now
+				return now, started
 			}
 			l.pend.slot, l.pend.at, l.pend.valid = slot, at, true
 		}
 		if l.pend.at.Sub(now) > time.Microsecond {
-			return l.pend.at
+			return l.pend.at, started
 		}
 		l.pend.valid = false
 		l.begin(lw, g.slotFlow(l.pend.slot), l.pend.at, now)
+		started++
 		now = time.Now()
 	}
 }

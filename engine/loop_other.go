@@ -12,6 +12,7 @@ import (
 type evloop struct {
 	done          chan struct{}
 	spun          atomic.Int64
+	idle          atomic.Int32
 	prio, ringErr loopSetting
 }
 

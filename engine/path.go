@@ -240,6 +240,7 @@ func (g *Generator) launch(w *worker) {
 		go w.run()
 		return
 	}
+	g.repace()
 	i := g.nextLoop % g.dealtLoops()
 	g.nextLoop++
 	if int32(i) >= g.loopsUsed.Load() {
@@ -260,14 +261,43 @@ const openPerLoop = 12000
 
 // dealtLoops is how many of the loops take new workers: all of them,
 // except in an open-model run, which keeps its workers on as few loops
-// as carry its highest rate, openPerLoop each. A rate raised later
-// spreads the workers it adds over more. Called with g.mu held.
+// as its rate needs (the plan's peak, until a live change takes over
+// from the plan). Called with g.mu held.
 func (g *Generator) dealtLoops() int {
 	if g.load.Model != "open" {
 		return len(g.loops)
 	}
-	need := int(math.Ceil(max(g.load.Rate, g.plan.peak()) / openPerLoop))
+	rate := g.load.Rate
+	if len(g.plan.stages) > 0 && !g.planOff.Load() {
+		rate = max(rate, g.plan.peak())
+	}
+	need := int(math.Ceil(rate / openPerLoop))
 	return max(1, min(need, len(g.loops)))
+}
+
+// repace sets how many loops claim the open model's starts: as many as
+// take new workers. A rate lowered live leaves workers on loops past
+// that; those loops stop claiming starts (so they stop sleeping and
+// spinning towards them), their workers finish what they are in and
+// wait, and freeOpenWorkers leaves them out, so that the run grows
+// workers on the pacing loops if those run short. Called with g.mu held.
+func (g *Generator) repace() {
+	if g.loopPath {
+		g.pacers.Store(int32(g.dealtLoops()))
+	}
+}
+
+// freeOpenWorkers is how many of the open model's n workers are free to
+// take a start: on the event loops, those of the loops that pace.
+func (g *Generator) freeOpenWorkers(n int) int64 {
+	if !g.loopPath {
+		return int64(n) - g.openBusy.Load()
+	}
+	var free int64
+	for _, l := range g.loops[:min(int(g.pacers.Load()), len(g.loops))] {
+		free += int64(l.idle.Load())
+	}
+	return free
 }
 
 // RealtimePacer asks the event loops of an open-model run to run at
