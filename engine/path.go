@@ -240,8 +240,7 @@ func (g *Generator) launch(w *worker) {
 		go w.run()
 		return
 	}
-	g.repace()
-	i := g.nextLoop % g.dealtLoops()
+	i := g.nextLoop % g.repace()
 	g.nextLoop++
 	if int32(i) >= g.loopsUsed.Load() {
 		g.loopsUsed.Store(int32(i) + 1)
@@ -280,11 +279,13 @@ func (g *Generator) dealtLoops() int {
 // that; those loops stop claiming starts (so they stop sleeping and
 // spinning towards them), their workers finish what they are in and
 // wait, and freeOpenWorkers leaves them out, so that the run grows
-// workers on the pacing loops if those run short. Called with g.mu held.
-func (g *Generator) repace() {
-	if g.loopPath {
-		g.pacers.Store(int32(g.dealtLoops()))
-	}
+// workers on the pacing loops if those run short. It returns that
+// count, which is also how many loops take new workers. Called with g.mu
+// held.
+func (g *Generator) repace() int {
+	n := g.dealtLoops()
+	g.pacers.Store(int32(n))
+	return n
 }
 
 // freeOpenWorkers is how many of the open model's n workers are free to
