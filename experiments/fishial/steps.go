@@ -31,6 +31,14 @@ var stretches atomic.Uint64
 // read a moment apart.
 const clockSlack = 20 * time.Microsecond
 
+// threadClock reads the running thread's id and CPU clock (threadCPU;
+// tests put a clock of their own here). A thread's clock can take time
+// late: on a virtual machine a stall of tens of microseconds leaves it
+// where it was, and the next read counts the stall all at once, so a
+// stretch that holds such a catch-up reads more CPU than the time that
+// passed and is not measured.
+var threadClock = threadCPU
+
 // stepMeter measures one flow's steps. The transport ends a step when it
 // has sent a request and starts the next when the answer comes; the flow
 // pauses it while it waits for anything else.
@@ -62,7 +70,7 @@ func (m *stepMeter) start() {
 		return
 	}
 	m.seq = stretches.Add(1)
-	tid, cpu, ok := threadCPU()
+	tid, cpu, ok := threadClock()
 	m.tid, m.base, m.began, m.on = tid, cpu, time.Now(), true
 	m.lost = m.lost || !ok
 }
@@ -73,7 +81,7 @@ func (m *stepMeter) stop() {
 		return
 	}
 	m.on = false
-	tid, cpu, ok := threadCPU()
+	tid, cpu, ok := threadClock()
 	// One thread cannot spend more CPU than the time that passed: a
 	// clock that says so is not believed.
 	if !ok || tid != m.tid || cpu < m.base || cpu-m.base > time.Since(m.began)+clockSlack || stretches.Load() != m.seq {
