@@ -111,7 +111,10 @@ func SelfCPUs() ([]int, error) {
 }
 
 // Pin moves every thread of a running process to cpus (all cores when
-// cpus is empty). Threads it starts later inherit the mask.
+// cpus is empty). Threads it starts later inherit the mask. A thread
+// that one not yet moved starts while Pin goes through the list inherits
+// the old mask, so Pin lists the threads again until a listing shows
+// none it has not moved.
 func Pin(pid int, cpus []int) error {
 	var set unix.CPUSet
 	if len(cpus) == 0 {
@@ -122,21 +125,51 @@ func Pin(pid int, cpus []int) error {
 	for _, c := range cpus {
 		set.Set(c)
 	}
+	moved := map[int]bool{}
+	for range pinPasses {
+		tids, err := threadsOf(pid)
+		if err != nil {
+			return err
+		}
+		fresh := 0
+		for _, tid := range tids {
+			if moved[tid] {
+				continue
+			}
+			moved[tid] = true
+			fresh++
+			// A thread may exit between the listing and this call.
+			if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
+				return fmt.Errorf("pin thread %d of %d to %v: %w", tid, pid, cpus, err)
+			}
+		}
+		if fresh == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("pin %d to %v: it was still starting threads after %d listings", pid, cpus, pinPasses)
+}
+
+// pinPasses bounds Pin's listings of a process that keeps starting
+// threads.
+const pinPasses = 50
+
+// threadsOf lists the ids of a process's threads. (A variable: a test
+// leaves one out of the first listing, as if it had started after it.)
+var threadsOf = listThreads
+
+func listThreads(pid int) ([]int, error) {
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
-		return fmt.Errorf("list threads of %d: %w", pid, err)
+		return nil, fmt.Errorf("list threads of %d: %w", pid, err)
 	}
+	tids := make([]int, 0, len(tasks))
 	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		// A thread may exit between the listing and this call.
-		if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
-			return fmt.Errorf("pin thread %d of %d to %v: %w", tid, pid, cpus, err)
+		if tid, err := strconv.Atoi(t.Name()); err == nil {
+			tids = append(tids, tid)
 		}
 	}
-	return nil
+	return tids, nil
 }
 
 // PinningSupported reports whether Start can pin children to CPUs.

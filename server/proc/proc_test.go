@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -109,44 +108,6 @@ func TestExternalRunsProgram(t *testing.T) {
 	cmd.Wait()
 	if got := cmd.ProcessState.ExitCode(); got != 4 || out.String() != "hello\n" {
 		t.Fatalf("exit %d, output %q; want 4 and %q", got, out.String(), "hello\n")
-	}
-}
-
-func TestPinMovesRunningChild(t *testing.T) {
-	needPinning(t)
-	cmd, err := Command("test-sleep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Start(cmd, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	allowed := func() string {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
-				return strings.TrimSpace(v)
-			}
-		}
-		return ""
-	}
-	time.Sleep(100 * time.Millisecond) // let the runtime start its threads
-	if err := Pin(cmd.Process.Pid, []int{1}); err != nil {
-		t.Fatal(err)
-	}
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", cmd.Process.Pid))
-	for _, task := range tasks {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", cmd.Process.Pid, task.Name()))
-		if !strings.Contains(string(b), "Cpus_allowed_list:\t1\n") {
-			t.Fatalf("thread %s not moved to CPU 1", task.Name())
-		}
-	}
-	if err := Pin(cmd.Process.Pid, nil); err != nil {
-		t.Fatal(err)
-	}
-	if got := allowed(); got == "1" {
-		t.Fatalf("after unpinning the child is still on %s", got)
 	}
 }
 
