@@ -200,10 +200,11 @@ func (a *aggregator) health(now time.Time, snap *Snapshot, inFlight, lagQuarter 
 			h.PacerCPU = float64(g.pacerSpin()) / float64(now.Sub(g.start))
 		}
 		if s := g.sched.Load(); s != nil && !snap.Paused {
-			// Starts due after the run's end are not owed: the run ended.
+			// Starts due at or after the run's end are not owed: the
+			// run ended (see pastEnd).
 			by := now
 			if g.pastEnd(by) {
-				by = g.start.Add(g.cfg.duration)
+				by = g.start.Add(g.cfg.duration - 1)
 			}
 			h.Backlog = max(0, s.due(by)-g.slot.Load())
 		}
