@@ -206,7 +206,7 @@ func (a *aggregator) health(now time.Time, snap *Snapshot, inFlight, lagQuarter 
 			if g.pastEnd(by) {
 				by = g.start.Add(g.cfg.duration - 1)
 			}
-			h.Backlog = max(0, s.due(by)-g.slot.Load())
+			h.Backlog = max(0, s.due(by)-g.slot.Load()) + g.unmade.Load()
 		}
 	}
 	h.Warning = healthWarning(h, g.maxOpen, snap.Elapsed)

@@ -94,6 +94,7 @@ type Generator struct {
 	stopping atomic.Bool
 	stopOnce sync.Once
 	stopCh   chan struct{}
+	stopAt   time.Time // when Stop was called; read once stopping is set
 	// abortCtx ends when requests still in flight after the stop grace
 	// are cut off; dials and TLS handshakes watch it.
 	abortCtx context.Context
@@ -112,8 +113,11 @@ type Generator struct {
 	planOff atomic.Bool
 
 	// open model
-	sched    atomic.Pointer[schedule]
-	slot     atomic.Int64 // next slot to claim
+	sched atomic.Pointer[schedule]
+	slot  atomic.Int64 // next slot to claim
+	// unmade counts starts claimed and due by the stop that the stop
+	// kept from being made (see forgo).
+	unmade   atomic.Int64
 	maxOpen  int
 	openBusy atomic.Int64 // workers inside a request
 
@@ -340,6 +344,7 @@ func (g *Generator) tickUntilEnd(ctx context.Context, agg *aggregator) {
 // been cut off.
 func (g *Generator) Stop() {
 	g.stopOnce.Do(func() {
+		g.stopAt = time.Now()
 		g.stopping.Store(true)
 		close(g.stopCh)
 		g.pokeLoops()

@@ -220,6 +220,9 @@ func (l *evloop) run() {
 		now := time.Now()
 		wake := l.tend(now)
 		if len(l.workers) == 0 && l.g.stopping.Load() && l.inboxEmpty() {
+			if l.pend.valid {
+				l.g.forgo(l.pend.at)
+			}
 			return
 		}
 		n := l.wait(now, wake)

@@ -152,7 +152,7 @@ func TestLoopFramesEveryBodyKind(t *testing.T) {
 // and not yet made: during a run it counts every one, and once the run's
 // time is up it counts none due at or after its end, so the final
 // snapshot of a run that kept its schedule does not say the generator
-// fell behind.
+// fell behind, while one that did not make a start it had claimed does.
 func TestBacklogEndsWithTheRun(t *testing.T) {
 	g, err := New(oneStep("http://127.0.0.1:9/"), Open{Rate: 5000}, Duration(1500*time.Millisecond))
 	if err != nil {
@@ -180,5 +180,15 @@ func TestBacklogEndsWithTheRun(t *testing.T) {
 		if got := backlog(1500*time.Millisecond+after, 7497); got != 3 {
 			t.Errorf("%v after the end with 3 starts not made: backlog %d, want 3", after, got)
 		}
+	}
+	// A start claimed ahead that the stop kept from being made is owed
+	// when it was due by the stop, and not when it was due after it.
+	g.forgo(time.Now())
+	g.Stop()
+	g.forgo(g.stopAt)
+	g.forgo(g.stopAt.Add(-time.Millisecond))
+	g.forgo(g.stopAt.Add(time.Millisecond))
+	if got := backlog(2*time.Second, 7500); got != 2 {
+		t.Errorf("every start counted as made, two of them forgone by the stop: backlog %d, want 2", got)
 	}
 }

@@ -44,6 +44,15 @@ func (g *Generator) pastEnd(at time.Time) bool {
 	return g.cfg.duration > 0 && !at.Before(g.start.Add(g.cfg.duration))
 }
 
+// forgo takes back a start a worker or loop had claimed ahead and will
+// not make because the run stopped: one due by the stop is owed, and the
+// final backlog counts it (the slot counter already holds it as made).
+func (g *Generator) forgo(at time.Time) {
+	if g.stopping.Load() && !at.After(g.stopAt) {
+		g.unmade.Add(1)
+	}
+}
+
 // slotFlow is the flow that open-model slot runs.
 func (g *Generator) slotFlow(slot int64) int {
 	return int(g.cycle[slot%int64(len(g.cycle))])

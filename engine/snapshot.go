@@ -176,7 +176,9 @@ type Health struct {
 	// Missed counts requests over the run that started more than
 	// LateThreshold after their scheduled time (open model).
 	Missed int64
-	// Backlog is how many scheduled requests are due but not yet started.
+	// Backlog is how many scheduled requests are due but not yet started;
+	// in the final snapshot, those due before the run's end or its stop
+	// that were never started.
 	Backlog int64
 	// InFlight is the number of workers (connections) in use.
 	InFlight int

@@ -159,6 +159,7 @@ func (w *worker) runOpen() {
 		// cannot flatter the figures, which count from the later of the
 		// schedule and the send.
 		if wait := time.Until(at); wait > 20*time.Microsecond && (!w.sleep(wait) || w.stopped()) {
+			g.forgo(at)
 			return
 		}
 		g.openBusy.Add(1)
