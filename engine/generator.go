@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -594,10 +593,4 @@ func replayable(method string) bool {
 		return true
 	}
 	return false
-}
-
-// initialOpenWorkers starts enough workers for a target that answers
-// within 10 ms; growOpen adds more when it does not.
-func initialOpenWorkers(rate float64, maxOpen int) int {
-	return max(1, min(int(math.Ceil(rate/100)), maxOpen, 4*runtime.GOMAXPROCS(0)))
 }

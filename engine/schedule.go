@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"runtime"
 	"time"
 )
 
@@ -60,4 +61,10 @@ func (g *Generator) slotFlow(slot int64) int {
 
 func rateInterval(r float64) time.Duration {
 	return time.Duration(math.Max(1, float64(time.Second)/r))
+}
+
+// initialOpenWorkers starts enough workers for a target that answers
+// within 10 ms; growOpen adds more when it does not.
+func initialOpenWorkers(rate float64, maxOpen int) int {
+	return max(1, min(int(math.Ceil(rate/100)), maxOpen, 4*runtime.GOMAXPROCS(0)))
 }
