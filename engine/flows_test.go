@@ -80,13 +80,20 @@ func TestFlowsShareUsersAndSlotsByWeight(t *testing.T) {
 		{Name: "browse", Weight: 3, Steps: []Step{{Name: "browse", URL: srv.URL + "/browse"}}},
 		{Name: "buy", Weight: 1, Steps: []Step{{Name: "buy", URL: srv.URL + "/buy"}}},
 	}}
-	for _, m := range []Model{Closed{VUs: 8, Think: 20 * time.Millisecond}, Open{Rate: 200}} {
-		t.Run(m.String(), func(t *testing.T) {
-			snap := mustRun(t, scn, m, Duration(time.Second))
+	// The open model deals its slots in an exact cycle; the closed one
+	// deals its users (6 browse, 2 buy), whose pace a busy machine can
+	// make uneven, so its share is looser, but still far from an even
+	// split (0.5) or a reversed one (0.25).
+	for _, c := range []struct {
+		m   Model
+		tol float64
+	}{{Closed{VUs: 8, Think: 20 * time.Millisecond}, 0.05}, {Open{Rate: 200}, 0.02}} {
+		t.Run(c.m.String(), func(t *testing.T) {
+			snap := mustRun(t, scn, c.m, Duration(time.Second))
 			browse, buy := snap.Steps[0].Run.Requests, snap.Steps[1].Run.Requests
 			share := float64(browse) / float64(browse+buy)
-			if browse+buy < 50 || math.Abs(share-0.75) > 0.02 {
-				t.Fatalf("browse %d, buy %d: share %.3f, want 0.75 within 0.02", browse, buy, share)
+			if browse+buy < 50 || math.Abs(share-0.75) > c.tol {
+				t.Fatalf("browse %d, buy %d: share %.3f, want 0.75 within %.2f", browse, buy, share, c.tol)
 			}
 		})
 	}
