@@ -219,7 +219,9 @@ func restartDelay(quickFails int) time.Duration {
 	if quickFails <= 1 {
 		return 0
 	}
-	return min(100*time.Millisecond<<(quickFails-2), 2*time.Second)
+	// Past the cap the shift would overflow, and a child that had kept
+	// failing for a minute or two would be restarted in a spin.
+	return min(100*time.Millisecond<<min(quickFails-2, 5), 2*time.Second)
 }
 
 // stopProcess asks a child to finish (SIGTERM: drain in-flight requests)
