@@ -53,11 +53,14 @@ func TestPinMovesRunningChild(t *testing.T) {
 	if listed < 2 {
 		t.Fatalf("Pin listed the threads %d times; want a second listing that finds none new", listed)
 	}
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", cmd.Process.Pid))
-	for _, task := range tasks {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", cmd.Process.Pid, task.Name()))
+	tids, err := listThreads(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tid := range tids {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/status", cmd.Process.Pid, tid))
 		if !strings.Contains(string(b), "Cpus_allowed_list:\t1\n") {
-			t.Fatalf("thread %s not moved to CPU 1", task.Name())
+			t.Fatalf("thread %d not moved to CPU 1", tid)
 		}
 	}
 	if err := Pin(cmd.Process.Pid, nil); err != nil {
